@@ -1,0 +1,10 @@
+DROP TABLE ledger_postings;
+DROP TABLE ledger_transactions;
+DROP FUNCTION ledger_refuse_change();
+DROP TABLE grant_lots;
+DROP TABLE budget_accounts;
+DROP TABLE workers;
+DROP TABLE employers;
+DROP TABLE scheme_versions;
+DROP TABLE schemes;
+DROP TABLE funds;

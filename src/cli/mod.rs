@@ -1,0 +1,169 @@
+//! The command line: `serve`, `token`, `migrate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{auth_config, JwtOptions};
+use crate::db::{DbUrl, SqliteSync};
+use crate::http::auth::{Role, TokenClaims, MAX_TOKEN_TTL_SECS};
+use crate::startup::{Application, Settings};
+use crate::telemetry::LogFormat;
+
+/// The default embedded database, in the working directory.
+pub const DEFAULT_DATABASE: &str = "ptt-ledger.db";
+
+#[derive(Debug, Parser)]
+#[command(name = "ptt-ledger", version, about = "Training-budget ledger for Dutch sector training funds")]
+pub struct Cli {
+    /// postgres://..., sqlite://path/file.db, or a file path.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE, global = true, hide_env_values = true)]
+    pub database_url: String,
+    /// HS256 signing secret, at least 32 bytes.
+    #[arg(long, env = "PTT_JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM file with an RSA, EC (P-256) or Ed25519 public key: RS256, ES256 or EdDSA tokens.
+    #[arg(long, env = "PTT_JWT_PUBLIC_KEY", global = true)]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Required `iss` of tokens, when set.
+    #[arg(long, env = "PTT_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of tokens, when set.
+    #[arg(long, env = "PTT_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// SQLite commit durability: full (default; a 2xx survives power loss) or normal (faster;
+    /// the last commits may be lost on power loss, never on a process crash).
+    #[arg(long, value_enum, env = "PTT_SQLITE_SYNCHRONOUS", default_value = "full", global = true)]
+    pub sqlite_synchronous: SqliteSync,
+    #[arg(long, value_enum, env = "PTT_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (migrates the database first).
+    Serve {
+        #[arg(long, env = "PTT_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Worker threads; default one per core.
+        #[arg(long, env = "PTT_WORKERS")]
+        workers: Option<usize>,
+    },
+    /// Mint a bearer token with the configured HS256 secret, printed on stdout.
+    Token {
+        #[arg(long, value_enum)]
+        role: Role,
+        #[arg(long)]
+        fund: Option<uuid::Uuid>,
+        #[arg(long)]
+        employer: Option<uuid::Uuid>,
+        #[arg(long)]
+        worker: Option<uuid::Uuid>,
+        /// Subject (who acts); recorded as the actor of ledger entries.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Run pending database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Connection(#[from] crate::db::conn::ConnError),
+    #[error(transparent)]
+    Startup(#[from] crate::startup::StartupError),
+    #[error(transparent)]
+    Auth(#[from] crate::http::auth::AuthConfigError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("server stopped with an error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Cli {
+    fn jwt(&self) -> JwtOptions {
+        JwtOptions {
+            secret: self.jwt_secret.clone(),
+            public_key: self.jwt_public_key.clone(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let database = DbUrl::parse(&cli.database_url)?;
+    match &cli.command {
+        Command::Serve { bind, workers } => serve(&cli, database, bind, *workers),
+        Command::Token { role, fund, employer, worker, sub, ttl } => {
+            let (auth, _) = auth_config(&cli.jwt(), &database)?;
+            if *ttl == 0 || *ttl > MAX_TOKEN_TTL_SECS {
+                return Err(CliError::Usage(format!("--ttl must be from 1 to {MAX_TOKEN_TTL_SECS} seconds")));
+            }
+            let needs = |flag: &str| CliError::Usage(format!("a {} token needs --{flag}", role.as_str()));
+            if *role != Role::PlatformAdmin && fund.is_none() {
+                return Err(needs("fund"));
+            }
+            if *role == Role::Employer && employer.is_none() {
+                return Err(needs("employer"));
+            }
+            if *role == Role::Worker && worker.is_none() {
+                return Err(needs("worker"));
+            }
+            let now = chrono::Utc::now().timestamp().max(0) as u64;
+            let claims = TokenClaims {
+                sub: sub.clone().unwrap_or_else(|| format!("cli-{}", role.as_str())),
+                role: *role,
+                exp: now + ttl,
+                iat: Some(now),
+                fund: *fund,
+                employer: *employer,
+                worker: *worker,
+                iss: cli.jwt_issuer.clone(),
+                aud: cli.jwt_audience.clone(),
+            };
+            println!("{}", auth.mint(&claims)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let manager = crate::db::conn::Manager::new(database.clone(), cli.sqlite_synchronous);
+            let mut conn = manager.connect_once()?;
+            let applied = crate::db::conn::run_migrations(&mut conn)?;
+            println!("{applied} migration(s) applied to {} {}", database.backend_name(), database.redacted());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>) -> Result<ExitCode, CliError> {
+    let (auth, secret_file) = auth_config(&cli.jwt(), &database)?;
+    let mut settings = Settings::new(database.clone(), bind, auth);
+    settings.sqlite_sync = cli.sqlite_synchronous;
+    settings.workers = workers;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings)?;
+        let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        let url = format!("http://{host}:{}", app.port());
+        tracing::info!(url = %url, backend = database.backend_name(), "ptt-ledger listening");
+        let program = std::env::args().next().unwrap_or_else(|| "ptt-ledger".into());
+        let db_flag = if cli.database_url == DEFAULT_DATABASE { String::new() } else { " --database-url ...".into() };
+        println!("ptt-ledger {} listening on {url} ({} {})", env!("CARGO_PKG_VERSION"), database.backend_name(), database.redacted());
+        if let Some(path) = secret_file {
+            println!("Signing secret: {} (created on first start, mode 0600)", path.display());
+        }
+        println!("Mint a token:   {program}{db_flag} token --role platform_admin");
+        println!("API document:   {url}/openapi.yaml");
+        app.run_until_stopped().await?;
+        tracing::info!("ptt-ledger stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,89 @@
+//! Resolving configuration: flags with environment fallbacks (see `cli::Cli`), and the
+//! signing secret created beside an embedded SQLite database.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+use crate::db::DbUrl;
+use crate::http::auth::{AuthConfig, AuthConfigError};
+
+/// Bytes of randomness in a generated secret (stored hex-encoded).
+pub const GENERATED_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Auth(#[from] AuthConfigError),
+    #[error("set PTT_JWT_SECRET (at least 32 bytes) or PTT_JWT_PUBLIC_KEY; a secret is generated only beside an SQLite database")]
+    NoSecret,
+    #[error("set only one of PTT_JWT_SECRET and PTT_JWT_PUBLIC_KEY")]
+    TwoKeys,
+    #[error("could not read or create the secret file {path}: {source}")]
+    SecretFile { path: PathBuf, source: std::io::Error },
+}
+
+/// The JWT settings as given.
+#[derive(Debug, Clone, Default)]
+pub struct JwtOptions {
+    pub secret: Option<String>,
+    pub public_key: Option<PathBuf>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// Where the generated secret of an SQLite database lives.
+pub fn secret_file_for(db_path: &Path) -> PathBuf {
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(".secret");
+    PathBuf::from(name)
+}
+
+/// Builds the auth configuration: the configured secret or public key, else (SQLite only) the
+/// secret file beside the database, created on first use with mode 0600.
+pub fn auth_config(options: &JwtOptions, database: &DbUrl) -> Result<(AuthConfig, Option<PathBuf>), ConfigError> {
+    let issuer = options.issuer.as_deref();
+    let audience = options.audience.as_deref();
+    match (&options.secret, &options.public_key) {
+        (Some(_), Some(_)) => Err(ConfigError::TwoKeys),
+        (Some(secret), None) => Ok((AuthConfig::from_secret(secret.as_bytes(), issuer, audience)?, None)),
+        (None, Some(path)) => Ok((AuthConfig::from_public_key_file(path, issuer, audience)?, None)),
+        (None, None) => match database {
+            DbUrl::Sqlite(db_path) => {
+                let path = secret_file_for(db_path);
+                let secret = read_or_create_secret(&path)?;
+                Ok((AuthConfig::from_secret(secret.as_bytes(), issuer, audience)?, Some(path)))
+            }
+            DbUrl::Postgres(_) => Err(ConfigError::NoSecret),
+        },
+    }
+}
+
+fn read_or_create_secret(path: &Path) -> Result<String, ConfigError> {
+    let io_error = |source| ConfigError::SecretFile { path: path.to_path_buf(), source };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_error)?;
+    }
+    let mut bytes = [0u8; GENERATED_SECRET_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    let fresh = hex::encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(fresh.as_bytes()).map_err(io_error)?;
+            file.sync_all().map_err(io_error)?;
+            Ok(fresh)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(path).map_err(io_error)?.trim().to_string())
+        }
+        Err(e) => Err(io_error(e)),
+    }
+}

@@ -1,0 +1,284 @@
+//! Connections, the pool, transactions and migrations for both backends.
+//!
+//! The backend is chosen from the URL, never by trying each in turn: diesel's own
+//! `MultiConnection::establish` hides the real error and treats any string as a file name.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// A connection to either backend. Every query of the service runs through this type.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// Connections kept open per process. Two cores: a handful of connections saturates them, and
+/// several processes share one PostgreSQL.
+pub const POOL_MAX_SIZE: u32 = 8;
+/// How long a request waits for a free connection before it is answered 503.
+pub const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long SQLite waits on a lock held by another connection before reporting busy.
+pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// Key of the PostgreSQL advisory lock that keeps two starting processes from migrating at once.
+const MIGRATION_LOCK_KEY: i64 = 0x7074_745f_6d69_6772; // "ptt_migr"
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("unsupported database URL {0:?}: use postgres://..., sqlite://path/file.db or a file path")]
+    UnsupportedUrl(String),
+    #[error("could not connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("could not create the SQLite file {path}: {source}")]
+    CreateFile { path: PathBuf, source: std::io::Error },
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("could not open a connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+}
+
+/// How SQLite syncs on commit. `Full` (the default) makes a 2xx durable; `Normal` in WAL mode
+/// may lose the last transactions on power loss (never on a process crash) for more throughput.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqliteSync {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// A database location, parsed once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<DbUrl, ConnError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") || path == ":memory:" {
+            return Err(ConnError::UnsupportedUrl(url.to_string()));
+        }
+        Ok(DbUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DbUrl::Postgres(_) => "PostgreSQL",
+            DbUrl::Sqlite(_) => "SQLite",
+        }
+    }
+
+    /// A description that is safe to log: no password.
+    pub fn redacted(&self) -> String {
+        match self {
+            DbUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    format!("{}://***{}", &url[..scheme_end], &url[at..])
+                }
+                _ => url.clone(),
+            },
+            DbUrl::Sqlite(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// r2d2 connection manager that knows which backend it serves and sets SQLite's pragmas on
+/// every new connection.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DbUrl,
+    sqlite_sync: SqliteSync,
+}
+
+impl Manager {
+    pub fn new(url: DbUrl, sqlite_sync: SqliteSync) -> Manager {
+        Manager { url, sqlite_sync }
+    }
+
+    pub fn connect_once(&self) -> Result<DbConn, ConnError> {
+        match &self.url {
+            DbUrl::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url)?)),
+            DbUrl::Sqlite(path) => {
+                create_private_file(path)?;
+                let path_str = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path_str)?;
+                // busy_timeout first, or the other pragmas can fail with "database is locked".
+                let sync = match self.sqlite_sync {
+                    SqliteSync::Full => "FULL",
+                    SqliteSync::Normal => "NORMAL",
+                };
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                     PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = {sync}; \
+                     PRAGMA foreign_keys = ON;"
+                ))?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// Creates the SQLite file readable by its owner only, before SQLite creates it with the umask.
+fn create_private_file(path: &Path) -> Result<(), ConnError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(|_| ()).map_err(|source| ConnError::CreateFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = ConnError;
+
+    fn connect(&self) -> Result<DbConn, ConnError> {
+        self.connect_once()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnError> {
+        conn.batch_execute("SELECT 1").map_err(ConnError::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Opens a pool and runs pending migrations on it.
+pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32) -> Result<Pool, ConnError> {
+    let manager = Manager::new(url.clone(), sqlite_sync);
+    let mut first = manager.connect_once()?;
+    run_migrations(&mut first)?;
+    drop(first);
+    Ok(r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(POOL_CHECKOUT_TIMEOUT)
+        .build(manager)?)
+}
+
+/// Runs the migrations that have not run yet. On PostgreSQL an advisory lock keeps several
+/// processes that start together from racing.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, ConnError> {
+    let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| ConnError::Migration(e.to_string());
+    match conn {
+        DbConn::Pg(pg) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(pg)?;
+            let result = pg.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(pg)?;
+            result.map_err(migration_error)
+        }
+        DbConn::Sqlite(sqlite) => sqlite
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(migration_error),
+    }
+}
+
+/// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so that a
+/// transaction that reads before it writes cannot fail with "busy" when it upgrades its lock;
+/// on PostgreSQL it is a plain READ COMMITTED transaction whose conditional updates lock rows.
+pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(commit_error) => {
+                // A failed commit leaves the transaction open on some backends.
+                let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+                Err(commit_error.into())
+            }
+        },
+        Err(error) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(error)
+        }
+    }
+}
+
+/// Runs `f` in a read-only snapshot: all of its queries see one consistent state.
+pub fn read_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+    }
+    let result = f(conn);
+    <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+    result
+}
+
+/// True when the error is a violated unique constraint (a duplicate).
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend_explicitly() {
+        assert_eq!(
+            DbUrl::parse("postgres://u:p@h/db").ok(),
+            Some(DbUrl::Postgres("postgres://u:p@h/db".into()))
+        );
+        assert_eq!(DbUrl::parse("sqlite://data/x.db").ok(), Some(DbUrl::Sqlite("data/x.db".into())));
+        assert_eq!(DbUrl::parse("x.db").ok(), Some(DbUrl::Sqlite("x.db".into())));
+        assert!(DbUrl::parse("mysql://h/db").is_err());
+        assert!(DbUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn redacted_url_hides_the_password() {
+        let url = DbUrl::parse("postgres://user:secret@host:5432/db").expect("valid url");
+        assert_eq!(url.redacted(), "postgres://***@host:5432/db");
+    }
+}

@@ -1,0 +1,8 @@
+//! Storage: schema, connections, and the row types and queries of the reference data.
+//! Money is written only by `crate::ledger`.
+
+pub mod conn;
+pub mod rows;
+pub mod schema;
+
+pub use conn::{is_unique_violation, open_pool, read_tx, write_tx, DbConn, DbUrl, Pool, SqliteSync};

@@ -1,0 +1,146 @@
+//! Diesel table definitions, shared by both backends (see `migrations/postgres` and
+//! `migrations/sqlite`, which must stay in step with this file).
+
+diesel::table! {
+    funds (id) {
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    schemes (id) {
+        id -> Text,
+        fund_id -> Text,
+        code -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scheme_versions (id) {
+        id -> Text,
+        fund_id -> Text,
+        scheme_id -> Text,
+        effective_from -> Date,
+        annual_amount_cents -> BigInt,
+        max_balance_cents -> BigInt,
+        validity_years -> Integer,
+        eligible_categories -> Text,
+        max_claim_amount_cents -> BigInt,
+        allow_partial -> Bool,
+        guidance_required_above_cents -> Nullable<BigInt>,
+        guidance_window_days -> Integer,
+        funding_pct -> Integer,
+        claim_deadline_days -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    employers (id) {
+        id -> Text,
+        fund_id -> Text,
+        kvk_number -> Text,
+        name -> Text,
+        sector -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workers (id) {
+        id -> Text,
+        fund_id -> Text,
+        participant_number -> Text,
+        employer_id -> Text,
+        birth_year -> Nullable<Integer>,
+        education_level -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    budget_accounts (id) {
+        id -> Text,
+        fund_id -> Text,
+        worker_id -> Text,
+        scheme_id -> Text,
+        available_cents -> BigInt,
+        reserved_cents -> BigInt,
+        granted_cents -> BigInt,
+        spent_cents -> BigInt,
+        expired_cents -> BigInt,
+        tx_count -> BigInt,
+        chain_head -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    grant_lots (id) {
+        id -> Text,
+        fund_id -> Text,
+        account_id -> Text,
+        transaction_id -> Text,
+        grant_year -> Integer,
+        amount_cents -> BigInt,
+        available_cents -> BigInt,
+        reserved_cents -> BigInt,
+        expires_on -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_transactions (id) {
+        id -> Text,
+        fund_id -> Text,
+        account_id -> Text,
+        seq -> BigInt,
+        kind -> Text,
+        effective_date -> Date,
+        recorded_at -> Timestamp,
+        actor -> Text,
+        reverses -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_postings (transaction_id, line) {
+        transaction_id -> Text,
+        line -> Integer,
+        fund_id -> Text,
+        account -> Text,
+        budget_account_id -> Nullable<Text>,
+        scheme_id -> Text,
+        lot_id -> Nullable<Text>,
+        amount_cents -> BigInt,
+    }
+}
+
+diesel::joinable!(scheme_versions -> schemes (scheme_id));
+diesel::joinable!(workers -> employers (employer_id));
+diesel::joinable!(budget_accounts -> workers (worker_id));
+diesel::joinable!(budget_accounts -> schemes (scheme_id));
+diesel::joinable!(grant_lots -> budget_accounts (account_id));
+diesel::joinable!(ledger_transactions -> budget_accounts (account_id));
+diesel::joinable!(ledger_postings -> ledger_transactions (transaction_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    funds,
+    schemes,
+    scheme_versions,
+    employers,
+    workers,
+    budget_accounts,
+    grant_lots,
+    ledger_transactions,
+    ledger_postings,
+);

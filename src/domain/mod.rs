@@ -1,0 +1,52 @@
+//! Pure types and rules: money, ids, dates, schemes, lots. No actix, no diesel.
+
+pub mod ids;
+pub mod lots;
+pub mod money;
+pub mod scheme;
+pub mod time;
+
+pub use ids::*;
+pub use money::{format_cents, Amount, Money, MoneyError, SignedCents, MAX_AMOUNT_CENTS};
+
+/// A field of a request that parsed but breaks a rule; answered 422 naming the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> FieldError {
+        FieldError { field, message: message.into() }
+    }
+}
+
+/// The education levels the board's breakdowns use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EducationLevel {
+    Praktisch,
+    Middelbaar,
+    Theoretisch,
+}
+
+impl EducationLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EducationLevel::Praktisch => "praktisch",
+            EducationLevel::Middelbaar => "middelbaar",
+            EducationLevel::Theoretisch => "theoretisch",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EducationLevel> {
+        match text {
+            "praktisch" => Some(EducationLevel::Praktisch),
+            "middelbaar" => Some(EducationLevel::Middelbaar),
+            "theoretisch" => Some(EducationLevel::Theoretisch),
+            _ => None,
+        }
+    }
+}

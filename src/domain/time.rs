@@ -1,0 +1,94 @@
+//! Dates as the funds see them: days and months in Europe/Amsterdam, instants in UTC.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
+
+/// Now, in UTC, truncated to microseconds: both databases store that precision, and the
+/// ledger hashes what it stores.
+pub fn now_utc() -> NaiveDateTime {
+    let now = Utc::now().naive_utc();
+    let micros = now.and_utc().timestamp_micros();
+    DateTime::from_timestamp_micros(micros).map(|t| t.naive_utc()).unwrap_or(now)
+}
+
+/// The offset of Europe/Amsterdam from UTC at an instant: CET (+1) in winter, CEST (+2) from
+/// 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of October (EU rule).
+pub fn amsterdam_offset_hours(instant: NaiveDateTime) -> i64 {
+    let year = instant.year();
+    let summer_starts = last_sunday(year, 3).and_hms_opt(1, 0, 0);
+    let summer_ends = last_sunday(year, 10).and_hms_opt(1, 0, 0);
+    match (summer_starts, summer_ends) {
+        (Some(start), Some(end)) if instant >= start && instant < end => 2,
+        _ => 1,
+    }
+}
+
+fn last_sunday(year: i32, month: u32) -> NaiveDate {
+    let next_month = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
+    let mut day = next_month.unwrap_or(NaiveDate::MIN) - Duration::days(1);
+    while day.weekday() != Weekday::Sun {
+        day -= Duration::days(1);
+    }
+    day
+}
+
+/// The local date in Amsterdam at a UTC instant.
+pub fn amsterdam_date(instant: NaiveDateTime) -> NaiveDate {
+    (instant + Duration::hours(amsterdam_offset_hours(instant))).date()
+}
+
+/// Today in Amsterdam.
+pub fn today() -> NaiveDate {
+    amsterdam_date(Utc::now().naive_utc())
+}
+
+/// The UTC instant at which a local Amsterdam date begins.
+pub fn amsterdam_day_start_utc(date: NaiveDate) -> NaiveDateTime {
+    let local_midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // The offset at local midnight equals the offset one hour before it in UTC terms, except on
+    // no day at all: DST switches happen at 01:00 UTC, never near local midnight.
+    let guess = local_midnight - Duration::hours(1);
+    local_midnight - Duration::hours(amsterdam_offset_hours(guess))
+}
+
+/// RFC 3339 text of a stored UTC instant.
+pub fn rfc3339(instant: NaiveDateTime) -> String {
+    Utc.from_utc_datetime(&instant).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The last day of calendar year `year`.
+pub fn end_of_year(year: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, 12, 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").expect("valid test time")
+    }
+
+    #[test]
+    fn amsterdam_switches_at_one_utc_on_the_last_sundays() {
+        // 2026: summer time from 29 March to 25 October.
+        assert_eq!(amsterdam_offset_hours(at("2026-03-29 00:59:59")), 1);
+        assert_eq!(amsterdam_offset_hours(at("2026-03-29 01:00:00")), 2);
+        assert_eq!(amsterdam_offset_hours(at("2026-10-25 00:59:59")), 2);
+        assert_eq!(amsterdam_offset_hours(at("2026-10-25 01:00:00")), 1);
+    }
+
+    #[test]
+    fn local_dates_and_day_starts() {
+        assert_eq!(amsterdam_date(at("2026-12-31 23:30:00")).to_string(), "2027-01-01");
+        assert_eq!(amsterdam_date(at("2026-07-31 21:59:00")).to_string(), "2026-07-31");
+        assert_eq!(amsterdam_date(at("2026-07-31 22:00:00")).to_string(), "2026-08-01");
+        let d = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+        assert_eq!(amsterdam_day_start_utc(d), at("2026-10-31 23:00:00"));
+        let d = NaiveDate::from_ymd_opt(2026, 7, 1).expect("date");
+        assert_eq!(amsterdam_day_start_utc(d), at("2026-06-30 22:00:00"));
+    }
+}

@@ -1,0 +1,149 @@
+//! What every handler shares: running database work off the async workers, pagination,
+//! and the extractor configuration that turns bad input into problem+json.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{web, HttpRequest};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use crate::db::rows::PageQuery;
+use crate::db::{DbConn, Pool};
+
+/// Largest request body accepted, in bytes: room for a bulk of `MAX_BULK_GRANTS` grants.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Page size when the client names none, and the most it may ask for.
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// Runs database work on the blocking thread pool, with a connection from the pool; never on
+/// an actix worker.
+pub async fn run<T, F>(pool: &web::Data<Pool>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// `limit` and `after` of a list request.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    pub limit: Option<i64>,
+    pub after: Option<String>,
+}
+
+impl PageParams {
+    /// Validated page; one row more than the page is fetched to know whether another follows.
+    pub fn query(&self) -> Result<PageQuery, ApiError> {
+        page_query(self.limit, self.after.as_deref())
+    }
+}
+
+pub fn page_query(limit: Option<i64>, after: Option<&str>) -> Result<PageQuery, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_limit", format!("limit must be from 1 to {MAX_PAGE_SIZE}")));
+    }
+    let after = match after {
+        Some(cursor) => Some(
+            uuid::Uuid::parse_str(cursor)
+                .map_err(|_| ApiError::bad_request("invalid_cursor", "after must be a next_cursor from an earlier page"))?
+                .hyphenated()
+                .to_string(),
+        ),
+        None => None,
+    };
+    Ok(PageQuery { after, limit: limit + 1 })
+}
+
+/// One page of a list, newest first.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds the page from rows fetched with `PageQuery::limit` (one more than asked).
+    pub fn from_rows<R>(mut rows: Vec<R>, query: &PageQuery, id: impl Fn(&R) -> String, view: impl Fn(R) -> T) -> Page<T> {
+        let page_size = (query.limit - 1) as usize;
+        let more = rows.len() > page_size;
+        rows.truncate(page_size);
+        let next_cursor = if more { rows.last().map(&id) } else { None };
+        Page { items: rows.into_iter().map(view).collect(), next_cursor }
+    }
+}
+
+/// Path segments that are ids: a malformed one cannot name anything, so it is 404.
+#[derive(Debug, Deserialize)]
+pub struct FundPath {
+    pub fund: uuid::Uuid,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FundItemPath {
+    pub fund: uuid::Uuid,
+    pub id: uuid::Uuid,
+}
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error)
+}
+
+fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &error {
+        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "Request body too large",
+            format!("the body has {length} bytes; at most {limit} are accepted"),
+        ),
+        JsonPayloadError::Overflow { limit } => ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "Request body too large",
+            format!("at most {limit} bytes are accepted"),
+        ),
+        JsonPayloadError::ContentType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::bad_request("invalid_body", e.to_string()),
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        }
+        other => ApiError::bad_request("invalid_body", other.to_string()),
+    };
+    api.into()
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error: QueryPayloadError, _req| {
+        ApiError::bad_request("invalid_query", format!("the query string is not valid: {error}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_error: PathError, _req| ApiError::not_found("resource").into())
+}
+
+/// A text field within bounds, trimmed of nothing: what the client sent is what is stored.
+pub fn bounded_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), crate::domain::FieldError> {
+    let length = value.chars().count();
+    if length == 0 || length > max_chars || value.trim() != value || value.chars().any(char::is_control) {
+        return Err(crate::domain::FieldError::new(
+            field,
+            format!("must be 1 to {max_chars} characters, without leading or trailing spaces or control characters"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Funds: the tenants.
+
+use actix_web::{web, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::common::{bounded_text, run, FundPath, Page, PageParams};
+use super::error::ApiError;
+use crate::db::rows::{self, FundRow};
+use crate::db::schema::funds;
+use crate::db::Pool;
+use crate::domain::scheme::is_slug;
+use crate::domain::time::{now_utc, rfc3339};
+use crate::domain::{FieldError, FundId};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewFund {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FundView {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<FundRow> for FundView {
+    fn from(r: FundRow) -> FundView {
+        FundView { id: r.id, code: r.code, name: r.name, created_at: rfc3339(r.created_at) }
+    }
+}
+
+pub async fn create_fund(caller: Caller, pool: web::Data<Pool>, body: web::Json<NewFund>) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::PlatformAdmin])?;
+    let body = body.into_inner();
+    if !is_slug(&body.code, 40) {
+        return Err(FieldError::new("code", "use 1 to 40 lower-case letters, digits, _ or -, starting with a letter").into());
+    }
+    bounded_text("name", &body.name, 200)?;
+    let row = FundRow { id: FundId::new().to_string(), code: body.code, name: body.name, created_at: now_utc() };
+    let row = run(&pool, move |conn| {
+        diesel::insert_into(funds::table).values(&row).execute(conn).map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
+                ApiError::conflict("duplicate_fund_code", format!("a fund with code {:?} exists already", row.code))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(row)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(FundView::from(row)))
+}
+
+pub async fn list_funds(caller: Caller, pool: web::Data<Pool>, params: web::Query<PageParams>) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::PlatformAdmin])?;
+    let query = params.query()?;
+    let page = run(&pool, move |conn| {
+        let rows = rows::list_funds(conn, &query)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), FundView::from))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+pub async fn get_fund(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundPath>) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(
+        fund,
+        &[Role::PlatformAdmin, Role::FundAdmin, Role::Employer, Role::Coach, Role::Board, Role::Worker],
+    )?;
+    let row = run(&pool, move |conn| rows::find_fund(conn, &fund.to_string())?.ok_or_else(|| ApiError::not_found("fund"))).await?;
+    Ok(HttpResponse::Ok().json(FundView::from(row)))
+}

@@ -1,0 +1,139 @@
+//! Grants: one, or a bulk of up to `MAX_BULK_GRANTS` in one database transaction.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::common::{run, FundPath};
+use super::error::ApiError;
+use crate::db::{write_tx, Pool};
+use crate::domain::time::today;
+use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
+use crate::ledger::grants::{grant, GrantError, GrantOutcome, GrantRequest};
+
+/// Most grants in one bulk request: one transaction, bounded in time and memory.
+pub const MAX_BULK_GRANTS: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGrant {
+    pub worker_id: uuid::Uuid,
+    pub scheme_id: uuid::Uuid,
+    #[serde(default)]
+    pub amount: Option<Amount>,
+    pub grant_year: i32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkGrants {
+    pub grants: Vec<NewGrant>,
+}
+
+impl From<&NewGrant> for GrantRequest {
+    fn from(g: &NewGrant) -> GrantRequest {
+        GrantRequest {
+            worker_id: WorkerId(g.worker_id),
+            scheme_id: SchemeId(g.scheme_id),
+            amount: g.amount,
+            grant_year: g.grant_year,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantView {
+    /// The grant lot; `null` for a bulk item of which nothing fitted under `max_balance`.
+    pub id: Option<String>,
+    pub transaction_id: Option<String>,
+    pub account_id: String,
+    pub worker_id: String,
+    pub scheme_id: String,
+    pub grant_year: i32,
+    pub requested_amount: String,
+    pub amount: String,
+    /// True when `max_balance` reduced the grant.
+    pub capped: bool,
+    pub expires_on: String,
+}
+
+impl From<GrantOutcome> for GrantView {
+    fn from(o: GrantOutcome) -> GrantView {
+        GrantView {
+            id: o.lot_id.map(|l| l.to_string()),
+            transaction_id: o.transaction_id.map(|t| t.to_string()),
+            account_id: o.account_id.to_string(),
+            worker_id: o.worker_id.to_string(),
+            scheme_id: o.scheme_id.to_string(),
+            grant_year: o.grant_year,
+            requested_amount: format_cents(o.requested_cents),
+            amount: format_cents(o.granted_cents),
+            capped: o.granted_cents < o.requested_cents,
+            expires_on: o.expires_on.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BulkGrantView {
+    pub count: usize,
+    pub granted_total: String,
+    pub grants: Vec<GrantView>,
+}
+
+/// `POST /v1/funds/{fund}/grants`: a single grant object, or `{"grants": [...]}`.
+pub async fn create_grants(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let body = body.into_inner();
+    let is_bulk = body.get("grants").is_some();
+    let invalid = |e: serde_json::Error| ApiError::bad_request("invalid_body", e.to_string());
+    let actor = caller.sub.clone();
+    let day = today();
+    if !is_bulk {
+        let single: NewGrant = serde_json::from_value(body).map_err(invalid)?;
+        let request = GrantRequest::from(&single);
+        let outcome = run(&pool, move |conn| {
+            write_tx(conn, |conn| grant(conn, fund, &actor, &request, day, false)).map_err(ApiError::from)
+        })
+        .await?;
+        return Ok(HttpResponse::Created().json(GrantView::from(outcome)));
+    }
+    let bulk: BulkGrants = serde_json::from_value(body).map_err(invalid)?;
+    if bulk.grants.is_empty() || bulk.grants.len() > MAX_BULK_GRANTS {
+        return Err(ApiError::unprocessable(
+            "invalid_batch_size",
+            format!("a bulk holds 1 to {MAX_BULK_GRANTS} grants; split larger ones"),
+        ));
+    }
+    let requests: Vec<GrantRequest> = bulk.grants.iter().map(GrantRequest::from).collect();
+    let outcomes = run(&pool, move |conn| {
+        write_tx(conn, |conn| {
+            let mut outcomes = Vec::with_capacity(requests.len());
+            for (index, request) in requests.iter().enumerate() {
+                let outcome = grant(conn, fund, &actor, request, day, true).map_err(|e| at_index(index, e))?;
+                outcomes.push(outcome);
+            }
+            Ok::<_, ApiError>(outcomes)
+        })
+    })
+    .await?;
+    let granted_total = outcomes.iter().map(|o| o.granted_cents).sum();
+    Ok(HttpResponse::Created().json(BulkGrantView {
+        count: outcomes.len(),
+        granted_total: format_cents(granted_total),
+        grants: outcomes.into_iter().map(GrantView::from).collect(),
+    }))
+}
+
+/// Names the failing item of a bulk, so the back office can fix it; nothing of the bulk is kept.
+fn at_index(index: usize, error: GrantError) -> ApiError {
+    let mut api = ApiError::from(error);
+    api.detail = format!("grants[{index}]: {}; nothing of this bulk was booked", api.detail);
+    api.with_extra(serde_json::json!({ "index": index }))
+}

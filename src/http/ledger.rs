@@ -1,0 +1,202 @@
+//! Budgets, ledger entries, verification and the fund digest.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::common::{run, FundItemPath, FundPath, Page, PageParams};
+use super::error::ApiError;
+use super::workers::visible_worker;
+use crate::db::rows::{self, PostingRow, TransactionRow};
+use crate::db::{read_tx, DbConn, Pool};
+use crate::domain::time::{now_utc, rfc3339};
+use crate::domain::{format_cents, FundId, SignedCents, WorkerId};
+use crate::ledger::read::{fund_digest_at, worker_transactions};
+use crate::ledger::verify::{verify_fund, VerifyReport};
+
+#[derive(Debug, Serialize)]
+pub struct LotView {
+    pub id: String,
+    pub grant_year: i32,
+    pub amount: String,
+    /// Not yet spent or lapsed: available plus reserved.
+    pub remaining: String,
+    pub available: String,
+    pub reserved: String,
+    pub expires_on: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    pub account_id: String,
+    pub scheme_id: String,
+    pub available: String,
+    pub reserved: String,
+    pub granted: String,
+    pub spent: String,
+    pub expired: String,
+    pub lots: Vec<LotView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuidanceView {
+    pub last_session_on: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BudgetView {
+    pub worker_id: String,
+    pub accounts: Vec<AccountView>,
+    pub guidance: GuidanceView,
+}
+
+/// A worker's balances per scheme with their lots, read in one snapshot.
+pub fn budget_of(conn: &mut DbConn, worker_id: &str) -> Result<BudgetView, ApiError> {
+    read_tx(conn, |conn| {
+        let accounts = rows::accounts_of_worker(conn, worker_id)?;
+        let mut views = Vec::with_capacity(accounts.len());
+        for account in accounts {
+            let lots = rows::lots_of_account(conn, &account.id)?
+                .into_iter()
+                .map(|l| LotView {
+                    id: l.id,
+                    grant_year: l.grant_year,
+                    amount: format_cents(l.amount_cents),
+                    remaining: format_cents(l.available_cents + l.reserved_cents),
+                    available: format_cents(l.available_cents),
+                    reserved: format_cents(l.reserved_cents),
+                    expires_on: l.expires_on.to_string(),
+                })
+                .collect();
+            views.push(AccountView {
+                account_id: account.id,
+                scheme_id: account.scheme_id,
+                available: format_cents(account.available_cents),
+                reserved: format_cents(account.reserved_cents),
+                granted: format_cents(account.granted_cents),
+                spent: format_cents(account.spent_cents),
+                expired: format_cents(account.expired_cents),
+                lots,
+            });
+        }
+        Ok(BudgetView {
+            worker_id: worker_id.to_string(),
+            accounts: views,
+            guidance: GuidanceView { last_session_on: None },
+        })
+    })
+}
+
+pub async fn get_worker_budget(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
+    let worker = WorkerId(path.id);
+    let view = run(&pool, move |conn| {
+        visible_worker(conn, &caller, fund, worker)?;
+        budget_of(conn, &worker.to_string())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Serialize)]
+pub struct PostingView {
+    pub line: i32,
+    pub account: String,
+    pub amount: SignedCents,
+    pub lot_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryView {
+    pub id: String,
+    pub account_id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub effective_date: String,
+    pub recorded_at: String,
+    pub actor: String,
+    pub reverses: Option<String>,
+    pub reference: Option<String>,
+    pub hash: String,
+    pub postings: Vec<PostingView>,
+}
+
+fn entry_view((t, postings): (TransactionRow, Vec<PostingRow>)) -> EntryView {
+    EntryView {
+        id: t.id,
+        account_id: t.account_id,
+        seq: t.seq,
+        kind: t.kind,
+        effective_date: t.effective_date.to_string(),
+        recorded_at: rfc3339(t.recorded_at),
+        actor: t.actor,
+        reverses: t.reverses,
+        reference: t.reference,
+        hash: t.hash,
+        postings: postings
+            .into_iter()
+            .map(|p| PostingView { line: p.line, account: p.account, amount: SignedCents(p.amount_cents), lot_id: p.lot_id })
+            .collect(),
+    }
+}
+
+pub async fn list_worker_ledger(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
+    let worker = WorkerId(path.id);
+    let query = params.query()?;
+    let page = run(&pool, move |conn| {
+        visible_worker(conn, &caller, fund, worker)?;
+        let rows = worker_transactions(conn, &worker.to_string(), &query)?;
+        Ok(Page::from_rows(rows, &query, |(t, _)| t.id.clone(), entry_view))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+pub async fn verify_ledger(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundPath>) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let report: VerifyReport = run(&pool, move |conn| Ok(read_tx(conn, |conn| verify_fund(conn, &fund.to_string()))?)).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestParams {
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DigestView {
+    pub fund_id: String,
+    pub at: String,
+    pub accounts: usize,
+    pub digest: String,
+}
+
+pub async fn get_ledger_digest(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    params: web::Query<DigestParams>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Board])?;
+    let at: NaiveDateTime = match &params.at {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map_err(|_| ApiError::bad_request("invalid_query", "at must be an RFC 3339 time, e.g. 2026-10-31T23:00:00Z"))?
+            .naive_utc(),
+        None => now_utc(),
+    };
+    let (digest, accounts) =
+        run(&pool, move |conn| Ok(read_tx(conn, |conn| fund_digest_at(conn, &fund.to_string(), at))?)).await?;
+    Ok(HttpResponse::Ok().json(DigestView { fund_id: fund.to_string(), at: rfc3339(at), accounts, digest }))
+}

@@ -1,0 +1,34 @@
+//! The one route table.
+
+use actix_web::web;
+
+use super::health::method_not_allowed;
+use super::{employers, funds, grants, health, ledger, schemes, workers};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/openapi.yaml", web::get().to(health::openapi))
+        .service(
+            web::scope("/v1")
+                .service(resource("/funds").post(funds::create_fund).get(funds::list_funds))
+                .service(resource("/funds/{fund}").get(funds::get_fund))
+                .service(resource("/funds/{fund}/schemes").post(schemes::create_scheme).get(schemes::list_schemes))
+                .service(resource("/funds/{fund}/schemes/{id}").get(schemes::get_scheme))
+                .service(resource("/funds/{fund}/schemes/{id}/versions").post(schemes::create_scheme_version))
+                .service(resource("/funds/{fund}/employers").post(employers::create_employer).get(employers::list_employers))
+                .service(resource("/funds/{fund}/employers/{id}").get(employers::get_employer))
+                .service(resource("/funds/{fund}/workers").post(workers::create_worker).get(workers::list_workers))
+                .service(resource("/funds/{fund}/workers/{id}").get(workers::get_worker))
+                .service(resource("/funds/{fund}/workers/{id}/budget").get(ledger::get_worker_budget))
+                .service(resource("/funds/{fund}/workers/{id}/ledger").get(ledger::list_worker_ledger))
+                .service(resource("/funds/{fund}/grants").post(grants::create_grants))
+                .service(resource("/funds/{fund}/ledger/verify").get(ledger::verify_ledger))
+                .service(resource("/funds/{fund}/ledger/digest").get(ledger::get_ledger_digest)),
+        );
+}
+
+/// A resource that answers other methods with a 405 problem.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}

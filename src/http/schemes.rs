@@ -1,0 +1,258 @@
+//! Schemes (regelingen) and their versions. A version is never edited: a changed rule is a
+//! new version with a later `effective_from`.
+
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams};
+use super::error::ApiError;
+use crate::db::rows::{self, SchemeRow, SchemeVersionRow};
+use crate::db::schema::{scheme_versions, schemes};
+use crate::db::{write_tx, DbConn, Pool};
+use crate::domain::scheme::{is_slug, RulesInput, SchemeRules};
+use crate::domain::time::{now_utc, rfc3339, today};
+use crate::domain::{format_cents, Amount, FieldError, FundId, Money, SchemeId, SchemeVersionId};
+use diesel::prelude::*;
+
+const ALL_FUND_ROLES: &[Role] = &[Role::FundAdmin, Role::Employer, Role::Coach, Role::Board, Role::Worker];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewScheme {
+    pub code: String,
+    pub name: String,
+    pub annual_amount: Amount,
+    pub max_balance: Amount,
+    pub validity_years: i32,
+    pub eligible_categories: Vec<String>,
+    pub max_claim_amount: Amount,
+    #[serde(default)]
+    pub allow_partial: bool,
+    #[serde(default)]
+    pub guidance_required_above: Option<Money>,
+    #[serde(default)]
+    pub guidance_window_days: Option<i32>,
+    #[serde(default)]
+    pub funding_pct: Option<i32>,
+    #[serde(default)]
+    pub claim_deadline_days: Option<i32>,
+    #[serde(default)]
+    pub effective_from: Option<NaiveDate>,
+}
+
+impl NewScheme {
+    fn split(self) -> (String, String, RulesInput) {
+        let rules = RulesInput {
+            annual_amount: self.annual_amount,
+            max_balance: self.max_balance,
+            validity_years: self.validity_years,
+            eligible_categories: self.eligible_categories,
+            max_claim_amount: self.max_claim_amount,
+            allow_partial: self.allow_partial,
+            guidance_required_above: self.guidance_required_above,
+            guidance_window_days: self.guidance_window_days,
+            funding_pct: self.funding_pct,
+            claim_deadline_days: self.claim_deadline_days,
+            effective_from: self.effective_from,
+        };
+        (self.code, self.name, rules)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RulesView {
+    pub version_id: String,
+    pub effective_from: NaiveDate,
+    pub annual_amount: String,
+    pub max_balance: String,
+    pub validity_years: i32,
+    pub eligible_categories: Vec<String>,
+    pub max_claim_amount: String,
+    pub allow_partial: bool,
+    pub guidance_required_above: Option<String>,
+    pub guidance_window_days: i32,
+    pub funding_pct: i32,
+    pub claim_deadline_days: i32,
+}
+
+impl From<&SchemeVersionRow> for RulesView {
+    fn from(v: &SchemeVersionRow) -> RulesView {
+        RulesView {
+            version_id: v.id.clone(),
+            effective_from: v.effective_from,
+            annual_amount: format_cents(v.annual_amount_cents),
+            max_balance: format_cents(v.max_balance_cents),
+            validity_years: v.validity_years,
+            eligible_categories: split_categories(&v.eligible_categories),
+            max_claim_amount: format_cents(v.max_claim_amount_cents),
+            allow_partial: v.allow_partial,
+            guidance_required_above: v.guidance_required_above_cents.map(format_cents),
+            guidance_window_days: v.guidance_window_days,
+            funding_pct: v.funding_pct,
+            claim_deadline_days: v.claim_deadline_days,
+        }
+    }
+}
+
+pub fn split_categories(stored: &str) -> Vec<String> {
+    stored.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
+}
+
+/// A scheme with the rules in force today at the top level and every version listed.
+#[derive(Debug, Serialize)]
+pub struct SchemeView {
+    pub id: String,
+    pub fund_id: String,
+    pub code: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub current: RulesView,
+    pub versions: Vec<RulesView>,
+    pub created_at: String,
+}
+
+fn scheme_view(scheme: SchemeRow, versions: &[SchemeVersionRow], on: NaiveDate) -> Result<SchemeView, ApiError> {
+    let current = versions
+        .iter()
+        .rev()
+        .find(|v| v.effective_from <= on)
+        .or_else(|| versions.first())
+        .ok_or_else(|| ApiError::internal(format!("scheme {} has no version", scheme.id)))?;
+    Ok(SchemeView {
+        id: scheme.id,
+        fund_id: scheme.fund_id,
+        code: scheme.code,
+        name: scheme.name,
+        current: current.into(),
+        versions: versions.iter().map(RulesView::from).collect(),
+        created_at: rfc3339(scheme.created_at),
+    })
+}
+
+fn version_row(fund: FundId, scheme_id: &str, rules: &SchemeRules) -> SchemeVersionRow {
+    SchemeVersionRow {
+        id: SchemeVersionId::new().to_string(),
+        fund_id: fund.to_string(),
+        scheme_id: scheme_id.to_string(),
+        effective_from: rules.effective_from,
+        annual_amount_cents: rules.annual_amount.cents(),
+        max_balance_cents: rules.max_balance.cents(),
+        validity_years: rules.validity_years,
+        eligible_categories: rules.eligible_categories.join(","),
+        max_claim_amount_cents: rules.max_claim_amount.cents(),
+        allow_partial: rules.allow_partial,
+        guidance_required_above_cents: rules.guidance_required_above.map(Money::cents),
+        guidance_window_days: rules.guidance_window_days,
+        funding_pct: rules.funding_pct,
+        claim_deadline_days: rules.claim_deadline_days,
+        created_at: now_utc(),
+    }
+}
+
+fn load_view(conn: &mut DbConn, fund: FundId, scheme_id: &str) -> Result<SchemeView, ApiError> {
+    let scheme = rows::find_scheme(conn, &fund.to_string(), scheme_id)?.ok_or_else(|| ApiError::not_found("scheme"))?;
+    let versions = rows::scheme_versions_of(conn, scheme_id)?;
+    scheme_view(scheme, &versions, today())
+}
+
+pub async fn create_scheme(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    body: web::Json<NewScheme>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let (code, name, rules) = body.into_inner().split();
+    if !is_slug(&code, 40) {
+        return Err(FieldError::new("code", "use 1 to 40 lower-case letters, digits, _ or -, starting with a letter").into());
+    }
+    bounded_text("name", &name, 200)?;
+    let rules = rules.validate(today())?;
+    let view = run(&pool, move |conn| {
+        write_tx(conn, |conn| {
+            let scheme =
+                SchemeRow { id: SchemeId::new().to_string(), fund_id: fund.to_string(), code, name, created_at: now_utc() };
+            diesel::insert_into(schemes::table).values(&scheme).execute(conn).map_err(|e| {
+                if crate::db::is_unique_violation(&e) {
+                    ApiError::conflict("duplicate_scheme_code", format!("this fund has a scheme {:?} already", scheme.code))
+                } else {
+                    e.into()
+                }
+            })?;
+            let version = version_row(fund, &scheme.id, &rules);
+            diesel::insert_into(scheme_versions::table).values(&version).execute(conn)?;
+            scheme_view(scheme, &[version], today())
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+pub async fn create_scheme_version(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    body: web::Json<RulesInput>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let scheme_id = path.id.hyphenated().to_string();
+    let rules = body.into_inner();
+    let Some(effective_from) = rules.effective_from else {
+        return Err(FieldError::new("effective_from", "a new version must say from which date it applies").into());
+    };
+    let rules = rules.validate(today())?;
+    let view = run(&pool, move |conn| {
+        write_tx(conn, |conn| {
+            rows::find_scheme(conn, &fund.to_string(), &scheme_id)?.ok_or_else(|| ApiError::not_found("scheme"))?;
+            let versions = rows::scheme_versions_of(conn, &scheme_id)?;
+            if let Some(latest) = versions.last() {
+                if effective_from <= latest.effective_from {
+                    return Err(FieldError::new(
+                        "effective_from",
+                        format!("must be after the latest version's effective_from, {}", latest.effective_from),
+                    )
+                    .into());
+                }
+            }
+            diesel::insert_into(scheme_versions::table).values(&version_row(fund, &scheme_id, &rules)).execute(conn)?;
+            load_view(conn, fund, &scheme_id)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+pub async fn list_schemes(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, ALL_FUND_ROLES)?;
+    let query = params.query()?;
+    let page = run(&pool, move |conn| {
+        let schemes = rows::list_schemes(conn, &fund.to_string(), &query)?;
+        let mut views = Vec::with_capacity(schemes.len());
+        let next = Page::<()>::from_rows(schemes.clone(), &query, |r| r.id.clone(), |_| ()).next_cursor;
+        for scheme in schemes.into_iter().take((query.limit - 1) as usize) {
+            let versions = rows::scheme_versions_of(conn, &scheme.id)?;
+            views.push(scheme_view(scheme, &versions, today())?);
+        }
+        Ok(Page { items: views, next_cursor: next })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+pub async fn get_scheme(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, ALL_FUND_ROLES)?;
+    let scheme_id = path.id.hyphenated().to_string();
+    let view = run(&pool, move |conn| load_view(conn, fund, &scheme_id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}

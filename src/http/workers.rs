@@ -1,0 +1,144 @@
+//! Workers: a participant number, an employer, and only the personal data the board's
+//! breakdowns need (birth year, education level). No names, no BSN.
+
+use actix_web::{web, HttpResponse};
+use chrono::Datelike;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams};
+use super::error::ApiError;
+use crate::db::rows::{self, WorkerRow};
+use crate::db::schema::workers;
+use crate::db::{DbConn, Pool};
+use crate::domain::time::{now_utc, rfc3339, today};
+use crate::domain::{EducationLevel, EmployerId, FieldError, FundId, WorkerId};
+
+/// Youngest age at which someone can be a worker in a scheme, for the `birth_year` check.
+pub const MIN_WORKER_AGE_YEARS: i32 = 14;
+pub const EARLIEST_BIRTH_YEAR: i32 = 1900;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWorker {
+    pub participant_number: String,
+    pub employer_id: uuid::Uuid,
+    #[serde(default)]
+    pub birth_year: Option<i32>,
+    #[serde(default)]
+    pub education_level: Option<EducationLevel>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WorkerView {
+    pub id: String,
+    pub fund_id: String,
+    pub participant_number: String,
+    pub employer_id: String,
+    pub birth_year: Option<i32>,
+    pub education_level: Option<String>,
+    pub created_at: String,
+}
+
+impl From<WorkerRow> for WorkerView {
+    fn from(r: WorkerRow) -> WorkerView {
+        WorkerView {
+            id: r.id,
+            fund_id: r.fund_id,
+            participant_number: r.participant_number,
+            employer_id: r.employer_id,
+            birth_year: r.birth_year,
+            education_level: r.education_level,
+            created_at: rfc3339(r.created_at),
+        }
+    }
+}
+
+/// Loads a worker the caller may see: the back office sees every worker of its fund, an
+/// employer its own workers, a worker itself. Anything else is 404.
+pub fn visible_worker(conn: &mut DbConn, caller: &Caller, fund: FundId, worker: WorkerId) -> Result<WorkerRow, ApiError> {
+    if caller.role == Role::Worker && caller.worker != Some(worker) {
+        return Err(ApiError::not_found("worker"));
+    }
+    let row = rows::find_worker(conn, &fund.to_string(), &worker.to_string())?.ok_or_else(|| ApiError::not_found("worker"))?;
+    if caller.role == Role::Employer && caller.employer.map(|e| e.to_string()) != Some(row.employer_id.clone()) {
+        return Err(ApiError::not_found("worker"));
+    }
+    Ok(row)
+}
+
+pub async fn create_worker(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    body: web::Json<NewWorker>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
+    let body = body.into_inner();
+    bounded_text("participant_number", &body.participant_number, 64)?;
+    let latest_birth_year = today().year() - MIN_WORKER_AGE_YEARS;
+    if let Some(year) = body.birth_year {
+        if !(EARLIEST_BIRTH_YEAR..=latest_birth_year).contains(&year) {
+            return Err(FieldError::new("birth_year", format!("must be from {EARLIEST_BIRTH_YEAR} to {latest_birth_year}")).into());
+        }
+    }
+    let employer_id = EmployerId(body.employer_id);
+    if caller.role == Role::Employer && caller.employer != Some(employer_id) {
+        return Err(ApiError::unprocessable("unknown_reference", "employer_id: an employer registers its own workers only"));
+    }
+    let row = WorkerRow {
+        id: WorkerId::new().to_string(),
+        fund_id: fund.to_string(),
+        participant_number: body.participant_number,
+        employer_id: employer_id.to_string(),
+        birth_year: body.birth_year,
+        education_level: body.education_level.map(|e| e.as_str().to_string()),
+        created_at: now_utc(),
+    };
+    let row = run(&pool, move |conn| {
+        if rows::find_employer(conn, &fund.to_string(), &row.employer_id)?.is_none() {
+            return Err(ApiError::unprocessable("unknown_reference", "employer_id: no such employer in this fund"));
+        }
+        diesel::insert_into(workers::table).values(&row).execute(conn).map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
+                ApiError::conflict(
+                    "duplicate_participant_number",
+                    format!("a worker with participant number {:?} exists already", row.participant_number),
+                )
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(row)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(WorkerView::from(row)))
+}
+
+pub async fn list_workers(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
+    let query = params.query()?;
+    let employer = if caller.role == Role::Employer { caller.employer.map(|e| e.to_string()) } else { None };
+    let page = run(&pool, move |conn| {
+        let rows = rows::list_workers(conn, &fund.to_string(), employer.as_deref(), &query)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), WorkerView::from))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+pub async fn get_worker(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
+    let worker = WorkerId(path.id);
+    let row = run(&pool, move |conn| visible_worker(conn, &caller, fund, worker)).await?;
+    Ok(HttpResponse::Ok().json(WorkerView::from(row)))
+}

@@ -1,0 +1,70 @@
+//! Reading the ledger: a worker's entries and the fund's digest.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::chain::fund_digest;
+use crate::db::conn::DbConn;
+use crate::db::rows::{PageQuery, PostingRow, TransactionRow};
+use crate::db::schema::{budget_accounts, ledger_postings, ledger_transactions};
+
+/// A worker's ledger transactions with their postings, newest first.
+pub fn worker_transactions(
+    conn: &mut DbConn,
+    worker_id: &str,
+    page: &PageQuery,
+) -> QueryResult<Vec<(TransactionRow, Vec<PostingRow>)>> {
+    let accounts: Vec<String> = budget_accounts::table
+        .filter(budget_accounts::worker_id.eq(worker_id))
+        .select(budget_accounts::id)
+        .load(conn)?;
+    let mut query = ledger_transactions::table
+        .filter(ledger_transactions::account_id.eq_any(accounts))
+        .select(TransactionRow::as_select())
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(ledger_transactions::id.lt(after.clone()));
+    }
+    let transactions: Vec<TransactionRow> = query.order(ledger_transactions::id.desc()).limit(page.limit).load(conn)?;
+    let ids: Vec<String> = transactions.iter().map(|t| t.id.clone()).collect();
+    let postings: Vec<PostingRow> = ledger_postings::table
+        .filter(ledger_postings::transaction_id.eq_any(ids))
+        .order((ledger_postings::transaction_id.asc(), ledger_postings::line.asc()))
+        .select(PostingRow::as_select())
+        .load(conn)?;
+    let mut by_tx: HashMap<String, Vec<PostingRow>> = HashMap::new();
+    for p in postings {
+        by_tx.entry(p.transaction_id.clone()).or_default().push(p);
+    }
+    Ok(transactions
+        .into_iter()
+        .map(|t| {
+            let postings = by_tx.remove(&t.id).unwrap_or_default();
+            (t, postings)
+        })
+        .collect())
+}
+
+/// The fund's fingerprint as of `at`: a hash over the chain head of every budget account as
+/// it stood at that moment. Returns the digest and the number of accounts it covers.
+pub fn fund_digest_at(conn: &mut DbConn, fund_id: &str, at: NaiveDateTime) -> QueryResult<(String, usize)> {
+    let rows: Vec<(String, i64, String)> = ledger_transactions::table
+        .filter(ledger_transactions::fund_id.eq(fund_id))
+        .filter(ledger_transactions::recorded_at.le(at))
+        .select((ledger_transactions::account_id, ledger_transactions::seq, ledger_transactions::hash))
+        .load(conn)?;
+    let mut heads: HashMap<String, (i64, String)> = HashMap::new();
+    for (account, seq, hash) in rows {
+        match heads.get(&account) {
+            Some((head_seq, _)) if *head_seq >= seq => {}
+            _ => {
+                heads.insert(account, (seq, hash));
+            }
+        }
+    }
+    let count = heads.len();
+    let digest = fund_digest(heads.into_iter().map(|(account, (_, hash))| (account, hash)).collect());
+    Ok((digest, count))
+}

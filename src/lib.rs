@@ -1,0 +1,11 @@
+//! ptt-ledger: an append-only, double-entry ledger for the personal training budgets
+//! (Persoonlijke TrainingsToelage) of Dutch sector training funds.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod ledger;
+pub mod startup;
+pub mod telemetry;

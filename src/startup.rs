@@ -1,0 +1,103 @@
+//! Builds the application: pool, migrations, routes, listener. Tests start it on port 0.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::db::conn::{ConnError, POOL_MAX_SIZE};
+use crate::db::{open_pool, DbUrl, Pool, SqliteSync};
+use crate::http::auth::AuthConfig;
+use crate::http::common::{json_config, path_config, query_config};
+use crate::http::{health, routes};
+
+/// How long a client may take to send its request head.
+pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests get to finish after SIGTERM.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// Everything the server needs, resolved from flags and environment by `crate::config`.
+#[derive(Clone)]
+pub struct Settings {
+    pub database: DbUrl,
+    pub bind: String,
+    pub auth: AuthConfig,
+    pub sqlite_sync: SqliteSync,
+    pub pool_size: u32,
+    /// actix worker threads; `None`: one per core.
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    pub fn new(database: DbUrl, bind: impl Into<String>, auth: AuthConfig) -> Settings {
+        Settings {
+            database,
+            bind: bind.into(),
+            auth,
+            sqlite_sync: SqliteSync::Full,
+            pool_size: POOL_MAX_SIZE,
+            workers: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] ConnError),
+    #[error("could not listen on {bind}: {source}")]
+    Bind { bind: String, source: std::io::Error },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        let pool = open_pool(&settings.database, settings.sqlite_sync, settings.pool_size)?;
+        let bind_error = |source| StartupError::Bind { bind: settings.bind.clone(), source };
+        let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let server = build_server(listener, pool, settings.auth.clone(), settings.workers).map_err(bind_error)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn server(self) -> Server {
+        self.server
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, workers: Option<usize>) -> std::io::Result<Server> {
+    let pool = web::Data::new(pool);
+    let auth = web::Data::new(auth);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(pool.clone())
+            .app_data(auth.clone())
+            .app_data(json_config())
+            .app_data(query_config())
+            .app_data(path_config())
+            .configure(routes::configure)
+            .default_service(web::to(health::not_found))
+    })
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

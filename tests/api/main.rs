@@ -1,0 +1,12 @@
+//! Black-box tests over HTTP. Every test runs on a fresh SQLite file and, when
+//! `TEST_DATABASE_URL` is set, on a fresh PostgreSQL database.
+
+mod helpers;
+
+mod auth;
+mod grants;
+mod health;
+mod input;
+mod ledger_integrity;
+mod reference_data;
+mod tenancy;
