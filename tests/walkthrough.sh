@@ -13,5 +13,6 @@ for _ in $(seq 1 50); do curl -sf http://127.0.0.1:8080/healthz >/dev/null && br
 sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' "$root/README.md" | sed '/^<!--/d;/^```/d' >walkthrough.sh
 bash -euo pipefail walkthrough.sh >walkthrough.out
 grep -q '"ok": true' walkthrough.out || { cat walkthrough.out; echo "walk-through: verify not ok" >&2; exit 1; }
-grep -q '"750.00"' walkthrough.out || { cat walkthrough.out; echo "walk-through: budget missing" >&2; exit 1; }
+grep -q '"status": "paid"' walkthrough.out || { cat walkthrough.out; echo "walk-through: claim not paid" >&2; exit 1; }
+grep -q '"spent": "250.00"' walkthrough.out || { cat walkthrough.out; echo "walk-through: spend missing" >&2; exit 1; }
 echo "README walk-through ran as written: ok"

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `token`, `migrate`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -156,12 +157,20 @@ fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>) -> Resu
         tracing::info!(url = %url, backend = database.backend_name(), "ptt-ledger listening");
         let program = std::env::args().next().unwrap_or_else(|| "ptt-ledger".into());
         let db_flag = if cli.database_url == DEFAULT_DATABASE { String::new() } else { " --database-url ...".into() };
-        println!("ptt-ledger {} listening on {url} ({} {})", env!("CARGO_PKG_VERSION"), database.backend_name(), database.redacted());
+        let mut banner = format!(
+            "ptt-ledger {} listening on {url} ({} {})\n",
+            env!("CARGO_PKG_VERSION"),
+            database.backend_name(),
+            database.redacted()
+        );
         if let Some(path) = secret_file {
-            println!("Signing secret: {} (created on first start, mode 0600)", path.display());
+            banner.push_str(&format!("Signing secret: {} (created on first start, mode 0600)\n", path.display()));
         }
-        println!("Mint a token:   {program}{db_flag} token --role platform_admin");
-        println!("API document:   {url}/openapi.yaml");
+        banner.push_str(&format!("Mint a token:   {program}{db_flag} token --role platform_admin\n"));
+        banner.push_str(&format!("API document:   {url}/openapi.yaml\n"));
+        // A closed stdout (a supervisor, a pipe) must not stop the server.
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
         app.run_until_stopped().await?;
         tracing::info!("ptt-ledger stopped");
         Ok(ExitCode::SUCCESS)

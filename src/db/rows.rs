@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::conn::DbConn;
 use super::schema::{
-    budget_accounts, employers, funds, grant_lots, ledger_postings, ledger_transactions, scheme_versions,
-    schemes, workers,
+    budget_accounts, claims, employers, funds, grant_lots, idempotency_keys, ledger_postings, ledger_transactions,
+    scheme_versions, schemes, voucher_lots, vouchers, workers,
 };
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -132,6 +132,81 @@ pub struct PostingRow {
     pub scheme_id: String,
     pub lot_id: Option<String>,
     pub amount_cents: i64,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = vouchers)]
+pub struct VoucherRow {
+    pub id: String,
+    pub fund_id: String,
+    pub worker_id: String,
+    pub scheme_id: String,
+    pub account_id: String,
+    pub code: String,
+    pub amount_cents: i64,
+    pub course: String,
+    pub provider: String,
+    pub valid_until: NaiveDate,
+    pub status: String,
+    pub issued_by: String,
+    pub claim_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = voucher_lots)]
+pub struct VoucherLotRow {
+    pub voucher_id: String,
+    pub lot_id: String,
+    pub fund_id: String,
+    pub amount_cents: i64,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = claims)]
+pub struct ClaimRow {
+    pub id: String,
+    pub fund_id: String,
+    pub worker_id: String,
+    pub employer_id: String,
+    pub scheme_id: String,
+    pub scheme_version_id: String,
+    pub account_id: Option<String>,
+    pub amount_cents: i64,
+    pub category: String,
+    pub course: String,
+    pub provider: String,
+    pub invoice_reference: String,
+    pub training_start: NaiveDate,
+    pub training_end: NaiveDate,
+    pub voucher_id: Option<String>,
+    pub voucher_code: Option<String>,
+    pub evidence_reference: Option<String>,
+    pub status: String,
+    pub approved_cents: i64,
+    pub rejection_reason: Option<String>,
+    pub decision_note: Option<String>,
+    pub payment_reference: Option<String>,
+    pub spend_tx_id: Option<String>,
+    pub reversal_tx_id: Option<String>,
+    pub submitted_by: String,
+    pub submitted_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+    pub paid_at: Option<NaiveDateTime>,
+    pub reversed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyRow {
+    pub fund_id: String,
+    pub caller: String,
+    pub key: String,
+    pub request_hash: String,
+    pub status_code: Option<i32>,
+    pub response_body: Option<String>,
+    pub created_at: NaiveDateTime,
 }
 
 /// A page request: at most `limit` rows with ids below `after`, newest first.

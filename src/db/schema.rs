@@ -125,6 +125,81 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    vouchers (id) {
+        id -> Text,
+        fund_id -> Text,
+        worker_id -> Text,
+        scheme_id -> Text,
+        account_id -> Text,
+        code -> Text,
+        amount_cents -> BigInt,
+        course -> Text,
+        provider -> Text,
+        valid_until -> Date,
+        status -> Text,
+        issued_by -> Text,
+        claim_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    voucher_lots (voucher_id, lot_id) {
+        voucher_id -> Text,
+        lot_id -> Text,
+        fund_id -> Text,
+        amount_cents -> BigInt,
+    }
+}
+
+diesel::table! {
+    claims (id) {
+        id -> Text,
+        fund_id -> Text,
+        worker_id -> Text,
+        employer_id -> Text,
+        scheme_id -> Text,
+        scheme_version_id -> Text,
+        account_id -> Nullable<Text>,
+        amount_cents -> BigInt,
+        category -> Text,
+        course -> Text,
+        provider -> Text,
+        invoice_reference -> Text,
+        training_start -> Date,
+        training_end -> Date,
+        voucher_id -> Nullable<Text>,
+        voucher_code -> Nullable<Text>,
+        evidence_reference -> Nullable<Text>,
+        status -> Text,
+        approved_cents -> BigInt,
+        rejection_reason -> Nullable<Text>,
+        decision_note -> Nullable<Text>,
+        payment_reference -> Nullable<Text>,
+        spend_tx_id -> Nullable<Text>,
+        reversal_tx_id -> Nullable<Text>,
+        submitted_by -> Text,
+        submitted_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        paid_at -> Nullable<Timestamp>,
+        reversed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (fund_id, caller, key) {
+        fund_id -> Text,
+        caller -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(scheme_versions -> schemes (scheme_id));
 diesel::joinable!(workers -> employers (employer_id));
 diesel::joinable!(budget_accounts -> workers (worker_id));
@@ -143,4 +218,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     grant_lots,
     ledger_transactions,
     ledger_postings,
+    vouchers,
+    voucher_lots,
+    claims,
+    idempotency_keys,
 );

@@ -1,10 +1,12 @@
 //! Pure types and rules: money, ids, dates, schemes, lots. No actix, no diesel.
 
+pub mod claims;
 pub mod ids;
 pub mod lots;
 pub mod money;
 pub mod scheme;
 pub mod time;
+pub mod voucher_code;
 
 pub use ids::*;
 pub use money::{format_cents, Amount, Money, MoneyError, SignedCents, MAX_AMOUNT_CENTS};

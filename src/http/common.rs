@@ -147,3 +147,16 @@ pub fn bounded_text(field: &'static str, value: &str, max_chars: usize) -> Resul
     }
     Ok(())
 }
+
+/// Reads a typed request from a JSON value; a mismatch is 400 with serde's explanation.
+pub fn parse_body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}
+
+/// The body of an action (approve, pay, ...): JSON, or nothing at all (read as `{}`).
+pub fn action_body(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))
+}

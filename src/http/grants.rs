@@ -1,12 +1,14 @@
 //! Grants: one, or a bulk of up to `MAX_BULK_GRANTS` in one database transaction.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{run, FundPath};
+use super::common::{parse_body, run, FundPath};
 use super::error::ApiError;
-use crate::db::{write_tx, Pool};
+use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
+use crate::db::Pool;
 use crate::domain::time::today;
 use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
 use crate::ledger::grants::{grant, GrantError, GrantOutcome, GrantRequest};
@@ -83,52 +85,62 @@ pub struct BulkGrantView {
 
 /// `POST /v1/funds/{fund}/grants`: a single grant object, or `{"grants": [...]}`.
 pub async fn create_grants(
+    req: HttpRequest,
     caller: Caller,
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
+    key: IdempotencyKey,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
     let body = body.into_inner();
-    let is_bulk = body.get("grants").is_some();
-    let invalid = |e: serde_json::Error| ApiError::bad_request("invalid_body", e.to_string());
-    let actor = caller.sub.clone();
+    let hash = request_hash(&req, &body);
+    let requests = if body.get("grants").is_some() {
+        let bulk: BulkGrants = parse_body(body)?;
+        if bulk.grants.is_empty() || bulk.grants.len() > MAX_BULK_GRANTS {
+            return Err(ApiError::unprocessable(
+                "invalid_batch_size",
+                format!("a bulk holds 1 to {MAX_BULK_GRANTS} grants; split larger ones"),
+            ));
+        }
+        Requests::Bulk(bulk.grants.iter().map(GrantRequest::from).collect())
+    } else {
+        let single: NewGrant = parse_body(body)?;
+        Requests::Single(GrantRequest::from(&single))
+    };
     let day = today();
-    if !is_bulk {
-        let single: NewGrant = serde_json::from_value(body).map_err(invalid)?;
-        let request = GrantRequest::from(&single);
-        let outcome = run(&pool, move |conn| {
-            write_tx(conn, |conn| grant(conn, fund, &actor, &request, day, false)).map_err(ApiError::from)
-        })
-        .await?;
-        return Ok(HttpResponse::Created().json(GrantView::from(outcome)));
-    }
-    let bulk: BulkGrants = serde_json::from_value(body).map_err(invalid)?;
-    if bulk.grants.is_empty() || bulk.grants.len() > MAX_BULK_GRANTS {
-        return Err(ApiError::unprocessable(
-            "invalid_batch_size",
-            format!("a bulk holds 1 to {MAX_BULK_GRANTS} grants; split larger ones"),
-        ));
-    }
-    let requests: Vec<GrantRequest> = bulk.grants.iter().map(GrantRequest::from).collect();
-    let outcomes = run(&pool, move |conn| {
-        write_tx(conn, |conn| {
-            let mut outcomes = Vec::with_capacity(requests.len());
-            for (index, request) in requests.iter().enumerate() {
-                let outcome = grant(conn, fund, &actor, request, day, true).map_err(|e| at_index(index, e))?;
-                outcomes.push(outcome);
+    let stored = run(&pool, move |conn| {
+        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        run_idempotent(conn, scope, |conn| match &requests {
+            Requests::Single(request) => {
+                let outcome = grant(conn, fund, &caller.sub, request, day, false)?;
+                Stored::new(StatusCode::CREATED, GrantView::from(outcome))
             }
-            Ok::<_, ApiError>(outcomes)
+            Requests::Bulk(requests) => {
+                let mut outcomes = Vec::with_capacity(requests.len());
+                for (index, request) in requests.iter().enumerate() {
+                    outcomes.push(grant(conn, fund, &caller.sub, request, day, true).map_err(|e| at_index(index, e))?);
+                }
+                let granted_total = outcomes.iter().map(|o| o.granted_cents).sum();
+                Stored::new(
+                    StatusCode::CREATED,
+                    BulkGrantView {
+                        count: outcomes.len(),
+                        granted_total: format_cents(granted_total),
+                        grants: outcomes.into_iter().map(GrantView::from).collect(),
+                    },
+                )
+            }
         })
     })
     .await?;
-    let granted_total = outcomes.iter().map(|o| o.granted_cents).sum();
-    Ok(HttpResponse::Created().json(BulkGrantView {
-        count: outcomes.len(),
-        granted_total: format_cents(granted_total),
-        grants: outcomes.into_iter().map(GrantView::from).collect(),
-    }))
+    Ok(stored.into_response())
+}
+
+enum Requests {
+    Single(GrantRequest),
+    Bulk(Vec<GrantRequest>),
 }
 
 /// Names the failing item of a bulk, so the back office can fix it; nothing of the bulk is kept.

@@ -1,13 +1,16 @@
 //! The HTTP API: one module per resource, one route table, problem+json errors, auth.
 
 pub mod auth;
+pub mod claims;
 pub mod common;
 pub mod employers;
 pub mod error;
 pub mod funds;
 pub mod grants;
 pub mod health;
+pub mod idempotency;
 pub mod ledger;
 pub mod routes;
 pub mod schemes;
+pub mod vouchers;
 pub mod workers;

@@ -3,7 +3,7 @@
 use actix_web::web;
 
 use super::health::method_not_allowed;
-use super::{employers, funds, grants, health, ledger, schemes, workers};
+use super::{claims, employers, funds, grants, health, ledger, schemes, vouchers, workers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
@@ -23,6 +23,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/funds/{fund}/workers/{id}/budget").get(ledger::get_worker_budget))
                 .service(resource("/funds/{fund}/workers/{id}/ledger").get(ledger::list_worker_ledger))
                 .service(resource("/funds/{fund}/grants").post(grants::create_grants))
+                .service(resource("/funds/{fund}/vouchers").post(vouchers::create_voucher).get(vouchers::list_vouchers))
+                .service(resource("/funds/{fund}/vouchers/{id}").get(vouchers::get_voucher))
+                .service(resource("/funds/{fund}/vouchers/{id}/cancel").post(vouchers::cancel_voucher))
+                .service(resource("/funds/{fund}/claims").post(claims::create_claim).get(claims::list_claims))
+                .service(resource("/funds/{fund}/claims/{id}").get(claims::get_claim))
+                .service(resource("/funds/{fund}/claims/{id}/approve").post(claims::approve_claim))
+                .service(resource("/funds/{fund}/claims/{id}/reject").post(claims::reject_claim))
+                .service(resource("/funds/{fund}/claims/{id}/pay").post(claims::pay_claim))
+                .service(resource("/funds/{fund}/claims/{id}/reverse").post(claims::reverse_claim))
                 .service(resource("/funds/{fund}/ledger/verify").get(ledger::verify_ledger))
                 .service(resource("/funds/{fund}/ledger/digest").get(ledger::get_ledger_digest)),
         );

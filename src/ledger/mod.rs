@@ -11,7 +11,10 @@ pub mod chain;
 pub mod grants;
 pub mod post;
 pub mod read;
+pub mod spending;
 pub mod verify;
+pub mod vouchers;
+pub mod claims;
 
 pub use post::{ensure_account, lock_account, post, NewTransaction, Posting};
 

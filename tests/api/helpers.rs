@@ -310,3 +310,63 @@ pub fn cents(value: &Value) -> i64 {
     let sign = if whole.starts_with('-') { -1 } else { 1 };
     sign * (whole.trim_start_matches('-').parse::<i64>().expect("whole") * 100 + fraction.parse::<i64>().expect("cents"))
 }
+
+/// A fund with a scheme, an employer and one worker holding `granted` of budget.
+pub struct Funded {
+    pub fund: Fund,
+    pub scheme: String,
+    pub employer: String,
+    pub worker: String,
+}
+
+impl TestApp {
+    pub async fn funded_worker(&self, scheme_body: Value, granted: &str) -> Funded {
+        let fund = self.create_fund("oom").await;
+        let scheme = self.create_scheme(&fund, scheme_body).await;
+        let employer = self.create_employer(&fund, "12345678").await;
+        let worker = self.create_worker(&fund, &employer, "P-1").await;
+        self.grant(&fund, &worker, &scheme, granted, this_year()).await.expect(201);
+        Funded { fund, scheme, employer, worker }
+    }
+
+    pub async fn claim(&self, fund: &Fund, token: &str, body: &Value) -> Reply {
+        self.post(&format!("/v1/funds/{}/claims", fund.id), token, body).await
+    }
+
+    pub async fn available(&self, funded: &Funded) -> String {
+        let budget = self.budget(&funded.fund, &funded.worker).await;
+        budget["accounts"][0]["available"].as_str().expect("available").to_string()
+    }
+
+    pub async fn account(&self, funded: &Funded) -> Value {
+        self.budget(&funded.fund, &funded.worker).await["accounts"][0].clone()
+    }
+}
+
+pub fn this_year() -> i32 {
+    use chrono::Datelike;
+    ptt_ledger::domain::time::today().year()
+}
+
+pub fn days_ago(days: i64) -> String {
+    (ptt_ledger::domain::time::today() - chrono::Duration::days(days)).to_string()
+}
+
+pub fn days_ahead(days: i64) -> String {
+    (ptt_ledger::domain::time::today() + chrono::Duration::days(days)).to_string()
+}
+
+/// A claim for a course that ended ten days ago.
+pub fn claim_body(funded: &Funded, amount: &str, invoice: &str) -> Value {
+    json!({
+        "worker_id": funded.worker,
+        "scheme_id": funded.scheme,
+        "amount": amount,
+        "category": "vakopleiding",
+        "course": "Lassen MIG/MAG",
+        "provider": "Techniek Opleidingen BV",
+        "invoice_reference": invoice,
+        "training_start": days_ago(40),
+        "training_end": days_ago(10)
+    })
+}

@@ -4,9 +4,12 @@
 mod helpers;
 
 mod auth;
+mod claims;
+mod concurrency;
 mod grants;
 mod health;
 mod input;
 mod ledger_integrity;
 mod reference_data;
 mod tenancy;
+mod vouchers;

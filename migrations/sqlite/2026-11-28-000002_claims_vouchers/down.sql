@@ -1,0 +1,4 @@
+DROP TABLE idempotency_keys;
+DROP TABLE claims;
+DROP TABLE voucher_lots;
+DROP TABLE vouchers;

@@ -1,0 +1,382 @@
+//! Claims (declaraties): submit (decided at once), read, list, approve, reject, pay, reverse.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::common::{action_body, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page};
+use super::error::ApiError;
+use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
+use crate::db::rows::ClaimRow;
+use crate::db::schema::claims;
+use crate::db::{DbConn, Pool};
+use crate::domain::scheme::is_slug;
+use crate::domain::time::{amsterdam_day_start_utc, rfc3339, today};
+use crate::domain::{format_cents, Amount, FieldError, FundId, SchemeId, WorkerId};
+use crate::ledger::claims::{self as ledger_claims, ClaimError, ClaimRequest};
+
+pub const CLAIM_STATUSES: [&str; 6] = ["submitted", "approved", "awaiting_guidance", "rejected", "paid", "reversed"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClaim {
+    pub worker_id: uuid::Uuid,
+    pub scheme_id: uuid::Uuid,
+    pub amount: Amount,
+    pub category: String,
+    pub course: String,
+    pub provider: String,
+    pub invoice_reference: String,
+    pub training_start: NaiveDate,
+    pub training_end: NaiveDate,
+    #[serde(default)]
+    pub voucher_code: Option<String>,
+    #[serde(default)]
+    pub evidence_reference: Option<String>,
+}
+
+impl NewClaim {
+    fn validate(self) -> Result<ClaimRequest, FieldError> {
+        if !is_slug(&self.category, 40) {
+            return Err(FieldError::new("category", "use a scheme category such as \"vakopleiding\""));
+        }
+        bounded_text("course", &self.course, 200)?;
+        bounded_text("provider", &self.provider, 200)?;
+        bounded_text("invoice_reference", &self.invoice_reference, 100)?;
+        if let Some(evidence) = &self.evidence_reference {
+            bounded_text("evidence_reference", evidence, 200)?;
+        }
+        if let Some(code) = &self.voucher_code {
+            bounded_text("voucher_code", code, 40)?;
+        }
+        if self.training_end < self.training_start {
+            return Err(FieldError::new("training_end", "must be on or after training_start"));
+        }
+        Ok(ClaimRequest {
+            worker_id: WorkerId(self.worker_id),
+            scheme_id: SchemeId(self.scheme_id),
+            amount: self.amount,
+            category: self.category,
+            course: self.course,
+            provider: self.provider,
+            invoice_reference: self.invoice_reference,
+            training_start: self.training_start,
+            training_end: self.training_end,
+            voucher_code: self.voucher_code,
+            evidence_reference: self.evidence_reference,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClaimView {
+    pub id: String,
+    pub fund_id: String,
+    pub worker_id: String,
+    pub employer_id: String,
+    pub scheme_id: String,
+    pub scheme_version_id: String,
+    pub amount: String,
+    pub category: String,
+    pub course: String,
+    pub provider: String,
+    pub invoice_reference: String,
+    pub training_start: String,
+    pub training_end: String,
+    pub voucher_code: Option<String>,
+    pub voucher_id: Option<String>,
+    pub evidence_reference: Option<String>,
+    pub status: String,
+    /// What the fund pays: its share of the invoice, within budget.
+    pub approved_amount: String,
+    pub rejection_reason: Option<String>,
+    pub decision_note: Option<String>,
+    pub payment_reference: Option<String>,
+    pub transaction_id: Option<String>,
+    pub reversal_transaction_id: Option<String>,
+    pub submitted_at: String,
+    pub decided_at: Option<String>,
+    pub paid_at: Option<String>,
+    pub reversed_at: Option<String>,
+}
+
+impl From<ClaimRow> for ClaimView {
+    fn from(c: ClaimRow) -> ClaimView {
+        ClaimView {
+            id: c.id,
+            fund_id: c.fund_id,
+            worker_id: c.worker_id,
+            employer_id: c.employer_id,
+            scheme_id: c.scheme_id,
+            scheme_version_id: c.scheme_version_id,
+            amount: format_cents(c.amount_cents),
+            category: c.category,
+            course: c.course,
+            provider: c.provider,
+            invoice_reference: c.invoice_reference,
+            training_start: c.training_start.to_string(),
+            training_end: c.training_end.to_string(),
+            voucher_code: c.voucher_code,
+            voucher_id: c.voucher_id,
+            evidence_reference: c.evidence_reference,
+            status: c.status,
+            approved_amount: format_cents(c.approved_cents),
+            rejection_reason: c.rejection_reason,
+            decision_note: c.decision_note,
+            payment_reference: c.payment_reference,
+            transaction_id: c.spend_tx_id,
+            reversal_transaction_id: c.reversal_tx_id,
+            submitted_at: rfc3339(c.submitted_at),
+            decided_at: c.decided_at.map(rfc3339),
+            paid_at: c.paid_at.map(rfc3339),
+            reversed_at: c.reversed_at.map(rfc3339),
+        }
+    }
+}
+
+impl From<ClaimError> for ApiError {
+    fn from(e: ClaimError) -> ApiError {
+        match e {
+            ClaimError::UnknownWorker(_) | ClaimError::UnknownScheme(_) => ApiError::unprocessable("unknown_reference", e.to_string()),
+            ClaimError::NotFound => ApiError::not_found("claim"),
+            ClaimError::DuplicateInvoice(_) => ApiError::conflict("duplicate_invoice", e.to_string()),
+            ClaimError::InvalidState { ref status, .. } if status == "reversed" => {
+                ApiError::conflict("already_reversed", e.to_string())
+            }
+            ClaimError::InvalidState { .. } => ApiError::conflict("invalid_state", e.to_string()),
+            ClaimError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+/// Loads a claim the caller may see: the back office all of its fund, an employer its own, a
+/// worker its own.
+fn visible_claim(conn: &mut DbConn, caller: &Caller, fund: FundId, claim_id: &str) -> Result<ClaimRow, ApiError> {
+    let claim = ledger_claims::find_claim(conn, &fund.to_string(), claim_id)?.ok_or_else(|| ApiError::not_found("claim"))?;
+    let hidden = match caller.role {
+        Role::Employer => caller.employer.map(|e| e.to_string()) != Some(claim.employer_id.clone()),
+        Role::Worker => caller.worker.map(|w| w.to_string()) != Some(claim.worker_id.clone()),
+        _ => false,
+    };
+    if hidden {
+        return Err(ApiError::not_found("claim"));
+    }
+    Ok(claim)
+}
+
+pub async fn create_claim(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    key: IdempotencyKey,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
+    let body = body.into_inner();
+    let hash = request_hash(&req, &body);
+    let request = parse_body::<NewClaim>(body)?.validate()?;
+    let employer = if caller.role == Role::Employer { caller.employer } else { None };
+    let day = today();
+    let stored = run(&pool, move |conn| {
+        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        run_idempotent(conn, scope, |conn| {
+            let claim = ledger_claims::submit(conn, fund, employer, &caller.sub, &request, day, &mut |_, _, _| Ok(true))?;
+            Stored::new(StatusCode::CREATED, ClaimView::from(claim))
+        })
+    })
+    .await?;
+    Ok(stored.into_response())
+}
+
+pub async fn get_claim(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
+    let id = path.id.hyphenated().to_string();
+    let claim = run(&pool, move |conn| visible_claim(conn, &caller, fund, &id)).await?;
+    Ok(HttpResponse::Ok().json(ClaimView::from(claim)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimListParams {
+    pub limit: Option<i64>,
+    pub after: Option<String>,
+    pub status: Option<String>,
+    pub worker_id: Option<uuid::Uuid>,
+    pub employer_id: Option<uuid::Uuid>,
+    /// First Amsterdam day of submission, inclusive.
+    pub submitted_from: Option<NaiveDate>,
+    /// Last Amsterdam day of submission, inclusive.
+    pub submitted_to: Option<NaiveDate>,
+}
+
+pub async fn list_claims(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    params: web::Query<ClaimListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
+    let params = params.into_inner();
+    let query = page_query(params.limit, params.after.as_deref())?;
+    if let Some(status) = &params.status {
+        if !CLAIM_STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::bad_request("invalid_query", format!("status must be one of {}", CLAIM_STATUSES.join(", "))));
+        }
+    }
+    let worker = match caller.role {
+        Role::Worker => caller.worker.map(|w| w.to_string()),
+        _ => params.worker_id.map(|w| w.hyphenated().to_string()),
+    };
+    let employer = match caller.role {
+        Role::Employer => caller.employer.map(|e| e.to_string()),
+        _ => params.employer_id.map(|e| e.hyphenated().to_string()),
+    };
+    let page = run(&pool, move |conn| {
+        let mut q = claims::table.filter(claims::fund_id.eq(fund.to_string())).select(ClaimRow::as_select()).into_boxed();
+        if let Some(worker) = worker {
+            q = q.filter(claims::worker_id.eq(worker));
+        }
+        if let Some(employer) = employer {
+            q = q.filter(claims::employer_id.eq(employer));
+        }
+        if let Some(status) = params.status {
+            q = q.filter(claims::status.eq(status));
+        }
+        if let Some(from) = params.submitted_from {
+            q = q.filter(claims::submitted_at.ge(amsterdam_day_start_utc(from)));
+        }
+        if let Some(to) = params.submitted_to.and_then(|d| d.succ_opt()) {
+            q = q.filter(claims::submitted_at.lt(amsterdam_day_start_utc(to)));
+        }
+        if let Some(after) = &query.after {
+            q = q.filter(claims::id.lt(after.clone()));
+        }
+        let rows = q.order(claims::id.desc()).limit(query.limit).load(conn)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), ClaimView::from))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoBody {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayBody {
+    payment_reference: String,
+}
+
+/// The back office's actions on a claim.
+#[derive(Clone, Copy, Debug)]
+enum Action {
+    Approve,
+    Reject,
+    Pay,
+    Reverse,
+}
+
+async fn act(
+    action: Action,
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    key: IdempotencyKey,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let body = action_body(&body)?;
+    let hash = request_hash(&req, &body);
+    let text = match action {
+        Action::Approve => {
+            parse_body::<NoBody>(body)?;
+            String::new()
+        }
+        Action::Reject | Action::Reverse => {
+            let body: ReasonBody = parse_body(body)?;
+            bounded_text("reason", &body.reason, 500)?;
+            body.reason
+        }
+        Action::Pay => {
+            let body: PayBody = parse_body(body)?;
+            bounded_text("payment_reference", &body.payment_reference, 100)?;
+            body.payment_reference
+        }
+    };
+    let id = path.id.hyphenated().to_string();
+    let day = today();
+    let stored = run(&pool, move |conn| {
+        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        run_idempotent(conn, scope, |conn| {
+            let claim = match action {
+                Action::Approve => ledger_claims::approve(conn, fund, &id, &caller.sub, day)?,
+                Action::Reject => ledger_claims::reject(conn, fund, &id, &text)?,
+                Action::Pay => ledger_claims::pay(conn, fund, &id, &text)?,
+                Action::Reverse => ledger_claims::reverse(conn, fund, &id, &text, &caller.sub, day)?,
+            };
+            Stored::new(StatusCode::OK, ClaimView::from(claim))
+        })
+    })
+    .await?;
+    Ok(stored.into_response())
+}
+
+pub async fn approve_claim(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    key: IdempotencyKey,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    act(Action::Approve, req, caller, pool, path, key, body).await
+}
+
+pub async fn reject_claim(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    key: IdempotencyKey,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    act(Action::Reject, req, caller, pool, path, key, body).await
+}
+
+pub async fn pay_claim(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    key: IdempotencyKey,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    act(Action::Pay, req, caller, pool, path, key, body).await
+}
+
+pub async fn reverse_claim(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    key: IdempotencyKey,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    act(Action::Reverse, req, caller, pool, path, key, body).await
+}

@@ -1,0 +1,220 @@
+//! Vouchers: issue (reserve), read, list, cancel (release).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::common::{action_body, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page};
+use super::error::ApiError;
+use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
+use crate::db::rows::VoucherRow;
+use crate::db::schema::{vouchers, workers};
+use crate::db::{DbConn, Pool};
+use crate::domain::time::{rfc3339, today};
+use crate::domain::voucher_code::VoucherCode;
+use crate::domain::{format_cents, Amount, FieldError, FundId, SchemeId, WorkerId};
+use crate::ledger::vouchers::{close, find_voucher, issue, VoucherError, VoucherRequest};
+
+/// How far ahead a voucher may run.
+pub const MAX_VOUCHER_VALIDITY_DAYS: i64 = 2 * 366;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVoucher {
+    pub worker_id: uuid::Uuid,
+    pub scheme_id: uuid::Uuid,
+    pub amount: Amount,
+    pub course: String,
+    pub provider: String,
+    pub valid_until: NaiveDate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VoucherView {
+    pub id: String,
+    pub fund_id: String,
+    pub worker_id: String,
+    pub scheme_id: String,
+    pub code: String,
+    pub amount: String,
+    pub course: String,
+    pub provider: String,
+    pub valid_until: String,
+    pub status: String,
+    pub claim_id: Option<String>,
+    pub created_at: String,
+    pub closed_at: Option<String>,
+}
+
+impl From<VoucherRow> for VoucherView {
+    fn from(v: VoucherRow) -> VoucherView {
+        let code = VoucherCode::parse(&v.code).map(|c| c.to_string()).unwrap_or(v.code);
+        VoucherView {
+            id: v.id,
+            fund_id: v.fund_id,
+            worker_id: v.worker_id,
+            scheme_id: v.scheme_id,
+            code,
+            amount: format_cents(v.amount_cents),
+            course: v.course,
+            provider: v.provider,
+            valid_until: v.valid_until.to_string(),
+            status: v.status,
+            claim_id: v.claim_id,
+            created_at: rfc3339(v.created_at),
+            closed_at: v.closed_at.map(rfc3339),
+        }
+    }
+}
+
+impl From<VoucherError> for ApiError {
+    fn from(e: VoucherError) -> ApiError {
+        match e {
+            VoucherError::UnknownWorker(_) | VoucherError::UnknownScheme(_) => {
+                ApiError::unprocessable("unknown_reference", e.to_string())
+            }
+            VoucherError::NotFound => ApiError::not_found("voucher"),
+            VoucherError::NotIssued(_) => ApiError::conflict("voucher_not_issued", e.to_string()),
+            VoucherError::GuidanceRequired { .. } => ApiError::conflict("guidance_required", e.to_string()),
+            VoucherError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+/// Loads a voucher the caller may see: the back office all of its fund, an employer those of
+/// its workers, a worker its own.
+fn visible_voucher(conn: &mut DbConn, caller: &Caller, fund: FundId, voucher_id: &str) -> Result<VoucherRow, ApiError> {
+    let voucher = find_voucher(conn, &fund.to_string(), voucher_id)?.ok_or_else(|| ApiError::not_found("voucher"))?;
+    let worker = WorkerId(crate::domain::ids::stored(&voucher.worker_id));
+    super::workers::visible_worker(conn, caller, fund, worker).map_err(|_| ApiError::not_found("voucher"))?;
+    Ok(voucher)
+}
+
+pub async fn create_voucher(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    key: IdempotencyKey,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let body = body.into_inner();
+    let hash = request_hash(&req, &body);
+    let input: NewVoucher = parse_body(body)?;
+    bounded_text("course", &input.course, 200)?;
+    bounded_text("provider", &input.provider, 200)?;
+    let day = today();
+    if input.valid_until < day || input.valid_until > day + chrono::Duration::days(MAX_VOUCHER_VALIDITY_DAYS) {
+        return Err(FieldError::new("valid_until", format!("must be from today to {MAX_VOUCHER_VALIDITY_DAYS} days ahead")).into());
+    }
+    let request = VoucherRequest {
+        worker_id: WorkerId(input.worker_id),
+        scheme_id: SchemeId(input.scheme_id),
+        amount: input.amount,
+        course: input.course,
+        provider: input.provider,
+        valid_until: input.valid_until,
+    };
+    let stored = run(&pool, move |conn| {
+        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        run_idempotent(conn, scope, |conn| {
+            let voucher = issue(conn, fund, &caller.sub, &request, day, |_, _| Ok(()))?;
+            Stored::new(StatusCode::CREATED, VoucherView::from(voucher))
+        })
+    })
+    .await?;
+    Ok(stored.into_response())
+}
+
+pub async fn get_voucher(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
+    let id = path.id.hyphenated().to_string();
+    let voucher = run(&pool, move |conn| visible_voucher(conn, &caller, fund, &id)).await?;
+    Ok(HttpResponse::Ok().json(VoucherView::from(voucher)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoucherListParams {
+    pub limit: Option<i64>,
+    pub after: Option<String>,
+    pub worker_id: Option<uuid::Uuid>,
+    pub status: Option<String>,
+}
+
+pub async fn list_vouchers(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    params: web::Query<VoucherListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
+    let params = params.into_inner();
+    let query = page_query(params.limit, params.after.as_deref())?;
+    if let Some(status) = &params.status {
+        if !["issued", "redeemed", "cancelled", "expired"].contains(&status.as_str()) {
+            return Err(ApiError::bad_request("invalid_query", "status must be issued, redeemed, cancelled or expired"));
+        }
+    }
+    let worker_filter = match caller.role {
+        Role::Worker => caller.worker.map(|w| w.to_string()),
+        _ => params.worker_id.map(|w| w.hyphenated().to_string()),
+    };
+    let employer_filter = if caller.role == Role::Employer { caller.employer.map(|e| e.to_string()) } else { None };
+    let page = run(&pool, move |conn| {
+        let mut q = vouchers::table.filter(vouchers::fund_id.eq(fund.to_string())).select(VoucherRow::as_select()).into_boxed();
+        if let Some(worker) = worker_filter {
+            q = q.filter(vouchers::worker_id.eq(worker));
+        }
+        if let Some(employer) = employer_filter {
+            q = q.filter(vouchers::worker_id.eq_any(workers::table.filter(workers::employer_id.eq(employer)).select(workers::id)));
+        }
+        if let Some(status) = params.status {
+            q = q.filter(vouchers::status.eq(status));
+        }
+        if let Some(after) = &query.after {
+            q = q.filter(vouchers::id.lt(after.clone()));
+        }
+        let rows = q.order(vouchers::id.desc()).limit(query.limit).load(conn)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), VoucherView::from))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+pub async fn cancel_voucher(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    key: IdempotencyKey,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let body = action_body(&body)?;
+    let hash = request_hash(&req, &body);
+    let _: CancelBody = parse_body(body)?;
+    let id = path.id.hyphenated().to_string();
+    let day = today();
+    let stored = run(&pool, move |conn| {
+        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        run_idempotent(conn, scope, |conn| {
+            let voucher = close(conn, &fund.to_string(), &id, &caller.sub, day, "cancelled")?;
+            Stored::new(StatusCode::OK, VoucherView::from(voucher))
+        })
+    })
+    .await?;
+    Ok(stored.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {}

@@ -1,0 +1,446 @@
+//! Claims (declaraties): decided at once on submission, then paid or reversed by the back
+//! office. Every decision that moves money locks the worker's budget account first.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::spending::{lot_balances, reverse_spend, spend, Booking, SpendPlan};
+use super::vouchers::{allocations, find_account, find_voucher_by_code};
+use super::{ensure_account, lock_account, LedgerError};
+use crate::db::conn::DbConn;
+use crate::db::rows::{self, AccountRow, ClaimRow, SchemeVersionRow, VoucherRow, WorkerRow};
+use crate::db::schema::{claims, vouchers};
+use crate::domain::claims::{affordable_cents, funded_cents, rule_breach, ClaimFacts, RejectionReason};
+use crate::domain::ids::stored;
+use crate::domain::lots::{take_fifo, usable_cents};
+use crate::domain::time::now_utc;
+use crate::domain::voucher_code::VoucherCode;
+use crate::domain::{Amount, ClaimId, EmployerId, FundId, SchemeId, WorkerId};
+
+#[derive(Clone, Debug)]
+pub struct ClaimRequest {
+    pub worker_id: WorkerId,
+    pub scheme_id: SchemeId,
+    pub amount: Amount,
+    pub category: String,
+    pub course: String,
+    pub provider: String,
+    pub invoice_reference: String,
+    pub training_start: NaiveDate,
+    pub training_end: NaiveDate,
+    pub voucher_code: Option<String>,
+    pub evidence_reference: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("worker {0} not found in this fund")]
+    UnknownWorker(WorkerId),
+    #[error("scheme {0} not found in this fund")]
+    UnknownScheme(SchemeId),
+    #[error("claim not found")]
+    NotFound,
+    #[error("invoice {0:?} of this employer was claimed already")]
+    DuplicateInvoice(String),
+    #[error("the claim is {status}; this needs a claim that is {needed}")]
+    InvalidState { status: String, needed: &'static str },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<diesel::result::Error> for ClaimError {
+    fn from(e: diesel::result::Error) -> ClaimError {
+        ClaimError::Ledger(LedgerError::Db(e))
+    }
+}
+
+/// What was decided about a claim's money.
+enum Decision {
+    Approved { plan: SpendPlan, voucher: Option<VoucherRow> },
+    Rejected(RejectionReason),
+    AwaitingGuidance,
+}
+
+/// Whether the guidance rule holds for a claim: asked by the caller, which knows the sessions.
+pub type GuidanceCheck<'a> = &'a mut dyn FnMut(&mut DbConn, &SchemeVersionRow, i64) -> Result<bool, ClaimError>;
+
+/// Submits a claim inside the caller's write transaction and decides it. `employer` restricts
+/// the worker to an employer's own (an HR system's token).
+pub fn submit(
+    conn: &mut DbConn,
+    fund_id: FundId,
+    employer: Option<EmployerId>,
+    actor: &str,
+    request: &ClaimRequest,
+    today: NaiveDate,
+    guidance_met: GuidanceCheck<'_>,
+) -> Result<ClaimRow, ClaimError> {
+    let fund = fund_id.to_string();
+    let worker = rows::find_worker(conn, &fund, &request.worker_id.to_string())?
+        .filter(|w| employer.is_none_or(|e| e.to_string() == w.employer_id))
+        .ok_or(ClaimError::UnknownWorker(request.worker_id))?;
+    let scheme_id = request.scheme_id.to_string();
+    rows::find_scheme(conn, &fund, &scheme_id)?.ok_or(ClaimError::UnknownScheme(request.scheme_id))?;
+    let rules = rows::scheme_version_on(conn, &scheme_id, request.training_start)?
+        .ok_or(ClaimError::UnknownScheme(request.scheme_id))?;
+    let account = match find_account(conn, &worker.id, &scheme_id)? {
+        Some(id) => Some(lock_account(conn, id)?),
+        None => None,
+    };
+
+    let claim_id = ClaimId::new().to_string();
+    let decision = decide(conn, &fund, &worker, &rules, account.as_ref(), request, today, guidance_met)?;
+    let now = now_utc();
+    let mut row = ClaimRow {
+        id: claim_id,
+        fund_id: fund,
+        worker_id: worker.id.clone(),
+        employer_id: worker.employer_id.clone(),
+        scheme_id,
+        scheme_version_id: rules.id.clone(),
+        account_id: account.as_ref().map(|a| a.id.clone()),
+        amount_cents: request.amount.cents(),
+        category: request.category.clone(),
+        course: request.course.clone(),
+        provider: request.provider.clone(),
+        invoice_reference: request.invoice_reference.clone(),
+        training_start: request.training_start,
+        training_end: request.training_end,
+        voucher_id: None,
+        voucher_code: request.voucher_code.as_ref().map(|c| VoucherCode::parse(c).map(|c| c.to_string()).unwrap_or(c.clone())),
+        evidence_reference: request.evidence_reference.clone(),
+        status: String::new(),
+        approved_cents: 0,
+        rejection_reason: None,
+        decision_note: None,
+        payment_reference: None,
+        spend_tx_id: None,
+        reversal_tx_id: None,
+        submitted_by: actor.to_string(),
+        submitted_at: now,
+        decided_at: Some(now),
+        paid_at: None,
+        reversed_at: None,
+    };
+    match decision {
+        Decision::Rejected(reason) => {
+            row.status = "rejected".into();
+            row.rejection_reason = Some(reason.as_str().into());
+        }
+        Decision::AwaitingGuidance => {
+            row.status = "awaiting_guidance".into();
+            row.decided_at = None;
+        }
+        Decision::Approved { plan, voucher } => {
+            let account = account.as_ref().ok_or(LedgerError::Invariant("approved without an account".into()))?;
+            let booking = Booking::new(actor, today, format!("claim:{}", row.id));
+            let tx = spend(conn, account, &plan, &booking)?;
+            row.status = "approved".into();
+            row.approved_cents = plan.spent_cents();
+            row.spend_tx_id = Some(tx.id);
+            if let Some(voucher) = voucher {
+                row.voucher_id = Some(voucher.id.clone());
+                redeem_voucher(conn, &voucher.id, &row.id)?;
+            }
+        }
+    }
+    insert_claim(conn, &row)?;
+    Ok(row)
+}
+
+fn insert_claim(conn: &mut DbConn, row: &ClaimRow) -> Result<(), ClaimError> {
+    diesel::insert_into(claims::table).values(row).execute(conn).map_err(|e| {
+        if crate::db::is_unique_violation(&e) {
+            ClaimError::DuplicateInvoice(row.invoice_reference.clone())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+fn redeem_voucher(conn: &mut DbConn, voucher_id: &str, claim_id: &str) -> Result<(), ClaimError> {
+    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq("issued")))
+        .set((vouchers::status.eq("redeemed"), vouchers::claim_id.eq(Some(claim_id)), vouchers::closed_at.eq(Some(now_utc()))))
+        .execute(conn)?;
+    if updated != 1 {
+        return Err(LedgerError::Invariant(format!("voucher {voucher_id} changed under its account lock")).into());
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    conn: &mut DbConn,
+    fund: &str,
+    worker: &WorkerRow,
+    rules: &SchemeVersionRow,
+    account: Option<&AccountRow>,
+    request: &ClaimRequest,
+    today: NaiveDate,
+    guidance_met: GuidanceCheck<'_>,
+) -> Result<Decision, ClaimError> {
+    let categories = crate::http::schemes::split_categories(&rules.eligible_categories);
+    let facts = ClaimFacts {
+        category: &request.category,
+        eligible_categories: &categories,
+        amount_cents: request.amount.cents(),
+        max_claim_amount_cents: rules.max_claim_amount_cents,
+        training_end: request.training_end,
+        claim_deadline_days: rules.claim_deadline_days,
+        received_on: today,
+    };
+    if let Some(reason) = rule_breach(&facts) {
+        return Ok(Decision::Rejected(reason));
+    }
+    let voucher = match &request.voucher_code {
+        Some(code) => match usable_voucher(conn, fund, worker, &request.scheme_id.to_string(), code, today)? {
+            Ok(voucher) => Some(voucher),
+            Err(reason) => return Ok(Decision::Rejected(reason)),
+        },
+        None => None,
+    };
+    let payable = funded_cents(request.amount.cents(), rules.funding_pct);
+    if !guidance_met(conn, rules, payable)? {
+        return Ok(Decision::AwaitingGuidance);
+    }
+    Ok(match account {
+        Some(account) => plan_spend(conn, account, voucher, payable, rules.allow_partial, today)?,
+        None => Decision::Rejected(RejectionReason::InsufficientBudget),
+    })
+}
+
+/// The voucher named by a claim, or why it cannot be used.
+fn usable_voucher(
+    conn: &mut DbConn,
+    fund: &str,
+    worker: &WorkerRow,
+    scheme_id: &str,
+    code: &str,
+    today: NaiveDate,
+) -> Result<Result<VoucherRow, RejectionReason>, ClaimError> {
+    let Ok(code) = VoucherCode::parse(code) else {
+        return Ok(Err(RejectionReason::VoucherUnknown));
+    };
+    let Some(voucher) = find_voucher_by_code(conn, fund, &code)? else {
+        return Ok(Err(RejectionReason::VoucherUnknown));
+    };
+    Ok(if voucher.worker_id != worker.id || voucher.scheme_id != scheme_id {
+        Err(RejectionReason::VoucherMismatch)
+    } else {
+        match voucher.status.as_str() {
+            "cancelled" => Err(RejectionReason::VoucherCancelled),
+            "redeemed" => Err(RejectionReason::VoucherUsed),
+            "expired" => Err(RejectionReason::VoucherExpired),
+            _ if voucher.valid_until < today => Err(RejectionReason::VoucherExpired),
+            _ => Ok(voucher),
+        }
+    })
+}
+
+/// Plans the money of an approvable claim: from the voucher's reservation first, the rest (or
+/// all, without a voucher) from available money, oldest usable lot first.
+fn plan_spend(
+    conn: &mut DbConn,
+    account: &AccountRow,
+    voucher: Option<VoucherRow>,
+    payable: i64,
+    allow_partial: bool,
+    today: NaiveDate,
+) -> Result<Decision, ClaimError> {
+    let (mut plan, rest) = match &voucher {
+        Some(v) => {
+            let reserved = allocations(conn, &v.id)?;
+            (SpendPlan::from_voucher(&reserved, payable.min(v.amount_cents)), payable - v.amount_cents.min(payable))
+        }
+        None => (SpendPlan::default(), payable),
+    };
+    if rest > 0 {
+        let lots = lot_balances(conn, &account.id)?;
+        let covered = affordable_cents(rest, usable_cents(&lots, today), allow_partial);
+        match covered {
+            Some(cents) => {
+                plan.from_available = take_fifo(&lots, cents, today)
+                    .map_err(|usable_cents| LedgerError::InsufficientBudget { usable_cents })?;
+            }
+            None if voucher.is_some() && allow_partial => {}
+            None => return Ok(Decision::Rejected(RejectionReason::InsufficientBudget)),
+        }
+    }
+    if plan.spent_cents() == 0 {
+        return Ok(Decision::Rejected(RejectionReason::InsufficientBudget));
+    }
+    Ok(Decision::Approved { plan, voucher })
+}
+
+pub fn find_claim(conn: &mut DbConn, fund: &str, claim_id: &str) -> QueryResult<Option<ClaimRow>> {
+    claims::table
+        .filter(claims::fund_id.eq(fund))
+        .filter(claims::id.eq(claim_id))
+        .select(ClaimRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Loads a claim with its worker's budget account locked, so that what is read next cannot
+/// change until the transaction ends.
+fn locked_claim(conn: &mut DbConn, fund_id: FundId, claim_id: &str) -> Result<(ClaimRow, AccountRow), ClaimError> {
+    let fund = fund_id.to_string();
+    let claim = find_claim(conn, &fund, claim_id)?.ok_or(ClaimError::NotFound)?;
+    let account_id = ensure_account(conn, fund_id, stored(&claim.worker_id), stored(&claim.scheme_id))?;
+    let account = lock_account(conn, account_id)?;
+    let claim = find_claim(conn, &fund, claim_id)?.ok_or(ClaimError::NotFound)?;
+    Ok((claim, account))
+}
+
+/// Approves by hand a claim that waits for guidance, or one rejected for lack of budget
+/// (after a new grant). The budget rule still applies; the guidance rule is the fund's call.
+pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
+    let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
+    let approvable = claim.status == "awaiting_guidance"
+        || (claim.status == "rejected" && claim.rejection_reason.as_deref() == Some("insufficient_budget"));
+    if !approvable {
+        return Err(ClaimError::InvalidState {
+            status: claim.status,
+            needed: "awaiting_guidance, or rejected for insufficient_budget",
+        });
+    }
+    settle(conn, &account, claim, actor, today, true)
+}
+
+/// Decides the money of a waiting claim again (after a coaching session). Returns the claim,
+/// approved when the budget allows, else unchanged.
+pub fn retry_waiting(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
+    settle(conn, account, claim, actor, today, false)
+}
+
+fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str, today: NaiveDate, must: bool) -> Result<ClaimRow, ClaimError> {
+    let rules = rows::scheme_versions_of(conn, &claim.scheme_id)?
+        .into_iter()
+        .find(|v| v.id == claim.scheme_version_id)
+        .ok_or(ClaimError::NotFound)?;
+    let payable = funded_cents(claim.amount_cents, rules.funding_pct);
+    let worker = WorkerRow {
+        id: claim.worker_id.clone(),
+        fund_id: claim.fund_id.clone(),
+        participant_number: String::new(),
+        employer_id: claim.employer_id.clone(),
+        birth_year: None,
+        education_level: None,
+        created_at: claim.submitted_at,
+    };
+    let voucher = match &claim.voucher_code {
+        Some(code) => match usable_voucher(conn, &claim.fund_id, &worker, &claim.scheme_id, code, today)? {
+            Ok(v) => Some(v),
+            Err(_) if must => return Err(LedgerError::InsufficientBudget { usable_cents: 0 }.into()),
+            Err(_) => return Ok(claim),
+        },
+        None => None,
+    };
+    let plan = match plan_spend(conn, account, voucher, payable, rules.allow_partial, today)? {
+        Decision::Approved { plan, voucher } => (plan, voucher),
+        _ if must => {
+            let lots = lot_balances(conn, &account.id)?;
+            return Err(LedgerError::InsufficientBudget { usable_cents: usable_cents(&lots, today) }.into());
+        }
+        _ => return Ok(claim),
+    };
+    let (plan, voucher) = plan;
+    let booking = Booking::new(actor, today, format!("claim:{}", claim.id));
+    let tx = spend(conn, account, &plan, &booking)?;
+    if let Some(voucher) = &voucher {
+        redeem_voucher(conn, &voucher.id, &claim.id)?;
+    }
+    let now = now_utc();
+    let updated = diesel::update(claims::table.filter(claims::id.eq(&claim.id)).filter(claims::status.eq(&claim.status)))
+        .set((
+            claims::status.eq("approved"),
+            claims::approved_cents.eq(plan.spent_cents()),
+            claims::rejection_reason.eq(None::<String>),
+            claims::spend_tx_id.eq(Some(&tx.id)),
+            claims::account_id.eq(Some(&account.id)),
+            claims::voucher_id.eq(voucher.as_ref().map(|v| v.id.clone())),
+            claims::decided_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    if updated != 1 {
+        return Err(LedgerError::Invariant(format!("claim {} changed under its account lock", claim.id)).into());
+    }
+    Ok(ClaimRow {
+        status: "approved".into(),
+        approved_cents: plan.spent_cents(),
+        rejection_reason: None,
+        spend_tx_id: Some(tx.id),
+        account_id: Some(account.id.clone()),
+        voucher_id: voucher.map(|v| v.id),
+        decided_at: Some(now),
+        ..claim
+    })
+}
+
+/// Rejects by hand a claim that is waiting (for guidance). Moves no money.
+pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) -> Result<ClaimRow, ClaimError> {
+    let now = now_utc();
+    let updated = diesel::update(
+        claims::table
+            .filter(claims::fund_id.eq(fund_id.to_string()))
+            .filter(claims::id.eq(claim_id))
+            .filter(claims::status.eq_any(["awaiting_guidance", "submitted"])),
+    )
+    .set((
+        claims::status.eq("rejected"),
+        claims::rejection_reason.eq(Some(RejectionReason::RejectedByFund.as_str())),
+        claims::decision_note.eq(Some(reason)),
+        claims::decided_at.eq(Some(now)),
+    ))
+    .execute(conn)?;
+    let claim = find_claim(conn, &fund_id.to_string(), claim_id)?.ok_or(ClaimError::NotFound)?;
+    if updated != 1 {
+        return Err(ClaimError::InvalidState { status: claim.status, needed: "awaiting_guidance" });
+    }
+    Ok(claim)
+}
+
+/// Records the payment of an approved claim. Moves no budget: the money was spent on approval.
+pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference: &str) -> Result<ClaimRow, ClaimError> {
+    let updated = diesel::update(
+        claims::table
+            .filter(claims::fund_id.eq(fund_id.to_string()))
+            .filter(claims::id.eq(claim_id))
+            .filter(claims::status.eq("approved")),
+    )
+    .set((claims::status.eq("paid"), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now_utc()))))
+    .execute(conn)?;
+    let claim = find_claim(conn, &fund_id.to_string(), claim_id)?.ok_or(ClaimError::NotFound)?;
+    if updated != 1 {
+        return Err(ClaimError::InvalidState { status: claim.status, needed: "approved" });
+    }
+    Ok(claim)
+}
+
+/// Reverses an approved or paid claim (refund, cancelled course): the mirror of its spend.
+pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
+    let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
+    if claim.status != "approved" && claim.status != "paid" {
+        return Err(ClaimError::InvalidState { status: claim.status, needed: "approved or paid" });
+    }
+    let spend_tx = claim.spend_tx_id.clone().ok_or(LedgerError::Invariant(format!("claim {claim_id} approved without a spend")))?;
+    let booking = Booking::new(actor, today, format!("claim:{claim_id}"));
+    let tx = reverse_spend(conn, &account, &spend_tx, &booking)?;
+    let now = now_utc();
+    diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(&claim.status)))
+        .set((
+            claims::status.eq("reversed"),
+            claims::reversal_tx_id.eq(Some(&tx.id)),
+            claims::reversed_at.eq(Some(now)),
+            claims::decision_note.eq(Some(reason)),
+        ))
+        .execute(conn)?;
+    Ok(ClaimRow {
+        status: "reversed".into(),
+        reversal_tx_id: Some(tx.id),
+        reversed_at: Some(now),
+        decision_note: Some(reason.to_string()),
+        ..claim
+    })
+}

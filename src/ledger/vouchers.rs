@@ -1,0 +1,168 @@
+//! Vouchers: earmark budget for a course (available → reserved) until `valid_until`.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::spending::{release, reserve, Booking};
+use super::{lock_account, LedgerError};
+use crate::db::conn::DbConn;
+use crate::db::rows::{self, VoucherLotRow, VoucherRow};
+use crate::db::schema::{budget_accounts, voucher_lots, vouchers};
+use crate::domain::ids::stored;
+use crate::domain::time::now_utc;
+use crate::domain::voucher_code::VoucherCode;
+use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, WorkerId};
+
+#[derive(Clone, Debug)]
+pub struct VoucherRequest {
+    pub worker_id: WorkerId,
+    pub scheme_id: SchemeId,
+    pub amount: Amount,
+    pub course: String,
+    pub provider: String,
+    pub valid_until: NaiveDate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VoucherError {
+    #[error("worker {0} not found in this fund")]
+    UnknownWorker(WorkerId),
+    #[error("scheme {0} not found in this fund")]
+    UnknownScheme(SchemeId),
+    #[error("voucher not found")]
+    NotFound,
+    #[error("the voucher is {0}, not issued")]
+    NotIssued(String),
+    #[error("a coaching session within {window_days} days is required for a voucher above {threshold}")]
+    GuidanceRequired { threshold: String, window_days: i32 },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<diesel::result::Error> for VoucherError {
+    fn from(e: diesel::result::Error) -> VoucherError {
+        VoucherError::Ledger(LedgerError::Db(e))
+    }
+}
+
+/// The account of a worker in a scheme, if it was ever granted anything.
+pub fn find_account(conn: &mut DbConn, worker_id: &str, scheme_id: &str) -> QueryResult<Option<AccountId>> {
+    let id: Option<String> = budget_accounts::table
+        .filter(budget_accounts::worker_id.eq(worker_id))
+        .filter(budget_accounts::scheme_id.eq(scheme_id))
+        .select(budget_accounts::id)
+        .first(conn)
+        .optional()?;
+    Ok(id.map(|id| stored(&id)))
+}
+
+/// The lots a voucher reserved, oldest expiry first.
+pub fn allocations(conn: &mut DbConn, voucher_id: &str) -> QueryResult<Vec<(LotId, i64)>> {
+    let rows: Vec<(String, i64, NaiveDate)> = voucher_lots::table
+        .inner_join(crate::db::schema::grant_lots::table.on(crate::db::schema::grant_lots::id.eq(voucher_lots::lot_id)))
+        .filter(voucher_lots::voucher_id.eq(voucher_id))
+        .select((voucher_lots::lot_id, voucher_lots::amount_cents, crate::db::schema::grant_lots::expires_on))
+        .load(conn)?;
+    let mut rows = rows;
+    rows.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
+    Ok(rows.into_iter().map(|(lot, cents, _)| (stored(&lot), cents)).collect())
+}
+
+/// Issues a voucher inside the caller's write transaction: 409-worthy `InsufficientBudget`
+/// when the usable budget cannot cover it, and then nothing is reserved.
+pub fn issue(
+    conn: &mut DbConn,
+    fund_id: FundId,
+    actor: &str,
+    request: &VoucherRequest,
+    today: NaiveDate,
+    guidance: impl FnOnce(&mut DbConn, i64) -> Result<(), VoucherError>,
+) -> Result<VoucherRow, VoucherError> {
+    let fund = fund_id.to_string();
+    let worker = request.worker_id.to_string();
+    let scheme = request.scheme_id.to_string();
+    if rows::find_worker(conn, &fund, &worker)?.is_none() {
+        return Err(VoucherError::UnknownWorker(request.worker_id));
+    }
+    if rows::find_scheme(conn, &fund, &scheme)?.is_none() {
+        return Err(VoucherError::UnknownScheme(request.scheme_id));
+    }
+    guidance(conn, request.amount.cents())?;
+    let account_id = find_account(conn, &worker, &scheme)?
+        .ok_or(VoucherError::Ledger(LedgerError::InsufficientBudget { usable_cents: 0 }))?;
+    let account = lock_account(conn, account_id)?;
+    let voucher_id = crate::domain::ids::VoucherId::new().to_string();
+    let booking = Booking::new(actor, today, format!("voucher:{voucher_id}"));
+    let (_, taken) = reserve(conn, &account, request.amount.cents(), &booking)?;
+    let row = VoucherRow {
+        id: voucher_id,
+        fund_id: fund.clone(),
+        worker_id: worker,
+        scheme_id: scheme,
+        account_id: account.id.clone(),
+        code: VoucherCode::generate().canonical().to_string(),
+        amount_cents: request.amount.cents(),
+        course: request.course.clone(),
+        provider: request.provider.clone(),
+        valid_until: request.valid_until,
+        status: "issued".into(),
+        issued_by: actor.to_string(),
+        claim_id: None,
+        created_at: now_utc(),
+        closed_at: None,
+    };
+    diesel::insert_into(vouchers::table).values(&row).execute(conn)?;
+    for (lot, cents) in taken {
+        let allocation = VoucherLotRow { voucher_id: row.id.clone(), lot_id: lot.to_string(), fund_id: fund.clone(), amount_cents: cents };
+        diesel::insert_into(voucher_lots::table).values(&allocation).execute(conn)?;
+    }
+    Ok(row)
+}
+
+pub fn find_voucher(conn: &mut DbConn, fund: &str, voucher_id: &str) -> QueryResult<Option<VoucherRow>> {
+    vouchers::table
+        .filter(vouchers::fund_id.eq(fund))
+        .filter(vouchers::id.eq(voucher_id))
+        .select(VoucherRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_voucher_by_code(conn: &mut DbConn, fund: &str, code: &VoucherCode) -> QueryResult<Option<VoucherRow>> {
+    vouchers::table
+        .filter(vouchers::fund_id.eq(fund))
+        .filter(vouchers::code.eq(code.canonical()))
+        .select(VoucherRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Closes an issued voucher (`cancelled` or `expired`) and releases its reservation, inside
+/// the caller's write transaction. The account is locked before the status is read, so two
+/// closes cannot both release.
+pub fn close(
+    conn: &mut DbConn,
+    fund: &str,
+    voucher_id: &str,
+    actor: &str,
+    today: NaiveDate,
+    new_status: &'static str,
+) -> Result<VoucherRow, VoucherError> {
+    let voucher = find_voucher(conn, fund, voucher_id)?.ok_or(VoucherError::NotFound)?;
+    let account = lock_account(conn, stored(&voucher.account_id))?;
+    let voucher = find_voucher(conn, fund, voucher_id)?.ok_or(VoucherError::NotFound)?;
+    if voucher.status != "issued" {
+        return Err(VoucherError::NotIssued(voucher.status));
+    }
+    let allocations = allocations(conn, voucher_id)?;
+    let booking = Booking::new(actor, today, format!("voucher:{voucher_id}"));
+    release(conn, &account, &allocations, &booking)?;
+    let closed_at = now_utc();
+    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq("issued")))
+        .set((vouchers::status.eq(new_status), vouchers::closed_at.eq(Some(closed_at))))
+        .execute(conn)?;
+    if updated != 1 {
+        return Err(VoucherError::Ledger(LedgerError::Invariant(format!("voucher {voucher_id} changed under its account lock"))));
+    }
+    Ok(VoucherRow { status: new_status.to_string(), closed_at: Some(closed_at), ..voucher })
+}
