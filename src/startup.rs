@@ -9,6 +9,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::db::conn::{ConnError, POOL_MAX_SIZE};
 use crate::db::{open_pool, DbUrl, Pool, SqliteSync};
+use crate::domain::time::Clock;
 use crate::http::auth::AuthConfig;
 use crate::http::common::{json_config, path_config, query_config};
 use crate::http::{health, routes};
@@ -28,6 +29,8 @@ pub struct Settings {
     pub pool_size: u32,
     /// actix worker threads; `None`: one per core.
     pub workers: Option<usize>,
+    /// The date the service lives on; the real one except in tests.
+    pub clock: Clock,
 }
 
 impl Settings {
@@ -39,6 +42,7 @@ impl Settings {
             sqlite_sync: SqliteSync::Full,
             pool_size: POOL_MAX_SIZE,
             workers: None,
+            clock: Clock::default(),
         }
     }
 }
@@ -62,7 +66,7 @@ impl Application {
         let bind_error = |source| StartupError::Bind { bind: settings.bind.clone(), source };
         let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let server = build_server(listener, pool, settings.auth.clone(), settings.workers).map_err(bind_error)?;
+        let server = build_server(listener, pool, settings.auth.clone(), settings.clock.clone(), settings.workers).map_err(bind_error)?;
         Ok(Application { port, server })
     }
 
@@ -79,14 +83,16 @@ impl Application {
     }
 }
 
-fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, workers: Option<usize>) -> std::io::Result<Server> {
+fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, clock: Clock, workers: Option<usize>) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
     let auth = web::Data::new(auth);
+    let clock = web::Data::new(clock);
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(TracingLogger::default())
             .app_data(pool.clone())
             .app_data(auth.clone())
+            .app_data(clock.clone())
             .app_data(json_config())
             .app_data(query_config())
             .app_data(path_config())

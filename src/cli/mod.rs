@@ -72,6 +72,15 @@ pub enum Command {
     },
     /// Run pending database migrations and exit.
     Migrate,
+    /// Lapse what is due as of a date (the year-end run is --as-of YYYY-01-01): expire vouchers
+    /// past valid_until, then lapse the available money of lots past expires_on.
+    Expire {
+        #[arg(long)]
+        as_of: chrono::NaiveDate,
+        /// Only this fund; default every fund.
+        #[arg(long)]
+        fund: Option<uuid::Uuid>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +144,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             println!("{}", auth.mint(&claims)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Expire { as_of, fund } => expire(&cli, database, *as_of, *fund),
         Command::Migrate => {
             let manager = crate::db::conn::Manager::new(database.clone(), cli.sqlite_synchronous);
             let mut conn = manager.connect_once()?;
@@ -175,4 +185,51 @@ fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>) -> Resu
         tracing::info!("ptt-ledger stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn expire(cli: &Cli, database: DbUrl, as_of: chrono::NaiveDate, fund: Option<uuid::Uuid>) -> Result<ExitCode, CliError> {
+    use diesel::prelude::*;
+    let today = crate::domain::time::today();
+    if as_of > today {
+        return Err(CliError::Usage(format!("--as-of must not be after today ({today}): lots are usable through their date")));
+    }
+    let manager = crate::db::conn::Manager::new(database, cli.sqlite_synchronous);
+    let mut conn = manager.connect_once()?;
+    crate::db::conn::run_migrations(&mut conn)?;
+    let funds: Vec<String> = match fund {
+        Some(fund) => vec![fund.hyphenated().to_string()],
+        None => crate::db::schema::funds::table
+            .select(crate::db::schema::funds::id)
+            .order(crate::db::schema::funds::id.asc())
+            .load(&mut conn)
+            .map_err(crate::db::conn::ConnError::Query)?,
+    };
+    for fund_id in funds {
+        let bar = indicatif::ProgressBar::new(0).with_message(format!("fund {fund_id}"));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} accounts")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let outcome = crate::ledger::expiry::run_expiry(
+            &mut conn,
+            crate::domain::ids::stored(&fund_id),
+            "cli-expire",
+            as_of,
+            &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+        )
+        .map_err(|e| CliError::Usage(format!("expiry of fund {fund_id} failed: {e}")))?;
+        bar.finish_and_clear();
+        println!(
+            "fund {fund_id}: {} voucher(s) expired, {} released; {} lot(s) of {} account(s) lapsed, {} lapsed",
+            outcome.vouchers_expired,
+            crate::domain::format_cents(outcome.released_cents),
+            outcome.lots_lapsed,
+            outcome.accounts_lapsed,
+            crate::domain::format_cents(outcome.lapsed_cents)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

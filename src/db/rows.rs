@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::conn::DbConn;
 use super::schema::{
-    budget_accounts, claims, employers, funds, grant_lots, idempotency_keys, ledger_postings, ledger_transactions,
+    budget_accounts, claims, coaching_sessions, employers, funds, grant_lots, idempotency_keys, ledger_postings, ledger_transactions,
     scheme_versions, schemes, voucher_lots, vouchers, workers,
 };
 
@@ -206,6 +206,21 @@ pub struct IdempotencyRow {
     pub request_hash: String,
     pub status_code: Option<i32>,
     pub response_body: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = coaching_sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub fund_id: String,
+    pub worker_id: String,
+    pub coach: String,
+    pub held_on: NaiveDate,
+    pub duration_minutes: i32,
+    pub kind: String,
+    pub voucher_id: Option<String>,
+    pub claim_id: Option<String>,
     pub created_at: NaiveDateTime,
 }
 

@@ -200,6 +200,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    coaching_sessions (id) {
+        id -> Text,
+        fund_id -> Text,
+        worker_id -> Text,
+        coach -> Text,
+        held_on -> Date,
+        duration_minutes -> Integer,
+        kind -> Text,
+        voucher_id -> Nullable<Text>,
+        claim_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(scheme_versions -> schemes (scheme_id));
 diesel::joinable!(workers -> employers (employer_id));
 diesel::joinable!(budget_accounts -> workers (worker_id));
@@ -222,4 +237,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     voucher_lots,
     claims,
     idempotency_keys,
+    coaching_sessions,
 );

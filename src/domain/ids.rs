@@ -40,7 +40,7 @@ macro_rules! typed_id {
     )*};
 }
 
-typed_id!(FundId, SchemeId, SchemeVersionId, EmployerId, WorkerId, AccountId, LotId, TransactionId, VoucherId, ClaimId);
+typed_id!(FundId, SchemeId, SchemeVersionId, EmployerId, WorkerId, AccountId, LotId, TransactionId, VoucherId, ClaimId, SessionId);
 
 /// Reads an id stored as text by this service. Stored ids were written from typed ids, so a
 /// malformed one means the database was changed behind the service's back.

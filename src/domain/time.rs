@@ -45,6 +45,25 @@ pub fn today() -> NaiveDate {
     amsterdam_date(Utc::now().naive_utc())
 }
 
+/// The service's idea of today. Always the real Amsterdam date in a running server; tests move
+/// it forward to see budgets lapse and deadlines pass without waiting for them.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset_days: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    pub fn today(&self) -> NaiveDate {
+        today() + Duration::days(self.offset_days.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Moves the clock so that `today()` is `date`. For tests.
+    pub fn set_today(&self, date: NaiveDate) {
+        let offset = (date - today()).num_days();
+        self.offset_days.store(offset, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The UTC instant at which a local Amsterdam date begins.
 pub fn amsterdam_day_start_utc(date: NaiveDate) -> NaiveDateTime {
     let local_midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();

@@ -7,14 +7,14 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{action_body, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page};
+use super::common::{Today, action_body, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::rows::ClaimRow;
 use crate::db::schema::claims;
 use crate::db::{DbConn, Pool};
 use crate::domain::scheme::is_slug;
-use crate::domain::time::{amsterdam_day_start_utc, rfc3339, today};
+use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
 use crate::domain::{format_cents, Amount, FieldError, FundId, SchemeId, WorkerId};
 use crate::ledger::claims::{self as ledger_claims, ClaimError, ClaimRequest};
 
@@ -173,6 +173,7 @@ pub async fn create_claim(
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
@@ -181,11 +182,11 @@ pub async fn create_claim(
     let hash = request_hash(&req, &body);
     let request = parse_body::<NewClaim>(body)?.validate()?;
     let employer = if caller.role == Role::Employer { caller.employer } else { None };
-    let day = today();
+    let day = today.0;
     let stored = run(&pool, move |conn| {
         let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {
-            let claim = ledger_claims::submit(conn, fund, employer, &caller.sub, &request, day, &mut |_, _, _| Ok(true))?;
+            let claim = ledger_claims::submit(conn, fund, employer, &caller.sub, &request, day)?;
             Stored::new(StatusCode::CREATED, ClaimView::from(claim))
         })
     })
@@ -297,6 +298,7 @@ async fn act(
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
@@ -320,7 +322,7 @@ async fn act(
         }
     };
     let id = path.id.hyphenated().to_string();
-    let day = today();
+    let day = today.0;
     let stored = run(&pool, move |conn| {
         let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {
@@ -343,9 +345,10 @@ pub async fn approve_claim(
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    act(Action::Approve, req, caller, pool, path, key, body).await
+    act(Action::Approve, req, caller, pool, path, key, today, body).await
 }
 
 pub async fn reject_claim(
@@ -354,9 +357,10 @@ pub async fn reject_claim(
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    act(Action::Reject, req, caller, pool, path, key, body).await
+    act(Action::Reject, req, caller, pool, path, key, today, body).await
 }
 
 pub async fn pay_claim(
@@ -365,9 +369,10 @@ pub async fn pay_claim(
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    act(Action::Pay, req, caller, pool, path, key, body).await
+    act(Action::Pay, req, caller, pool, path, key, today, body).await
 }
 
 pub async fn reverse_claim(
@@ -376,7 +381,8 @@ pub async fn reverse_claim(
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    act(Action::Reverse, req, caller, pool, path, key, body).await
+    act(Action::Reverse, req, caller, pool, path, key, today, body).await
 }

@@ -160,3 +160,20 @@ pub fn action_body(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
     }
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))
 }
+
+/// Today's date in Europe/Amsterdam, as the service's clock says.
+#[derive(Debug, Clone, Copy)]
+pub struct Today(pub chrono::NaiveDate);
+
+impl actix_web::FromRequest for Today {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Today, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let today = match req.app_data::<web::Data<crate::domain::time::Clock>>() {
+            Some(clock) => clock.today(),
+            None => crate::domain::time::today(),
+        };
+        std::future::ready(Ok(Today(today)))
+    }
+}

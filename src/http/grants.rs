@@ -5,11 +5,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{parse_body, run, FundPath};
+use super::common::{parse_body, run, FundPath, Today};
 use super::error::ApiError;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::Pool;
-use crate::domain::time::today;
 use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
 use crate::ledger::grants::{grant, GrantError, GrantOutcome, GrantRequest};
 
@@ -90,6 +89,7 @@ pub async fn create_grants(
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
@@ -109,7 +109,7 @@ pub async fn create_grants(
         let single: NewGrant = parse_body(body)?;
         Requests::Single(GrantRequest::from(&single))
     };
-    let day = today();
+    let day = today.0;
     let stored = run(&pool, move |conn| {
         let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| match &requests {

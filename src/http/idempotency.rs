@@ -171,3 +171,51 @@ pub fn purge_expired_keys(conn: &mut DbConn) -> QueryResult<usize> {
     let cutoff = now_utc() - chrono::Duration::hours(IDEMPOTENCY_RETENTION_HOURS);
     diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff))).execute(conn)
 }
+
+/// For work that spans several transactions (an expiry run, itself idempotent): the stored
+/// response of an earlier request with this key, if any.
+pub fn replay_only(conn: &mut DbConn, scope: &Scope<'_>) -> Result<Option<Stored>, ApiError> {
+    let Some(key) = scope.key else { return Ok(None) };
+    let existing: Option<IdempotencyRow> = idempotency_keys::table
+        .filter(idempotency_keys::fund_id.eq(scope.fund.to_string()))
+        .filter(idempotency_keys::caller.eq(scope.caller))
+        .filter(idempotency_keys::key.eq(key))
+        .select(IdempotencyRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(existing) = existing else { return Ok(None) };
+    if existing.request_hash != scope.request_hash {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for another request; use a new key for a new request",
+        ));
+    }
+    match (existing.status_code, existing.response_body) {
+        (Some(status), Some(body)) => Ok(Some(Stored {
+            status: StatusCode::from_u16(status as u16).map_err(ApiError::internal)?,
+            body: serde_json::from_str(&body).map_err(ApiError::internal)?,
+            replayed: true,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// Stores the response of work done outside `run_idempotent`. A key stored meanwhile by a
+/// racing request wins; both did the same idempotent work.
+pub fn remember(conn: &mut DbConn, scope: &Scope<'_>, stored: &Stored) -> Result<(), ApiError> {
+    let Some(key) = scope.key else { return Ok(()) };
+    let row = IdempotencyRow {
+        fund_id: scope.fund.to_string(),
+        caller: scope.caller.to_string(),
+        key: key.to_string(),
+        request_hash: scope.request_hash.to_string(),
+        status_code: Some(i32::from(stored.status.as_u16())),
+        response_body: Some(stored.body.to_string()),
+        created_at: now_utc(),
+    };
+    match diesel::insert_into(idempotency_keys::table).values(&row).execute(conn) {
+        Ok(_) => Ok(()),
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

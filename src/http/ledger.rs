@@ -1,17 +1,18 @@
 //! Budgets, ledger entries, verification and the fund digest.
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{run, FundItemPath, FundPath, Page, PageParams};
+use super::common::{run, FundItemPath, FundPath, Page, PageParams, Today};
 use super::error::ApiError;
 use super::workers::visible_worker;
 use crate::db::rows::{self, PostingRow, TransactionRow};
 use crate::db::{read_tx, DbConn, Pool};
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{format_cents, FundId, SignedCents, WorkerId};
+use crate::ledger::guidance;
 use crate::ledger::read::{fund_digest_at, worker_transactions};
 use crate::ledger::verify::{verify_fund, VerifyReport};
 
@@ -27,6 +28,16 @@ pub struct LotView {
     pub expires_on: String,
 }
 
+/// How the guidance rule stands for this account today.
+#[derive(Debug, Serialize)]
+pub struct AccountGuidanceView {
+    /// Claims and vouchers above this amount need a session in the window; null: no rule.
+    pub required_above: Option<String>,
+    pub window_days: i32,
+    /// Whether the worker had a session within the window, so the rule is met.
+    pub met: bool,
+}
+
 #[derive(Debug, Serialize)]
 pub struct AccountView {
     pub account_id: String,
@@ -37,6 +48,7 @@ pub struct AccountView {
     pub spent: String,
     pub expired: String,
     pub lots: Vec<LotView>,
+    pub guidance: AccountGuidanceView,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,8 +63,8 @@ pub struct BudgetView {
     pub guidance: GuidanceView,
 }
 
-/// A worker's balances per scheme with their lots, read in one snapshot.
-pub fn budget_of(conn: &mut DbConn, worker_id: &str) -> Result<BudgetView, ApiError> {
+/// A worker's balances per scheme with their lots and guidance status, read in one snapshot.
+pub fn budget_of(conn: &mut DbConn, worker_id: &str, today: NaiveDate) -> Result<BudgetView, ApiError> {
     read_tx(conn, |conn| {
         let accounts = rows::accounts_of_worker(conn, worker_id)?;
         let mut views = Vec::with_capacity(accounts.len());
@@ -69,6 +81,15 @@ pub fn budget_of(conn: &mut DbConn, worker_id: &str) -> Result<BudgetView, ApiEr
                     expires_on: l.expires_on.to_string(),
                 })
                 .collect();
+            let rules = rows::scheme_version_on(conn, &account.scheme_id, today)?;
+            let guidance = match rules {
+                Some(rules) => AccountGuidanceView {
+                    required_above: rules.guidance_required_above_cents.map(format_cents),
+                    window_days: rules.guidance_window_days,
+                    met: rules.guidance_required_above_cents.is_none() || guidance::in_window(conn, worker_id, &rules, today)?,
+                },
+                None => AccountGuidanceView { required_above: None, window_days: 0, met: true },
+            };
             views.push(AccountView {
                 account_id: account.id,
                 scheme_id: account.scheme_id,
@@ -78,23 +99,29 @@ pub fn budget_of(conn: &mut DbConn, worker_id: &str) -> Result<BudgetView, ApiEr
                 spent: format_cents(account.spent_cents),
                 expired: format_cents(account.expired_cents),
                 lots,
+                guidance,
             });
         }
         Ok(BudgetView {
             worker_id: worker_id.to_string(),
             accounts: views,
-            guidance: GuidanceView { last_session_on: None },
+            guidance: GuidanceView { last_session_on: guidance::last_session_on(conn, worker_id)?.map(|d| d.to_string()) },
         })
     })
 }
 
-pub async fn get_worker_budget(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+pub async fn get_worker_budget(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    today: Today,
+) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
     let worker = WorkerId(path.id);
     let view = run(&pool, move |conn| {
         visible_worker(conn, &caller, fund, worker)?;
-        budget_of(conn, &worker.to_string())
+        budget_of(conn, &worker.to_string(), today.0)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

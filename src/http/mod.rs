@@ -2,14 +2,17 @@
 
 pub mod auth;
 pub mod claims;
+pub mod coaching;
 pub mod common;
 pub mod employers;
 pub mod error;
+pub mod expiry;
 pub mod funds;
 pub mod grants;
 pub mod health;
 pub mod idempotency;
 pub mod ledger;
+pub mod me;
 pub mod routes;
 pub mod schemes;
 pub mod vouchers;

@@ -3,7 +3,7 @@
 use actix_web::web;
 
 use super::health::method_not_allowed;
-use super::{claims, employers, funds, grants, health, ledger, schemes, vouchers, workers};
+use super::{claims, coaching, employers, expiry, funds, grants, health, ledger, me, schemes, vouchers, workers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
@@ -32,6 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/funds/{fund}/claims/{id}/reject").post(claims::reject_claim))
                 .service(resource("/funds/{fund}/claims/{id}/pay").post(claims::pay_claim))
                 .service(resource("/funds/{fund}/claims/{id}/reverse").post(claims::reverse_claim))
+                .service(
+                    resource("/funds/{fund}/coaching-sessions")
+                        .post(coaching::create_coaching_session)
+                        .get(coaching::list_coaching_sessions),
+                )
+                .service(resource("/funds/{fund}/expiry-runs").post(expiry::create_expiry_run))
+                .service(resource("/me/budget").get(me::get_my_budget))
                 .service(resource("/funds/{fund}/ledger/verify").get(ledger::verify_ledger))
                 .service(resource("/funds/{fund}/ledger/digest").get(ledger::get_ledger_digest)),
         );

@@ -6,13 +6,13 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams};
+use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams, Today};
 use super::error::ApiError;
 use crate::db::rows::{self, SchemeRow, SchemeVersionRow};
 use crate::db::schema::{scheme_versions, schemes};
 use crate::db::{write_tx, DbConn, Pool};
 use crate::domain::scheme::{is_slug, RulesInput, SchemeRules};
-use crate::domain::time::{now_utc, rfc3339, today};
+use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{format_cents, Amount, FieldError, FundId, Money, SchemeId, SchemeVersionId};
 use diesel::prelude::*;
 
@@ -151,18 +151,20 @@ fn version_row(fund: FundId, scheme_id: &str, rules: &SchemeRules) -> SchemeVers
     }
 }
 
-fn load_view(conn: &mut DbConn, fund: FundId, scheme_id: &str) -> Result<SchemeView, ApiError> {
+fn load_view(conn: &mut DbConn, fund: FundId, scheme_id: &str, day: NaiveDate) -> Result<SchemeView, ApiError> {
     let scheme = rows::find_scheme(conn, &fund.to_string(), scheme_id)?.ok_or_else(|| ApiError::not_found("scheme"))?;
     let versions = rows::scheme_versions_of(conn, scheme_id)?;
-    scheme_view(scheme, &versions, today())
+    scheme_view(scheme, &versions, day)
 }
 
 pub async fn create_scheme(
     caller: Caller,
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
+    today: Today,
     body: web::Json<NewScheme>,
 ) -> Result<HttpResponse, ApiError> {
+    let day = today.0;
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
     let (code, name, rules) = body.into_inner().split();
@@ -170,7 +172,7 @@ pub async fn create_scheme(
         return Err(FieldError::new("code", "use 1 to 40 lower-case letters, digits, _ or -, starting with a letter").into());
     }
     bounded_text("name", &name, 200)?;
-    let rules = rules.validate(today())?;
+    let rules = rules.validate(day)?;
     let view = run(&pool, move |conn| {
         write_tx(conn, |conn| {
             let scheme =
@@ -184,7 +186,7 @@ pub async fn create_scheme(
             })?;
             let version = version_row(fund, &scheme.id, &rules);
             diesel::insert_into(scheme_versions::table).values(&version).execute(conn)?;
-            scheme_view(scheme, &[version], today())
+            scheme_view(scheme, &[version], day)
         })
     })
     .await?;
@@ -195,8 +197,10 @@ pub async fn create_scheme_version(
     caller: Caller,
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
+    today: Today,
     body: web::Json<RulesInput>,
 ) -> Result<HttpResponse, ApiError> {
+    let day = today.0;
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
     let scheme_id = path.id.hyphenated().to_string();
@@ -204,7 +208,7 @@ pub async fn create_scheme_version(
     let Some(effective_from) = rules.effective_from else {
         return Err(FieldError::new("effective_from", "a new version must say from which date it applies").into());
     };
-    let rules = rules.validate(today())?;
+    let rules = rules.validate(day)?;
     let view = run(&pool, move |conn| {
         write_tx(conn, |conn| {
             rows::find_scheme(conn, &fund.to_string(), &scheme_id)?.ok_or_else(|| ApiError::not_found("scheme"))?;
@@ -219,7 +223,7 @@ pub async fn create_scheme_version(
                 }
             }
             diesel::insert_into(scheme_versions::table).values(&version_row(fund, &scheme_id, &rules)).execute(conn)?;
-            load_view(conn, fund, &scheme_id)
+            load_view(conn, fund, &scheme_id, day)
         })
     })
     .await?;
@@ -231,6 +235,7 @@ pub async fn list_schemes(
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
     params: web::Query<PageParams>,
+    today: Today,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, ALL_FUND_ROLES)?;
@@ -241,7 +246,7 @@ pub async fn list_schemes(
         let next = Page::<()>::from_rows(schemes.clone(), &query, |r| r.id.clone(), |_| ()).next_cursor;
         for scheme in schemes.into_iter().take((query.limit - 1) as usize) {
             let versions = rows::scheme_versions_of(conn, &scheme.id)?;
-            views.push(scheme_view(scheme, &versions, today())?);
+            views.push(scheme_view(scheme, &versions, today.0)?);
         }
         Ok(Page { items: views, next_cursor: next })
     })
@@ -249,10 +254,10 @@ pub async fn list_schemes(
     Ok(HttpResponse::Ok().json(page))
 }
 
-pub async fn get_scheme(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+pub async fn get_scheme(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>, today: Today) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, ALL_FUND_ROLES)?;
     let scheme_id = path.id.hyphenated().to_string();
-    let view = run(&pool, move |conn| load_view(conn, fund, &scheme_id)).await?;
+    let view = run(&pool, move |conn| load_view(conn, fund, &scheme_id, today.0)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -7,13 +7,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{action_body, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page};
+use super::common::{Today, action_body, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::rows::VoucherRow;
 use crate::db::schema::{vouchers, workers};
 use crate::db::{DbConn, Pool};
-use crate::domain::time::{rfc3339, today};
+use crate::domain::time::rfc3339;
 use crate::domain::voucher_code::VoucherCode;
 use crate::domain::{format_cents, Amount, FieldError, FundId, SchemeId, WorkerId};
 use crate::ledger::vouchers::{close, find_voucher, issue, VoucherError, VoucherRequest};
@@ -99,6 +99,7 @@ pub async fn create_voucher(
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
@@ -108,7 +109,7 @@ pub async fn create_voucher(
     let input: NewVoucher = parse_body(body)?;
     bounded_text("course", &input.course, 200)?;
     bounded_text("provider", &input.provider, 200)?;
-    let day = today();
+    let day = today.0;
     if input.valid_until < day || input.valid_until > day + chrono::Duration::days(MAX_VOUCHER_VALIDITY_DAYS) {
         return Err(FieldError::new("valid_until", format!("must be from today to {MAX_VOUCHER_VALIDITY_DAYS} days ahead")).into());
     }
@@ -123,7 +124,7 @@ pub async fn create_voucher(
     let stored = run(&pool, move |conn| {
         let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {
-            let voucher = issue(conn, fund, &caller.sub, &request, day, |_, _| Ok(()))?;
+            let voucher = issue(conn, fund, &caller.sub, &request, day)?;
             Stored::new(StatusCode::CREATED, VoucherView::from(voucher))
         })
     })
@@ -195,6 +196,7 @@ pub async fn cancel_voucher(
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
     key: IdempotencyKey,
+    today: Today,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
@@ -203,7 +205,7 @@ pub async fn cancel_voucher(
     let hash = request_hash(&req, &body);
     let _: CancelBody = parse_body(body)?;
     let id = path.id.hyphenated().to_string();
-    let day = today();
+    let day = today.0;
     let stored = run(&pool, move |conn| {
         let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {

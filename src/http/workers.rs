@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams};
+use super::common::{bounded_text, run, FundItemPath, FundPath, Page, Today};
 use super::error::ApiError;
 use crate::db::rows::{self, WorkerRow};
 use crate::db::schema::workers;
 use crate::db::{DbConn, Pool};
-use crate::domain::time::{now_utc, rfc3339, today};
+use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{EducationLevel, EmployerId, FieldError, FundId, WorkerId};
 
 /// Youngest age at which someone can be a worker in a scheme, for the `birth_year` check.
@@ -30,6 +30,13 @@ pub struct NewWorker {
     pub education_level: Option<EducationLevel>,
 }
 
+/// Budget of a worker that lapses soon: the outreach list's reason to call.
+#[derive(Debug, Clone, Serialize)]
+pub struct LapsingView {
+    pub amount: String,
+    pub first_expires_on: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct WorkerView {
     pub id: String,
@@ -39,6 +46,8 @@ pub struct WorkerView {
     pub birth_year: Option<i32>,
     pub education_level: Option<String>,
     pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lapsing: Option<LapsingView>,
 }
 
 impl From<WorkerRow> for WorkerView {
@@ -51,6 +60,7 @@ impl From<WorkerRow> for WorkerView {
             birth_year: r.birth_year,
             education_level: r.education_level,
             created_at: rfc3339(r.created_at),
+            lapsing: None,
         }
     }
 }
@@ -72,13 +82,14 @@ pub async fn create_worker(
     caller: Caller,
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
+    today: Today,
     body: web::Json<NewWorker>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
     let body = body.into_inner();
     bounded_text("participant_number", &body.participant_number, 64)?;
-    let latest_birth_year = today().year() - MIN_WORKER_AGE_YEARS;
+    let latest_birth_year = today.0.year() - MIN_WORKER_AGE_YEARS;
     if let Some(year) = body.birth_year {
         if !(EARLIEST_BIRTH_YEAR..=latest_birth_year).contains(&year) {
             return Err(FieldError::new("birth_year", format!("must be from {EARLIEST_BIRTH_YEAR} to {latest_birth_year}")).into());
@@ -117,15 +128,38 @@ pub async fn create_worker(
     Ok(HttpResponse::Created().json(WorkerView::from(row)))
 }
 
+/// Widest outreach window, in days.
+pub const MAX_LAPSING_WINDOW_DAYS: i64 = 3 * 366;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerListParams {
+    pub limit: Option<i64>,
+    pub after: Option<String>,
+    /// Outreach list: only workers whose available budget lapses within this many days.
+    pub budget_lapsing_within_days: Option<i64>,
+}
+
 pub async fn list_workers(
     caller: Caller,
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
-    params: web::Query<PageParams>,
+    params: web::Query<WorkerListParams>,
+    today: Today,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
-    let query = params.query()?;
+    let params = params.into_inner();
+    let query = super::common::page_query(params.limit, params.after.as_deref())?;
+    if let Some(days) = params.budget_lapsing_within_days {
+        caller.require(&[Role::FundAdmin])?;
+        if !(0..=MAX_LAPSING_WINDOW_DAYS).contains(&days) {
+            return Err(ApiError::bad_request("invalid_query", format!("budget_lapsing_within_days must be from 0 to {MAX_LAPSING_WINDOW_DAYS}")));
+        }
+        let until = today.0 + chrono::Duration::days(days);
+        let page = run(&pool, move |conn| outreach_page(conn, fund, today.0, until, &query)).await?;
+        return Ok(HttpResponse::Ok().json(page));
+    }
     let employer = if caller.role == Role::Employer { caller.employer.map(|e| e.to_string()) } else { None };
     let page = run(&pool, move |conn| {
         let rows = rows::list_workers(conn, &fund.to_string(), employer.as_deref(), &query)?;
@@ -133,6 +167,37 @@ pub async fn list_workers(
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// Workers whose usable, available budget lapses between `from` and `until`, with how much and
+/// when first; newest worker first.
+fn outreach_page(
+    conn: &mut DbConn,
+    fund: FundId,
+    from: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+    query: &crate::db::rows::PageQuery,
+) -> Result<Page<WorkerView>, ApiError> {
+    let lapsing = crate::ledger::read::lapsing_by_worker(conn, &fund.to_string(), from, until)?;
+    let mut selected: Vec<(String, i64, chrono::NaiveDate)> = lapsing
+        .into_iter()
+        .filter(|(worker, _, _)| query.after.as_ref().is_none_or(|after| worker < after))
+        .collect();
+    selected.sort_by(|a, b| b.0.cmp(&a.0));
+    selected.truncate(query.limit as usize);
+    let ids: Vec<String> = selected.iter().map(|(w, _, _)| w.clone()).collect();
+    let mut rows: Vec<WorkerRow> = workers::table
+        .filter(workers::id.eq_any(&ids))
+        .select(WorkerRow::as_select())
+        .load(conn)?;
+    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    Ok(Page::from_rows(rows, query, |r| r.id.clone(), |r| {
+        let lapsing = selected.iter().find(|(w, _, _)| *w == r.id).map(|(_, cents, date)| LapsingView {
+            amount: crate::domain::format_cents(*cents),
+            first_expires_on: date.to_string(),
+        });
+        WorkerView { lapsing, ..WorkerView::from(r) }
+    }))
 }
 
 pub async fn get_worker(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {

@@ -61,9 +61,6 @@ enum Decision {
     AwaitingGuidance,
 }
 
-/// Whether the guidance rule holds for a claim: asked by the caller, which knows the sessions.
-pub type GuidanceCheck<'a> = &'a mut dyn FnMut(&mut DbConn, &SchemeVersionRow, i64) -> Result<bool, ClaimError>;
-
 /// Submits a claim inside the caller's write transaction and decides it. `employer` restricts
 /// the worker to an employer's own (an HR system's token).
 pub fn submit(
@@ -73,7 +70,6 @@ pub fn submit(
     actor: &str,
     request: &ClaimRequest,
     today: NaiveDate,
-    guidance_met: GuidanceCheck<'_>,
 ) -> Result<ClaimRow, ClaimError> {
     let fund = fund_id.to_string();
     let worker = rows::find_worker(conn, &fund, &request.worker_id.to_string())?
@@ -89,7 +85,7 @@ pub fn submit(
     };
 
     let claim_id = ClaimId::new().to_string();
-    let decision = decide(conn, &fund, &worker, &rules, account.as_ref(), request, today, guidance_met)?;
+    let decision = decide(conn, &fund, &worker, &rules, account.as_ref(), request, today)?;
     let now = now_utc();
     let mut row = ClaimRow {
         id: claim_id,
@@ -169,7 +165,6 @@ fn redeem_voucher(conn: &mut DbConn, voucher_id: &str, claim_id: &str) -> Result
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn decide(
     conn: &mut DbConn,
     fund: &str,
@@ -178,7 +173,6 @@ fn decide(
     account: Option<&AccountRow>,
     request: &ClaimRequest,
     today: NaiveDate,
-    guidance_met: GuidanceCheck<'_>,
 ) -> Result<Decision, ClaimError> {
     let categories = crate::http::schemes::split_categories(&rules.eligible_categories);
     let facts = ClaimFacts {
@@ -201,7 +195,8 @@ fn decide(
         None => None,
     };
     let payable = funded_cents(request.amount.cents(), rules.funding_pct);
-    if !guidance_met(conn, rules, payable)? {
+    // A voucher was weighed against the guidance rule when it was issued.
+    if voucher.is_none() && !super::guidance::met(conn, &worker.id, rules, payable, today)? {
         return Ok(Decision::AwaitingGuidance);
     }
     Ok(match account {

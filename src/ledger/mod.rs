@@ -8,7 +8,9 @@
 //! account's SHA-256 chain.
 
 pub mod chain;
+pub mod expiry;
 pub mod grants;
+pub mod guidance;
 pub mod post;
 pub mod read;
 pub mod spending;

@@ -68,3 +68,29 @@ pub fn fund_digest_at(conn: &mut DbConn, fund_id: &str, at: NaiveDateTime) -> Qu
     let digest = fund_digest(heads.into_iter().map(|(account, (_, hash))| (account, hash)).collect());
     Ok((digest, count))
 }
+
+/// Per worker, the available money of lots that lapse between `from` and `until` (inclusive):
+/// (worker id, cents, first expiry). Reserved money of valid vouchers does not lapse.
+pub fn lapsing_by_worker(
+    conn: &mut DbConn,
+    fund_id: &str,
+    from: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> QueryResult<Vec<(String, i64, chrono::NaiveDate)>> {
+    use crate::db::schema::grant_lots;
+    let rows: Vec<(String, i64, chrono::NaiveDate)> = grant_lots::table
+        .inner_join(budget_accounts::table)
+        .filter(grant_lots::fund_id.eq(fund_id))
+        .filter(grant_lots::available_cents.gt(0))
+        .filter(grant_lots::expires_on.ge(from))
+        .filter(grant_lots::expires_on.le(until))
+        .select((budget_accounts::worker_id, grant_lots::available_cents, grant_lots::expires_on))
+        .load(conn)?;
+    let mut by_worker: HashMap<String, (i64, chrono::NaiveDate)> = HashMap::new();
+    for (worker, cents, expires_on) in rows {
+        let entry = by_worker.entry(worker).or_insert((0, expires_on));
+        entry.0 += cents;
+        entry.1 = entry.1.min(expires_on);
+    }
+    Ok(by_worker.into_iter().map(|(w, (c, d))| (w, c, d)).collect())
+}

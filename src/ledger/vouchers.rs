@@ -76,7 +76,6 @@ pub fn issue(
     actor: &str,
     request: &VoucherRequest,
     today: NaiveDate,
-    guidance: impl FnOnce(&mut DbConn, i64) -> Result<(), VoucherError>,
 ) -> Result<VoucherRow, VoucherError> {
     let fund = fund_id.to_string();
     let worker = request.worker_id.to_string();
@@ -87,7 +86,13 @@ pub fn issue(
     if rows::find_scheme(conn, &fund, &scheme)?.is_none() {
         return Err(VoucherError::UnknownScheme(request.scheme_id));
     }
-    guidance(conn, request.amount.cents())?;
+    let rules = rows::scheme_version_on(conn, &scheme, today)?.ok_or(VoucherError::UnknownScheme(request.scheme_id))?;
+    if !super::guidance::met(conn, &worker, &rules, request.amount.cents(), today)? {
+        return Err(VoucherError::GuidanceRequired {
+            threshold: crate::domain::format_cents(rules.guidance_required_above_cents.unwrap_or_default()),
+            window_days: rules.guidance_window_days,
+        });
+    }
     let account_id = find_account(conn, &worker, &scheme)?
         .ok_or(VoucherError::Ledger(LedgerError::InsufficientBudget { usable_cents: 0 }))?;
     let account = lock_account(conn, account_id)?;

@@ -8,6 +8,7 @@ use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use ptt_ledger::db::conn::{DbConn, Manager};
 use ptt_ledger::db::{DbUrl, SqliteSync};
+use ptt_ledger::domain::time::Clock;
 use ptt_ledger::http::auth::{AuthConfig, Role, TokenClaims};
 use ptt_ledger::startup::{Application, Settings};
 use reqwest::StatusCode;
@@ -114,6 +115,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub backend: Backend,
     pub db: TestDb,
+    /// The server's clock: tests move it to see budgets lapse and deadlines pass.
+    pub clock: Clock,
     auth: AuthConfig,
 }
 
@@ -127,11 +130,12 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     let mut settings = Settings::new(db.url.clone(), "127.0.0.1:0", auth.clone());
     settings.workers = Some(2);
     settings.pool_size = 4;
+    let clock = settings.clock.clone();
     customise(&mut settings);
     let app = Application::build(settings).expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), backend, db, auth }
+    TestApp { address, client: reqwest::Client::new(), backend, db, clock, auth }
 }
 
 /// A response: status, and the body as JSON (`Value::Null` when it is not JSON).
@@ -369,4 +373,28 @@ pub fn claim_body(funded: &Funded, amount: &str, invoice: &str) -> Value {
         "training_start": days_ago(40),
         "training_end": days_ago(10)
     })
+}
+
+pub fn date(text: &str) -> chrono::NaiveDate {
+    text.parse().expect("valid date")
+}
+
+impl TestApp {
+    pub fn set_today(&self, day: &str) {
+        self.clock.set_today(date(day));
+    }
+
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.today()
+    }
+
+    pub async fn session(&self, fund: &Fund, worker: &str, held_on: &str) -> Reply {
+        let coach = self.token(Role::Coach, Some(&fund.id), None, None);
+        let body = json!({"worker_id": worker, "held_on": held_on, "duration_minutes": 45, "kind": "loopbaangesprek"});
+        self.post(&format!("/v1/funds/{}/coaching-sessions", fund.id), &coach, &body).await
+    }
+
+    pub async fn expire(&self, fund: &Fund, as_of: &str) -> Value {
+        self.post(&format!("/v1/funds/{}/expiry-runs", fund.id), &fund.admin, &json!({"as_of": as_of})).await.expect(201).body
+    }
 }

@@ -1,0 +1,2 @@
+DROP INDEX grant_lots_fund_expiry;
+DROP TABLE coaching_sessions;

@@ -1,0 +1,184 @@
+//! Coaching sessions: recorded by a coach (the token's `sub`) or the back office. Recording one
+//! decides the worker's claims that wait for guidance again, in the same transaction.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::claims::ClaimView;
+use super::common::{page_query, parse_body, run, FundPath, Page, Today};
+use super::error::ApiError;
+use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
+use crate::db::rows::SessionRow;
+use crate::db::schema::coaching_sessions;
+use crate::db::Pool;
+use crate::domain::time::rfc3339;
+use crate::domain::{FieldError, FundId, WorkerId};
+use crate::ledger::guidance::{record_session, SessionError, SessionRequest};
+
+/// Longest session recorded, in minutes: a working day.
+pub const MAX_SESSION_MINUTES: i32 = 8 * 60;
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Intake,
+    Loopbaangesprek,
+    FollowUp,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Intake => "intake",
+            SessionKind::Loopbaangesprek => "loopbaangesprek",
+            SessionKind::FollowUp => "follow_up",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    pub worker_id: uuid::Uuid,
+    pub held_on: NaiveDate,
+    pub duration_minutes: i32,
+    pub kind: SessionKind,
+    #[serde(default)]
+    pub voucher_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    pub claim_id: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub fund_id: String,
+    pub worker_id: String,
+    pub coach: String,
+    pub held_on: String,
+    pub duration_minutes: i32,
+    pub kind: String,
+    pub voucher_id: Option<String>,
+    pub claim_id: Option<String>,
+    pub created_at: String,
+}
+
+impl From<SessionRow> for SessionView {
+    fn from(s: SessionRow) -> SessionView {
+        SessionView {
+            id: s.id,
+            fund_id: s.fund_id,
+            worker_id: s.worker_id,
+            coach: s.coach,
+            held_on: s.held_on.to_string(),
+            duration_minutes: s.duration_minutes,
+            kind: s.kind,
+            voucher_id: s.voucher_id,
+            claim_id: s.claim_id,
+            created_at: rfc3339(s.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RecordedView {
+    #[serde(flatten)]
+    session: SessionView,
+    /// Claims that waited for guidance and were approved because of this session.
+    claims_approved: Vec<ClaimView>,
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> ApiError {
+        match e {
+            SessionError::UnknownWorker(_) | SessionError::UnknownLink(_) => ApiError::unprocessable("unknown_reference", e.to_string()),
+            SessionError::Claim(e) => e.into(),
+        }
+    }
+}
+
+pub async fn create_coaching_session(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    key: IdempotencyKey,
+    today: Today,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::Coach, Role::FundAdmin])?;
+    let body = body.into_inner();
+    let hash = request_hash(&req, &body);
+    let input: NewSession = parse_body(body)?;
+    if input.held_on > today.0 {
+        return Err(FieldError::new("held_on", "a session is recorded once it has been held: not a future date").into());
+    }
+    if input.held_on < today.0 - chrono::Duration::days(3_650) {
+        return Err(FieldError::new("held_on", "must be within the last ten years").into());
+    }
+    if !(1..=MAX_SESSION_MINUTES).contains(&input.duration_minutes) {
+        return Err(FieldError::new("duration_minutes", format!("must be from 1 to {MAX_SESSION_MINUTES}")).into());
+    }
+    let request = SessionRequest {
+        worker_id: WorkerId(input.worker_id),
+        held_on: input.held_on,
+        duration_minutes: input.duration_minutes,
+        kind: input.kind.as_str().to_string(),
+        voucher_id: input.voucher_id.map(|v| v.hyphenated().to_string()),
+        claim_id: input.claim_id.map(|c| c.hyphenated().to_string()),
+    };
+    let day = today.0;
+    let stored = run(&pool, move |conn| {
+        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        run_idempotent(conn, scope, |conn| {
+            let (session, approved) = record_session(conn, fund, &caller.sub, &request, day)?;
+            Stored::new(
+                StatusCode::CREATED,
+                RecordedView { session: session.into(), claims_approved: approved.into_iter().map(ClaimView::from).collect() },
+            )
+        })
+    })
+    .await?;
+    Ok(stored.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionListParams {
+    pub limit: Option<i64>,
+    pub after: Option<String>,
+    pub worker_id: Option<uuid::Uuid>,
+}
+
+pub async fn list_coaching_sessions(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    params: web::Query<SessionListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::Coach, Role::FundAdmin])?;
+    let params = params.into_inner();
+    let query = page_query(params.limit, params.after.as_deref())?;
+    let page = run(&pool, move |conn| {
+        let mut q = coaching_sessions::table
+            .filter(coaching_sessions::fund_id.eq(fund.to_string()))
+            .select(SessionRow::as_select())
+            .into_boxed();
+        if let Some(worker) = params.worker_id {
+            q = q.filter(coaching_sessions::worker_id.eq(worker.hyphenated().to_string()));
+        }
+        if let Some(after) = &query.after {
+            q = q.filter(coaching_sessions::id.lt(after.clone()));
+        }
+        let rows = q.order(coaching_sessions::id.desc()).limit(query.limit).load(conn)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), SessionView::from))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

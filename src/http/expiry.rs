@@ -1,0 +1,77 @@
+//! `POST .../expiry-runs`: lapse what is due as of a date.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, Role};
+use super::common::{parse_body, run, FundPath, Today};
+use super::error::ApiError;
+use super::idempotency::{purge_expired_keys, request_hash, IdempotencyKey, Stored};
+use crate::db::Pool;
+use crate::domain::{format_cents, FieldError, FundId};
+use crate::ledger::expiry::run_expiry;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExpiryRun {
+    pub as_of: NaiveDate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExpiryRunView {
+    pub fund_id: String,
+    pub as_of: String,
+    pub vouchers_expired: usize,
+    pub released: String,
+    pub accounts_lapsed: usize,
+    pub lots_lapsed: usize,
+    pub lapsed: String,
+}
+
+/// Runs an expiry for a fund. `as_of` may not be in the future: a lot is usable through its
+/// `expires_on`, and lapsing it early would take money a worker may still spend. The run is
+/// several database transactions (vouchers, then batches of accounts); an interrupted run is
+/// completed by running it again. With an `Idempotency-Key`, a retry replays the first result.
+pub async fn create_expiry_run(
+    req: HttpRequest,
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    key: IdempotencyKey,
+    today: Today,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let body = body.into_inner();
+    let hash = request_hash(&req, &body);
+    let input: NewExpiryRun = parse_body(body)?;
+    if input.as_of > today.0 {
+        return Err(FieldError::new("as_of", format!("must not be after today ({})", today.0)).into());
+    }
+    let stored = run(&pool, move |conn| {
+        // The run spans many transactions, so the key is checked and stored around it.
+        let scope = super::idempotency::Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        if let Some(replay) = super::idempotency::replay_only(conn, &scope)? {
+            return Ok(replay);
+        }
+        purge_expired_keys(conn)?;
+        let outcome = run_expiry(conn, fund, &caller.sub, input.as_of, &mut |_, _| {})?;
+        let view = ExpiryRunView {
+            fund_id: fund.to_string(),
+            as_of: input.as_of.to_string(),
+            vouchers_expired: outcome.vouchers_expired,
+            released: format_cents(outcome.released_cents),
+            accounts_lapsed: outcome.accounts_lapsed,
+            lots_lapsed: outcome.lots_lapsed,
+            lapsed: format_cents(outcome.lapsed_cents),
+        };
+        let stored = Stored::new(StatusCode::CREATED, view)?;
+        super::idempotency::remember(conn, &scope, &stored)?;
+        Ok(stored)
+    })
+    .await?;
+    Ok(stored.into_response())
+}

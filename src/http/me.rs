@@ -1,0 +1,59 @@
+//! Worker self-service: `GET /v1/me/budget`.
+
+use actix_web::{web, HttpResponse};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::auth::{Caller, Role};
+use super::claims::ClaimView;
+use super::common::{run, Today};
+use super::error::ApiError;
+use super::ledger::{budget_of, BudgetView};
+use super::vouchers::VoucherView;
+use crate::db::rows::{self, ClaimRow, VoucherRow};
+use crate::db::schema::{claims, vouchers};
+use crate::db::Pool;
+
+/// Most recent claims shown to a worker.
+pub const MY_CLAIMS_SHOWN: i64 = 50;
+
+#[derive(Debug, Serialize)]
+pub struct MyBudgetView {
+    pub fund_id: String,
+    #[serde(flatten)]
+    pub budget: BudgetView,
+    pub open_vouchers: Vec<VoucherView>,
+    pub claims: Vec<ClaimView>,
+}
+
+pub async fn get_my_budget(caller: Caller, pool: web::Data<Pool>, today: Today) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Worker])?;
+    let (Some(fund), Some(worker)) = (caller.fund, caller.worker) else {
+        return Err(ApiError::unauthorized("a worker token must name its fund and worker"));
+    };
+    let view = run(&pool, move |conn| {
+        let (fund, worker) = (fund.to_string(), worker.to_string());
+        rows::find_worker(conn, &fund, &worker)?.ok_or_else(|| ApiError::not_found("worker"))?;
+        let budget = budget_of(conn, &worker, today.0)?;
+        let open: Vec<VoucherRow> = vouchers::table
+            .filter(vouchers::worker_id.eq(&worker))
+            .filter(vouchers::status.eq("issued"))
+            .order(vouchers::id.desc())
+            .select(VoucherRow::as_select())
+            .load(conn)?;
+        let recent: Vec<ClaimRow> = claims::table
+            .filter(claims::worker_id.eq(&worker))
+            .order(claims::id.desc())
+            .limit(MY_CLAIMS_SHOWN)
+            .select(ClaimRow::as_select())
+            .load(conn)?;
+        Ok(MyBudgetView {
+            fund_id: fund,
+            budget,
+            open_vouchers: open.into_iter().map(VoucherView::from).collect(),
+            claims: recent.into_iter().map(ClaimView::from).collect(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

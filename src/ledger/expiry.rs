@@ -1,0 +1,128 @@
+//! Expiry runs: vouchers past `valid_until` release their reservation, and money of lots past
+//! their `expires_on` lapses (available → expired). Running it again for the same date finds
+//! nothing left to do.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::spending::Booking;
+use super::vouchers::{close, VoucherError};
+use super::{lock_account, post, LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
+use crate::db::conn::{write_tx, DbConn};
+use crate::db::rows::LotRow;
+use crate::db::schema::{grant_lots, vouchers};
+use crate::domain::ids::stored;
+use crate::domain::{AccountId, FundId, LotId, TransactionId};
+
+/// Accounts lapsed per database transaction: large enough to amortise the commit, small
+/// enough to keep locks short.
+pub const EXPIRY_ACCOUNTS_PER_TRANSACTION: usize = 200;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ExpiryOutcome {
+    pub vouchers_expired: usize,
+    pub released_cents: i64,
+    pub accounts_lapsed: usize,
+    pub lots_lapsed: usize,
+    pub lapsed_cents: i64,
+}
+
+/// Runs the expiry of one fund as of `as_of`. `progress` is told how many accounts are done.
+pub fn run_expiry(
+    conn: &mut DbConn,
+    fund_id: FundId,
+    actor: &str,
+    as_of: NaiveDate,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ExpiryOutcome, VoucherError> {
+    let fund = fund_id.to_string();
+    let mut outcome = ExpiryOutcome::default();
+    // Vouchers first: what they release from a lapsed lot lapses in this same run.
+    let due: Vec<(String, i64)> = vouchers::table
+        .filter(vouchers::fund_id.eq(&fund))
+        .filter(vouchers::status.eq("issued"))
+        .filter(vouchers::valid_until.lt(as_of))
+        .select((vouchers::id, vouchers::amount_cents))
+        .load(conn)?;
+    for (voucher_id, cents) in due {
+        let closed = write_tx(conn, |conn| close(conn, &fund, &voucher_id, actor, as_of, "expired"));
+        match closed {
+            Ok(_) => {
+                outcome.vouchers_expired += 1;
+                outcome.released_cents += cents;
+            }
+            // Redeemed or cancelled meanwhile: nothing to expire.
+            Err(VoucherError::NotIssued(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let accounts: Vec<String> = grant_lots::table
+        .filter(grant_lots::fund_id.eq(&fund))
+        .filter(grant_lots::expires_on.lt(as_of))
+        .filter(grant_lots::available_cents.gt(0))
+        .select(grant_lots::account_id)
+        .distinct()
+        .order(grant_lots::account_id.asc())
+        .load(conn)?;
+    let total = accounts.len();
+    for (done, chunk) in accounts.chunks(EXPIRY_ACCOUNTS_PER_TRANSACTION).enumerate() {
+        let lapsed = write_tx(conn, |conn| {
+            let mut lapsed = Vec::new();
+            for account in chunk {
+                lapsed.push(lapse_account(conn, stored(account), actor, as_of)?);
+            }
+            Ok::<_, LedgerError>(lapsed)
+        })?;
+        for (lots, cents) in lapsed.into_iter().filter(|(lots, _)| *lots > 0) {
+            outcome.accounts_lapsed += 1;
+            outcome.lots_lapsed += lots;
+            outcome.lapsed_cents += cents;
+        }
+        progress((done * EXPIRY_ACCOUNTS_PER_TRANSACTION + chunk.len()).min(total), total);
+    }
+    Ok(outcome)
+}
+
+/// Lapses the available money of an account's lots that expired before `as_of`, in one
+/// transaction with a posting per lot. Returns (lots, cents) lapsed.
+fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &str, as_of: NaiveDate) -> Result<(usize, i64), LedgerError> {
+    let account = lock_account(conn, account_id)?;
+    let due: Vec<LotRow> = grant_lots::table
+        .filter(grant_lots::account_id.eq(&account.id))
+        .filter(grant_lots::expires_on.lt(as_of))
+        .filter(grant_lots::available_cents.gt(0))
+        .order((grant_lots::expires_on.asc(), grant_lots::id.asc()))
+        .select(LotRow::as_select())
+        .load(conn)?;
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut per_lot: BTreeMap<String, i64> = BTreeMap::new();
+    for lot in &due {
+        *per_lot.entry(lot.id.clone()).or_default() += lot.available_cents;
+    }
+    let total: i64 = per_lot.values().sum();
+    let mut postings: Vec<Posting> = per_lot
+        .iter()
+        .map(|(lot, cents)| Posting::new(LedgerAccount::Available, Some(stored::<LotId>(lot)), -cents))
+        .collect();
+    postings.push(Posting::new(LedgerAccount::Expired, None, total));
+    let booking = Booking::new(actor, as_of, format!("expiry:{as_of}"));
+    post(
+        conn,
+        &account,
+        NewTransaction {
+            id: TransactionId::new(),
+            kind: TxKind::Lapse,
+            effective_date: booking.effective_date,
+            actor: booking.actor,
+            reverses: None,
+            reference: Some(booking.reference),
+            postings,
+        },
+    )?;
+    Ok((per_lot.len(), total))
+}
