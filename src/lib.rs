@@ -7,5 +7,6 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod ledger;
+pub mod reports;
 pub mod startup;
 pub mod telemetry;

@@ -72,6 +72,11 @@ pub enum Command {
     },
     /// Run pending database migrations and exit.
     Migrate,
+    /// Reports; `report monthly` writes the board's monthly report.
+    Report {
+        #[command(subcommand)]
+        report: ReportCommand,
+    },
     /// Lapse what is due as of a date (the year-end run is --as-of YYYY-01-01): expire vouchers
     /// past valid_until, then lapse the available money of lots past expires_on.
     Expire {
@@ -81,6 +86,42 @@ pub enum Command {
         #[arg(long)]
         fund: Option<uuid::Uuid>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The monthly board report of a fund.
+    Monthly {
+        #[arg(long)]
+        fund: uuid::Uuid,
+        /// YYYY-MM (Europe/Amsterdam).
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: CliReportFormat,
+        /// CSV only: `nl` writes decimal commas.
+        #[arg(long, value_enum, default_value = "standard")]
+        csv_dialect: crate::reports::csv::CsvDialect,
+        /// `board` hides cells of fewer than 5 workers, as the board's own view does.
+        #[arg(long, value_enum, default_value = "fund-admin")]
+        audience: CliAudience,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CliReportFormat {
+    Json,
+    Csv,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CliAudience {
+    Board,
+    FundAdmin,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +186,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Expire { as_of, fund } => expire(&cli, database, *as_of, *fund),
+        Command::Report { report: ReportCommand::Monthly { fund, month, format, csv_dialect, audience, output } } => {
+            report_monthly(&cli, database, *fund, month, *format, *csv_dialect, *audience, output.as_deref())
+        }
         Command::Migrate => {
             let manager = crate::db::conn::Manager::new(database.clone(), cli.sqlite_synchronous);
             let mut conn = manager.connect_once()?;
@@ -230,6 +274,47 @@ fn expire(cli: &Cli, database: DbUrl, as_of: chrono::NaiveDate, fund: Option<uui
             outcome.accounts_lapsed,
             crate::domain::format_cents(outcome.lapsed_cents)
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report_monthly(
+    cli: &Cli,
+    database: DbUrl,
+    fund: uuid::Uuid,
+    month: &str,
+    format: CliReportFormat,
+    dialect: crate::reports::csv::CsvDialect,
+    audience: CliAudience,
+    output: Option<&std::path::Path>,
+) -> Result<ExitCode, CliError> {
+    use crate::reports::monthly::{monthly_report, Audience, Month};
+    let month = Month::parse(month).ok_or_else(|| CliError::Usage("--month must be YYYY-MM, e.g. 2026-10".into()))?;
+    let manager = crate::db::conn::Manager::new(database, cli.sqlite_synchronous);
+    let mut conn = manager.connect_once()?;
+    crate::db::conn::run_migrations(&mut conn)?;
+    let fund_id = fund.hyphenated().to_string();
+    let fund_row = crate::db::rows::find_fund(&mut conn, &fund_id)
+        .map_err(crate::db::conn::ConnError::Query)?
+        .ok_or_else(|| CliError::Usage(format!("no fund {fund_id}")))?;
+    let audience = match audience {
+        CliAudience::Board => Audience::Board,
+        CliAudience::FundAdmin => Audience::BackOffice,
+    };
+    let report = monthly_report(&mut conn, &fund_id, month, audience).map_err(crate::db::conn::ConnError::Query)?;
+    let text = match format {
+        CliReportFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| CliError::Usage(e.to_string()))?,
+        CliReportFormat::Csv => crate::reports::csv::render(&report, dialect).map_err(|e| CliError::Usage(e.to_string()))?,
+        CliReportFormat::Html => crate::reports::html::render(&report, &fund_row.name),
+    };
+    match output {
+        Some(path) => std::fs::write(path, text)?,
+        None => {
+            let mut stdout = std::io::stdout();
+            stdout.write_all(text.as_bytes())?;
+            stdout.write_all(b"\n")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

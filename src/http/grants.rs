@@ -38,6 +38,7 @@ impl From<&NewGrant> for GrantRequest {
             scheme_id: SchemeId(g.scheme_id),
             amount: g.amount,
             grant_year: g.grant_year,
+            recorded_at: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 use actix_web::web;
 
 use super::health::method_not_allowed;
-use super::{claims, coaching, employers, expiry, funds, grants, health, ledger, me, schemes, vouchers, workers};
+use super::{claims, coaching, employers, expiry, funds, grants, health, ledger, me, reports, schemes, vouchers, workers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/funds/{fund}/expiry-runs").post(expiry::create_expiry_run))
                 .service(resource("/me/budget").get(me::get_my_budget))
+                .service(resource("/funds/{fund}/reports/monthly").get(reports::get_monthly_report))
                 .service(resource("/funds/{fund}/ledger/verify").get(ledger::verify_ledger))
                 .service(resource("/funds/{fund}/ledger/digest").get(ledger::get_ledger_digest)),
         );

@@ -122,6 +122,7 @@ fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &str, as_of: N
             reverses: None,
             reference: Some(booking.reference),
             postings,
+            recorded_at: None,
         },
     )?;
     Ok((per_lot.len(), total))

@@ -21,6 +21,8 @@ pub struct GrantRequest {
     /// `None`: the scheme's annual amount.
     pub amount: Option<Amount>,
     pub grant_year: i32,
+    /// Only for the demo's simulated history; `None` records now.
+    pub recorded_at: Option<chrono::NaiveDateTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -135,6 +137,7 @@ pub fn grant(
                 Posting::new(LedgerAccount::GrantsIssued, None, -granted_cents),
                 Posting::new(LedgerAccount::Available, Some(lot_id), granted_cents),
             ],
+            recorded_at: request.recorded_at,
         },
     )?;
     outcome.lot_id = Some(lot_id);

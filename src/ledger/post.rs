@@ -37,6 +37,9 @@ pub struct NewTransaction {
     pub reverses: Option<TransactionId>,
     pub reference: Option<String>,
     pub postings: Vec<Posting>,
+    /// When the entry is recorded: now, except for the demo data set, which builds a
+    /// simulated history (in order per account).
+    pub recorded_at: Option<chrono::NaiveDateTime>,
 }
 
 /// Makes sure the budget account of a worker in a scheme exists, and returns its id.
@@ -138,7 +141,7 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
         seq: account.tx_count + 1,
         kind: tx.kind.as_str().to_string(),
         effective_date: tx.effective_date,
-        recorded_at: now_utc(),
+        recorded_at: tx.recorded_at.unwrap_or_else(now_utc),
         actor: tx.actor,
         reverses: tx.reverses.map(|id| id.to_string()),
         reference: tx.reference,

@@ -19,11 +19,13 @@ pub struct Booking {
     pub actor: String,
     pub effective_date: NaiveDate,
     pub reference: String,
+    /// Only for the demo's simulated history; `None` records now.
+    pub recorded_at: Option<chrono::NaiveDateTime>,
 }
 
 impl Booking {
     pub fn new(actor: &str, effective_date: NaiveDate, reference: String) -> Booking {
-        Booking { id: TransactionId::new(), actor: actor.to_string(), effective_date, reference }
+        Booking { id: TransactionId::new(), actor: actor.to_string(), effective_date, reference, recorded_at: None }
     }
 
     fn transaction(&self, kind: TxKind, postings: Vec<Posting>) -> NewTransaction {
@@ -35,6 +37,7 @@ impl Booking {
             reverses: None,
             reference: Some(self.reference.clone()),
             postings,
+            recorded_at: self.recorded_at,
         }
     }
 }

@@ -1,0 +1,292 @@
+//! The report as one self-contained, printable HTML page in Dutch: inline CSS and SVG charts,
+//! no scripts, no external assets.
+
+use std::fmt::Write;
+
+use super::monthly::{Cell, MonthlyReport};
+
+const MONTHS_NL: [&str; 12] =
+    ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"];
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// "1234567.50" → "€ 1.234.567,50": amounts as a Dutch reader writes them.
+fn euro(amount: &str) -> String {
+    let (sign, rest) = amount.strip_prefix('-').map_or(("", amount), |r| ("-", r));
+    let (whole, cents) = rest.split_once('.').unwrap_or((rest, "00"));
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}€\u{a0}{grouped},{cents}")
+}
+
+fn pct_nl(pct: Option<&String>) -> String {
+    pct.map(|p| format!("{}\u{a0}%", p.replace('.', ","))).unwrap_or_else(|| "–".into())
+}
+
+fn month_nl(month: &str) -> String {
+    let (year, m) = month.split_once('-').unwrap_or((month, "01"));
+    let index = m.parse::<usize>().unwrap_or(1).clamp(1, 12) - 1;
+    format!("{} {year}", MONTHS_NL[index])
+}
+
+fn cents_of(amount: &str) -> i64 {
+    let negative = amount.starts_with('-');
+    let digits: String = amount.chars().filter(char::is_ascii_digit).collect();
+    let value = digits.parse::<i64>().unwrap_or(0);
+    if negative { -value } else { value }
+}
+
+fn tenths_of(pct: Option<&String>) -> i64 {
+    pct.map(|p| p.chars().filter(char::is_ascii_digit).collect::<String>().parse::<i64>().unwrap_or(0)).unwrap_or(0)
+}
+
+const STYLE: &str = r#"
+@page { size: A4; margin: 16mm 14mm; }
+* { box-sizing: border-box; }
+body { font-family: "Helvetica Neue", Arial, sans-serif; color: #1d2733; margin: 0 auto; max-width: 182mm; font-size: 10.5pt; line-height: 1.4; }
+h1 { font-size: 19pt; margin: 0 0 2mm; color: #0b3d5c; }
+h2 { font-size: 13pt; margin: 7mm 0 2mm; color: #0b3d5c; border-bottom: 1.5px solid #0b3d5c; padding-bottom: 1mm; }
+p.sub { margin: 0 0 4mm; color: #52606d; }
+.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 3mm; }
+.card { border: 1px solid #cbd5e0; border-radius: 2mm; padding: 2.5mm 3mm; break-inside: avoid; }
+.card .k { font-size: 8.5pt; color: #52606d; text-transform: uppercase; letter-spacing: .03em; }
+.card .v { font-size: 14pt; font-weight: bold; margin-top: 1mm; }
+table { width: 100%; border-collapse: collapse; margin: 2mm 0; break-inside: avoid; font-size: 9.5pt; }
+th, td { text-align: left; padding: 1.2mm 2mm; border-bottom: 1px solid #e2e8f0; }
+th { background: #eef3f8; font-weight: 600; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+.muted { color: #7b8794; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 5mm; }
+.chart { break-inside: avoid; }
+.note { font-size: 8.5pt; color: #52606d; }
+footer { margin-top: 8mm; font-size: 8pt; color: #7b8794; word-break: break-all; }
+"#;
+
+pub fn render(report: &MonthlyReport, fund_name: &str) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"nl\"><head><meta charset=\"utf-8\"><title>Maandrapportage {fund} – {month}</title><style>{STYLE}</style></head><body>",
+        fund = escape(fund_name),
+        month = month_nl(&report.month)
+    );
+    let _ = write!(
+        h,
+        "<h1>Maandrapportage persoonlijk opleidingsbudget</h1><p class=\"sub\">{} · {} · alle bedragen in euro</p>",
+        escape(fund_name),
+        month_nl(&report.month)
+    );
+    key_figures(&mut h, report);
+    guidance(&mut h, report);
+    let _ = write!(h, "<h2>Benutting per opleidingsniveau en leeftijd</h2><div class=\"grid2\">");
+    bars(&mut h, "Opleidingsniveau", &report.breakdowns.education_level);
+    bars(&mut h, "Leeftijd", &report.breakdowns.age_band);
+    h.push_str("</div>");
+    trend(&mut h, report);
+    let _ = write!(h, "<h2>Uitsplitsingen (jaar tot en met {})</h2>", month_nl(&report.month));
+    table(&mut h, "Regeling", &report.breakdowns.scheme);
+    table(&mut h, "Sector", &report.breakdowns.sector);
+    table(&mut h, "Werkgever", &report.breakdowns.employer);
+    signals(&mut h, report);
+    let _ = write!(
+        h,
+        "<footer>{}Vingerafdruk van het grootboek per {}: <b>{}</b> ({} budgetrekeningen). {}</footer></body></html>",
+        if report.small_cells_suppressed {
+            "Cellen met minder dan 5 werknemers zijn afgeschermd (–), en waar nodig een tweede cel, zodat ze niet uit totalen af te leiden zijn. "
+        } else {
+            ""
+        },
+        escape(&report.digest.at),
+        escape(&report.digest.value),
+        report.digest.accounts,
+        escape(&format!(
+            "{} boeking(en) in deze maand hebben een eerdere ingangsdatum; ze tellen mee in de maand waarin ze zijn vastgelegd.",
+            report.backdated.transactions
+        ))
+    );
+    h
+}
+
+fn card(h: &mut String, label: &str, value: &str) {
+    let _ = write!(h, "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div></div>", escape(label), escape(value));
+}
+
+fn key_figures(h: &mut String, r: &MonthlyReport) {
+    h.push_str("<h2>Kerncijfers</h2><div class=\"cards\">");
+    card(h, "Toegekend (maand)", &euro(&r.flows.granted));
+    card(h, "Besteed (maand)", &euro(&r.flows.spent));
+    card(h, "Vervallen (maand)", &euro(&r.flows.expired));
+    card(h, "Teruggeboekt (maand)", &euro(&r.flows.reversed));
+    card(h, "Beschikbaar (einde maand)", &euro(&r.positions.available));
+    card(h, "Gereserveerd (vouchers)", &euro(&r.positions.reserved));
+    card(h, "Benutting dit jaar", &pct_nl(r.utilisation.utilisation_ytd_pct.as_ref()));
+    card(h, "Vervalt binnen 3 maanden", &euro(&r.signals.lapsing_next_3_months.amount));
+    card(h, "Werknemers met budget", &r.workers.with_budget.to_string());
+    card(h, "Besteed dit jaar (werknemers)", &r.workers.spent_ytd.to_string());
+    card(h, "Begeleid dit jaar", &r.workers.coached_ytd.to_string());
+    card(h, "Ingeschreven werknemers", &r.workers.eligible.to_string());
+    h.push_str("</div>");
+}
+
+fn guidance(h: &mut String, r: &MonthlyReport) {
+    let g = &r.guidance;
+    let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
+    h.push_str("<h2>Begeleiding en besteding</h2>");
+    h.push_str("<p class=\"note\">Werknemers met budget, dit jaar tot en met de maand. Het fonds leert: budget wordt benut als er persoonlijke begeleiding bij komt.</p>");
+    h.push_str("<div class=\"grid2\"><table><tr><th></th><th class=\"n\">Wel besteed</th><th class=\"n\">Niet besteed</th></tr>");
+    let _ = write!(
+        h,
+        "<tr><th>Begeleid</th><td class=\"n\">{}</td><td class=\"n\">{}</td></tr><tr><th>Niet begeleid</th><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></table>",
+        n(g.coached_and_spent),
+        n(g.coached_not_spent),
+        n(g.spent_not_coached),
+        n(g.neither)
+    );
+    // Two bars: uptake with and without guidance.
+    let with = tenths_of(g.uptake_with_guidance_pct.as_ref());
+    let without = tenths_of(g.uptake_without_guidance_pct.as_ref());
+    let bar = |value: i64| value * 220 / 1000;
+    let _ = write!(
+        h,
+        "<svg class=\"chart\" viewBox=\"0 0 320 120\" width=\"100%\" role=\"img\" aria-label=\"Benutting met en zonder begeleiding\">\
+         <text x=\"0\" y=\"14\" font-size=\"11\" fill=\"#1d2733\">Aandeel dat budget besteedde</text>\
+         <text x=\"0\" y=\"48\" font-size=\"10\">met begeleiding</text><rect x=\"95\" y=\"36\" width=\"{w1}\" height=\"18\" fill=\"#0b7a75\"/>\
+         <text x=\"{t1}\" y=\"50\" font-size=\"10\">{p1}</text>\
+         <text x=\"0\" y=\"88\" font-size=\"10\">zonder</text><rect x=\"95\" y=\"76\" width=\"{w2}\" height=\"18\" fill=\"#9aa5b1\"/>\
+         <text x=\"{t2}\" y=\"90\" font-size=\"10\">{p2}</text></svg></div>",
+        w1 = bar(with),
+        t1 = 100 + bar(with),
+        p1 = escape(&pct_nl(g.uptake_with_guidance_pct.as_ref())),
+        w2 = bar(without),
+        t2 = 100 + bar(without),
+        p2 = escape(&pct_nl(g.uptake_without_guidance_pct.as_ref())),
+    );
+}
+
+fn bars(h: &mut String, title: &str, cells: &[Cell]) {
+    let height = 24 + cells.len() as i64 * 26;
+    let _ = write!(
+        h,
+        "<svg class=\"chart\" viewBox=\"0 0 320 {height}\" width=\"100%\" role=\"img\" aria-label=\"Benutting per {t}\"><text x=\"0\" y=\"14\" font-size=\"11\">{t}: benutting dit jaar</text>",
+        t = escape(title)
+    );
+    for (i, c) in cells.iter().enumerate() {
+        let y = 24 + i as i64 * 26;
+        let width = tenths_of(c.utilisation_ytd_pct.as_ref()).min(1000) * 180 / 1000;
+        let value = if c.suppressed { "afgeschermd".to_string() } else { pct_nl(c.utilisation_ytd_pct.as_ref()) };
+        let _ = write!(
+            h,
+            "<text x=\"0\" y=\"{ty}\" font-size=\"10\">{label}</text><rect x=\"95\" y=\"{y}\" width=\"{width}\" height=\"16\" fill=\"#2f6f9f\"/><text x=\"{tx}\" y=\"{ty}\" font-size=\"10\">{value}</text>",
+            ty = y + 12,
+            label = escape(&c.label),
+            tx = 100 + width,
+            value = escape(&value)
+        );
+    }
+    h.push_str("</svg>");
+}
+
+fn trend(h: &mut String, r: &MonthlyReport) {
+    h.push_str("<h2>Verloop over twaalf maanden</h2>");
+    let spent: Vec<i64> = r.trend.iter().map(|p| cents_of(&p.spent)).collect();
+    let granted: Vec<i64> = r.trend.iter().map(|p| cents_of(&p.granted)).collect();
+    let max = spent.iter().chain(&granted).copied().max().unwrap_or(0).max(1);
+    let (left, top, width, height) = (40i64, 20i64, 620i64, 160i64);
+    let x = |i: usize| left + i as i64 * width / (r.trend.len().max(2) as i64 - 1);
+    let y = |v: i64| top + height - v * height / max;
+    let line = |values: &[i64]| values.iter().enumerate().map(|(i, v)| format!("{},{}", x(i), y(*v))).collect::<Vec<_>>().join(" ");
+    let _ = write!(
+        h,
+        "<svg class=\"chart\" viewBox=\"0 0 700 220\" width=\"100%\" role=\"img\" aria-label=\"Toegekend en besteed per maand\">\
+         <line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#9aa5b1\"/>\
+         <polyline fill=\"none\" stroke=\"#9aa5b1\" stroke-width=\"2\" stroke-dasharray=\"5 3\" points=\"{g}\"/>\
+         <polyline fill=\"none\" stroke=\"#0b7a75\" stroke-width=\"2.5\" points=\"{s}\"/>\
+         <text x=\"{left}\" y=\"12\" font-size=\"10\">max {m}</text>\
+         <text x=\"470\" y=\"12\" font-size=\"10\" fill=\"#0b7a75\">— besteed</text><text x=\"560\" y=\"12\" font-size=\"10\" fill=\"#52606d\">- - toegekend</text>",
+        b = top + height,
+        r = left + width,
+        g = line(&granted),
+        s = line(&spent),
+        m = escape(&euro(&crate::domain::format_cents(max)))
+    );
+    for (i, p) in r.trend.iter().enumerate() {
+        let label = month_nl(&p.month);
+        let short: String = label.chars().take(3).collect();
+        let _ = write!(h, "<text x=\"{}\" y=\"{}\" font-size=\"9\" text-anchor=\"middle\">{}</text>", x(i), top + height + 16, escape(&short));
+    }
+    h.push_str("</svg>");
+}
+
+fn table(h: &mut String, title: &str, cells: &[Cell]) {
+    let _ = write!(
+        h,
+        "<table><tr><th>{}</th><th class=\"n\">Werknemers</th><th class=\"n\">Besteed</th><th class=\"n\">Begeleid</th><th class=\"n\">Toegekend</th><th class=\"n\">Besteed (€)</th><th class=\"n\">Benutting</th></tr>",
+        escape(title)
+    );
+    for c in cells {
+        if c.suppressed {
+            let _ = write!(h, "<tr><td>{}</td><td class=\"n muted\" colspan=\"6\">afgeschermd (minder dan 5 werknemers)</td></tr>", escape(&c.label));
+            continue;
+        }
+        let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(&c.label),
+            n(c.workers),
+            n(c.workers_spent_ytd),
+            n(c.workers_coached_ytd),
+            escape(&euro(c.granted_ytd.as_deref().unwrap_or("0.00"))),
+            escape(&euro(c.spent_ytd.as_deref().unwrap_or("0.00"))),
+            escape(&pct_nl(c.utilisation_ytd_pct.as_ref()))
+        );
+    }
+    h.push_str("</table>");
+}
+
+fn signals(h: &mut String, r: &MonthlyReport) {
+    let s = &r.signals;
+    let _ = write!(
+        h,
+        "<h2>Signalen voor het fondsbureau</h2><table><tr><th>Signaal</th><th class=\"n\">Waarde</th></tr>\
+         <tr><td>Budget dat vervalt tot en met {until} (werknemers)</td><td class=\"n\">{w}</td></tr>\
+         <tr><td>Budget dat vervalt tot en met {until} (bedrag)</td><td class=\"n\">{a}</td></tr>\
+         <tr><td>Aandeel van de bestedingen bij de 10 grootste aanbieders ({p} aanbieders)</td><td class=\"n\">{share}</td></tr></table>",
+        until = escape(&s.lapsing_next_3_months.until),
+        w = s.lapsing_next_3_months.workers,
+        a = escape(&euro(&s.lapsing_next_3_months.amount)),
+        p = s.providers,
+        share = escape(&pct_nl(s.top10_provider_share_pct.as_ref()))
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dutch_amounts_and_escaping() {
+        assert_eq!(euro("1234567.50"), "€\u{a0}1.234.567,50");
+        assert_eq!(euro("0.05"), "€\u{a0}0,05");
+        assert_eq!(escape("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
+        assert_eq!(month_nl("2026-10"), "oktober 2026");
+    }
+}

@@ -1,0 +1,6 @@
+//! Read-only reports and their renderers (JSON, CSV, HTML).
+
+pub mod csv;
+pub mod html;
+pub mod monthly;
+pub mod query;

@@ -1,0 +1,556 @@
+//! The monthly board report: how far budgets are used, by whom, and whether guidance was given.
+//!
+//! Every figure comes from entries recorded before the month's end (Europe/Amsterdam), so a
+//! month's report is the same whenever it is run. An entry falls in the month it was recorded;
+//! back-dated entries (an effective date before the month) are counted there and said so.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
+use diesel::QueryResult;
+use serde::Serialize;
+
+use super::query::{self, AccountSums, Windows};
+use crate::db::{read_tx, DbConn};
+use crate::domain::format_cents;
+use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
+use crate::ledger::read::fund_digest_at;
+
+/// Cells of a breakdown with fewer workers than this are suppressed for the board.
+pub const MIN_CELL_WORKERS: i64 = 5;
+/// Months in the trend.
+pub const TREND_MONTHS: u32 = 12;
+/// Providers counted for the concentration signal.
+pub const TOP_PROVIDERS: usize = 10;
+
+/// A month, `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Month {
+    pub first_day: NaiveDate,
+}
+
+impl Month {
+    pub fn parse(text: &str) -> Option<Month> {
+        let (year, month) = text.split_once('-')?;
+        if year.len() != 4 || month.len() != 2 {
+            return None;
+        }
+        let first_day = NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, 1)?;
+        (2000..=2100).contains(&first_day.year()).then_some(Month { first_day })
+    }
+
+    pub fn next(self) -> Month {
+        Month { first_day: self.first_day + Months::new(1) }
+    }
+
+    pub fn minus(self, months: u32) -> Month {
+        Month { first_day: self.first_day - Months::new(months) }
+    }
+
+    pub fn last_day(self) -> NaiveDate {
+        self.next().first_day.pred_opt().unwrap_or(self.first_day)
+    }
+
+    pub fn start_utc(self) -> NaiveDateTime {
+        amsterdam_day_start_utc(self.first_day)
+    }
+
+    pub fn label(self) -> String {
+        self.first_day.format("%Y-%m").to_string()
+    }
+}
+
+/// Whether small cells are hidden: for the board yes, for the back office no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Board,
+    BackOffice,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Flows {
+    pub granted: String,
+    pub spent: String,
+    pub reversed: String,
+    pub expired: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Positions {
+    pub available: String,
+    pub reserved: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Utilisation {
+    pub granted_ytd: String,
+    pub spent_ytd: String,
+    /// Net spent ÷ granted in the year to date, in percent with one decimal; null when nothing was granted.
+    pub utilisation_ytd_pct: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Workers {
+    pub eligible: i64,
+    pub with_budget: i64,
+    pub spent_month: i64,
+    pub spent_ytd: i64,
+    pub coached_ytd: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Guidance {
+    pub coached_and_spent: Option<i64>,
+    pub coached_not_spent: Option<i64>,
+    pub spent_not_coached: Option<i64>,
+    pub neither: Option<i64>,
+    pub uptake_with_guidance_pct: Option<String>,
+    pub uptake_without_guidance_pct: Option<String>,
+    pub suppressed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Cell {
+    pub key: String,
+    pub label: String,
+    pub suppressed: bool,
+    pub workers: Option<i64>,
+    pub workers_spent_ytd: Option<i64>,
+    pub workers_coached_ytd: Option<i64>,
+    pub granted_ytd: Option<String>,
+    pub spent_ytd: Option<String>,
+    pub utilisation_ytd_pct: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Breakdowns {
+    pub scheme: Vec<Cell>,
+    pub employer: Vec<Cell>,
+    pub sector: Vec<Cell>,
+    pub age_band: Vec<Cell>,
+    pub education_level: Vec<Cell>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendPoint {
+    pub month: String,
+    pub granted: String,
+    pub spent: String,
+    pub expired: String,
+    pub workers_spent: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Lapsing {
+    pub until: String,
+    pub workers: i64,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Signals {
+    pub lapsing_next_3_months: Lapsing,
+    pub providers: i64,
+    /// Share of net spending in the year to date that went to the 10 largest providers.
+    pub top10_provider_share_pct: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Backdated {
+    pub transactions: i64,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Digest {
+    pub at: String,
+    pub value: String,
+    pub accounts: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MonthlyReport {
+    pub fund_id: String,
+    pub month: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub small_cells_suppressed: bool,
+    pub flows: Flows,
+    pub positions: Positions,
+    pub utilisation: Utilisation,
+    pub workers: Workers,
+    pub guidance: Guidance,
+    pub breakdowns: Breakdowns,
+    pub trend: Vec<TrendPoint>,
+    pub signals: Signals,
+    pub backdated: Backdated,
+    pub digest: Digest,
+}
+
+/// A percentage with one decimal from a ratio of integers, rounded half up; `None` for 0/0.
+pub fn pct(part: i64, whole: i64) -> Option<String> {
+    if whole <= 0 {
+        return None;
+    }
+    let tenths = (part * 1000 * 2 + whole) / (whole * 2);
+    Some(format!("{}.{}", tenths / 10, tenths % 10))
+}
+
+fn age_band(report_year: i32, birth_year: Option<i32>) -> (&'static str, &'static str) {
+    match birth_year.map(|b| report_year - b) {
+        Some(age) if age < 35 => ("under_35", "jonger dan 35"),
+        Some(age) if age < 55 => ("35_54", "35 tot 55"),
+        Some(_) => ("55_plus", "55 en ouder"),
+        None => ("unknown", "onbekend"),
+    }
+}
+
+fn education_label(level: Option<&str>) -> (String, String) {
+    match level {
+        Some(level) => (level.to_string(), level.to_string()),
+        None => ("unknown".into(), "onbekend".into()),
+    }
+}
+
+/// What one worker did, summed over its accounts.
+#[derive(Default, Clone)]
+struct WorkerYear {
+    granted_ytd: i64,
+    net_spent_ytd: i64,
+    spent_month: i64,
+    has_budget: bool,
+    coached: bool,
+}
+
+#[derive(Default)]
+struct CellAcc {
+    label: String,
+    workers: i64,
+    spent_workers: i64,
+    coached_workers: i64,
+    granted: i64,
+    spent: i64,
+}
+
+impl CellAcc {
+    fn add(&mut self, w: &WorkerYear, granted: i64, spent: i64) {
+        self.workers += 1;
+        self.spent_workers += i64::from(w.net_spent_ytd > 0);
+        self.coached_workers += i64::from(w.coached);
+        self.granted += granted;
+        self.spent += spent;
+    }
+}
+
+fn cells(map: BTreeMap<String, CellAcc>, audience: Audience) -> Vec<Cell> {
+    let mut out: Vec<Cell> = map
+        .into_iter()
+        .map(|(key, c)| Cell {
+            key,
+            label: c.label,
+            suppressed: false,
+            workers: Some(c.workers),
+            workers_spent_ytd: Some(c.spent_workers),
+            workers_coached_ytd: Some(c.coached_workers),
+            granted_ytd: Some(format_cents(c.granted)),
+            spent_ytd: Some(format_cents(c.spent)),
+            utilisation_ytd_pct: pct(c.spent, c.granted),
+        })
+        .collect();
+    if audience == Audience::Board {
+        suppress_small(&mut out);
+    }
+    out
+}
+
+/// Hides cells of fewer than `MIN_CELL_WORKERS` workers, and when that hides exactly one cell,
+/// also the next smallest, so that no hidden cell is the total minus the visible ones.
+fn suppress_small(cells: &mut [Cell]) {
+    let small = |c: &Cell| c.workers.unwrap_or(0) < MIN_CELL_WORKERS;
+    let hidden = cells.iter().filter(|c| small(c)).count();
+    if hidden == 1 && cells.len() > 1 {
+        let next = cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !small(c))
+            .min_by_key(|(_, c)| c.workers.unwrap_or(0))
+            .map(|(i, _)| i);
+        if let Some(i) = next {
+            hide(&mut cells[i]);
+        }
+    }
+    for cell in cells.iter_mut().filter(|c| small(c)) {
+        hide(cell);
+    }
+}
+
+fn hide(cell: &mut Cell) {
+    *cell = Cell {
+        key: std::mem::take(&mut cell.key),
+        label: std::mem::take(&mut cell.label),
+        suppressed: true,
+        workers: None,
+        workers_spent_ytd: None,
+        workers_coached_ytd: None,
+        granted_ytd: None,
+        spent_ytd: None,
+        utilisation_ytd_pct: None,
+    };
+}
+
+/// Computes the report for a fund and month, in one read snapshot.
+pub fn monthly_report(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -> QueryResult<MonthlyReport> {
+    read_tx(conn, |conn| compute(conn, fund_id, month, audience))
+}
+
+fn compute(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -> QueryResult<MonthlyReport> {
+    let year_first = NaiveDate::from_ymd_opt(month.first_day.year(), 1, 1).unwrap_or(month.first_day);
+    let windows = Windows {
+        month_start: month.start_utc(),
+        year_start: amsterdam_day_start_utc(year_first),
+        end: month.next().start_utc(),
+        month_first_day: month.first_day,
+    };
+    let sums = query::account_sums(conn, fund_id, &windows)?;
+    let workers = query::workers(conn, fund_id, windows.end)?;
+    let coached: HashSet<String> =
+        query::coached_workers(conn, fund_id, year_first, month.last_day(), windows.end)?.into_iter().map(|r| r.id).collect();
+    let schemes = query::schemes(conn, fund_id)?;
+
+    let mut per_worker: HashMap<String, WorkerYear> = HashMap::new();
+    for s in &sums {
+        let w = per_worker.entry(s.worker_id.clone()).or_default();
+        w.granted_ytd += s.granted_ytd;
+        w.net_spent_ytd += s.spent_ytd - s.reversed_ytd;
+        w.spent_month += s.spent_month;
+        w.has_budget |= s.granted_all > 0;
+    }
+    for (id, w) in per_worker.iter_mut() {
+        w.coached = coached.contains(id);
+    }
+    let total = |f: fn(&AccountSums) -> i64| sums.iter().map(f).sum::<i64>();
+    let (granted_ytd, spent_ytd, reversed_ytd) = (total(|s| s.granted_ytd), total(|s| s.spent_ytd), total(|s| s.reversed_ytd));
+
+    let with_budget: Vec<(&String, &WorkerYear)> = per_worker.iter().filter(|(_, w)| w.has_budget).collect();
+    let count = |f: &dyn Fn(&WorkerYear) -> bool| with_budget.iter().filter(|(_, w)| f(w)).count() as i64;
+    let matrix = [
+        count(&|w| w.coached && w.net_spent_ytd > 0),
+        count(&|w| w.coached && w.net_spent_ytd <= 0),
+        count(&|w| !w.coached && w.net_spent_ytd > 0),
+        count(&|w| !w.coached && w.net_spent_ytd <= 0),
+    ];
+    let hide_matrix = audience == Audience::Board && matrix.iter().any(|&n| n > 0 && n < MIN_CELL_WORKERS);
+    let shown = |n: i64| (!hide_matrix).then_some(n);
+    let guidance = Guidance {
+        coached_and_spent: shown(matrix[0]),
+        coached_not_spent: shown(matrix[1]),
+        spent_not_coached: shown(matrix[2]),
+        neither: shown(matrix[3]),
+        uptake_with_guidance_pct: if hide_matrix { None } else { pct(matrix[0], matrix[0] + matrix[1]) },
+        uptake_without_guidance_pct: if hide_matrix { None } else { pct(matrix[2], matrix[2] + matrix[3]) },
+        suppressed: hide_matrix,
+    };
+
+    let breakdowns = breakdowns(&sums, &workers, &per_worker, &schemes, month, audience);
+    let trend = trend(conn, fund_id, month)?;
+    let signals = signals(conn, fund_id, month, &windows)?;
+    let backdated = total(|s| s.backdated_month);
+    let (digest, accounts) = fund_digest_at(conn, fund_id, windows.end - chrono::Duration::microseconds(1))?;
+
+    Ok(MonthlyReport {
+        fund_id: fund_id.to_string(),
+        month: month.label(),
+        period_start: rfc3339(windows.month_start),
+        period_end: rfc3339(windows.end),
+        small_cells_suppressed: audience == Audience::Board,
+        flows: Flows {
+            granted: format_cents(total(|s| s.granted_month)),
+            spent: format_cents(total(|s| s.spent_month)),
+            reversed: format_cents(total(|s| s.reversed_month)),
+            expired: format_cents(total(|s| s.expired_month)),
+        },
+        positions: Positions {
+            available: format_cents(total(|s| s.available_end)),
+            reserved: format_cents(total(|s| s.reserved_end)),
+        },
+        utilisation: Utilisation {
+            granted_ytd: format_cents(granted_ytd),
+            spent_ytd: format_cents(spent_ytd - reversed_ytd),
+            utilisation_ytd_pct: pct(spent_ytd - reversed_ytd, granted_ytd),
+        },
+        workers: Workers {
+            eligible: workers.len() as i64,
+            with_budget: with_budget.len() as i64,
+            spent_month: count(&|w| w.spent_month > 0),
+            spent_ytd: count(&|w| w.net_spent_ytd > 0),
+            coached_ytd: coached.len() as i64,
+        },
+        guidance,
+        breakdowns,
+        trend,
+        signals,
+        backdated: Backdated {
+            transactions: backdated,
+            note: format!(
+                "{backdated} transaction(s) recorded in {} carry an earlier effective date; they are reported in the month they were recorded",
+                month.label()
+            ),
+        },
+        digest: Digest { at: rfc3339(windows.end), value: digest, accounts },
+    })
+}
+
+fn breakdowns(
+    sums: &[AccountSums],
+    workers: &[query::WorkerFacts],
+    per_worker: &HashMap<String, WorkerYear>,
+    schemes: &[query::SchemeName],
+    month: Month,
+    audience: Audience,
+) -> Breakdowns {
+    let year = month.first_day.year();
+    let mut by_scheme: BTreeMap<String, CellAcc> = BTreeMap::new();
+    for s in sums.iter().filter(|s| s.granted_all > 0) {
+        let Some(w) = per_worker.get(&s.worker_id) else { continue };
+        let scheme = schemes.iter().find(|x| x.id == s.scheme_id);
+        let cell = by_scheme.entry(scheme.map(|x| x.code.clone()).unwrap_or_else(|| s.scheme_id.clone())).or_default();
+        cell.label = scheme.map(|x| x.name.clone()).unwrap_or_default();
+        // Per scheme: this account's own spending, and whether the worker spent in it.
+        cell.workers += 1;
+        cell.spent_workers += i64::from(s.spent_ytd - s.reversed_ytd > 0);
+        cell.coached_workers += i64::from(w.coached);
+        cell.granted += s.granted_ytd;
+        cell.spent += s.spent_ytd - s.reversed_ytd;
+    }
+    let mut by_employer: BTreeMap<String, CellAcc> = BTreeMap::new();
+    let mut by_sector: BTreeMap<String, CellAcc> = BTreeMap::new();
+    let mut by_age: BTreeMap<String, CellAcc> = BTreeMap::new();
+    let mut by_education: BTreeMap<String, CellAcc> = BTreeMap::new();
+    for worker in workers {
+        let Some(w) = per_worker.get(&worker.id).filter(|w| w.has_budget) else { continue };
+        let (granted, spent) = (w.granted_ytd, w.net_spent_ytd);
+        let cell = by_employer.entry(worker.employer_id.clone()).or_default();
+        cell.label = worker.employer_name.clone();
+        cell.add(w, granted, spent);
+        let cell = by_sector.entry(worker.sector.clone()).or_default();
+        cell.label = worker.sector.clone();
+        cell.add(w, granted, spent);
+        let (key, label) = age_band(year, worker.birth_year);
+        let cell = by_age.entry(key.to_string()).or_default();
+        cell.label = label.to_string();
+        cell.add(w, granted, spent);
+        let (key, label) = education_label(worker.education_level.as_deref());
+        let cell = by_education.entry(key).or_default();
+        cell.label = label;
+        cell.add(w, granted, spent);
+    }
+    Breakdowns {
+        scheme: cells(by_scheme, audience),
+        employer: cells(by_employer, audience),
+        sector: cells(by_sector, audience),
+        age_band: cells(by_age, audience),
+        education_level: cells(by_education, audience),
+    }
+}
+
+fn trend(conn: &mut DbConn, fund_id: &str, month: Month) -> QueryResult<Vec<TrendPoint>> {
+    let first = month.minus(TREND_MONTHS - 1);
+    let months: Vec<Month> = (0..TREND_MONTHS).map(|i| first.next_n(i)).collect();
+    let mut starts: Vec<NaiveDateTime> = months.iter().map(|m| m.start_utc()).collect();
+    starts.push(month.next().start_utc());
+    let rows = query::trend(conn, fund_id, &starts)?;
+    Ok(months
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let row = rows.iter().find(|r| r.bucket == i as i64);
+            TrendPoint {
+                month: m.label(),
+                granted: format_cents(row.map_or(0, |r| r.granted)),
+                spent: format_cents(row.map_or(0, |r| r.spent)),
+                expired: format_cents(row.map_or(0, |r| r.expired)),
+                workers_spent: row.map_or(0, |r| r.workers_spent),
+            }
+        })
+        .collect())
+}
+
+impl Month {
+    fn next_n(self, n: u32) -> Month {
+        Month { first_day: self.first_day + Months::new(n) }
+    }
+}
+
+fn signals(conn: &mut DbConn, fund_id: &str, month: Month, windows: &Windows) -> QueryResult<Signals> {
+    let until = month.last_day() + Months::new(3);
+    let lots = query::lapsing(conn, fund_id, month.last_day(), until, windows.end)?;
+    let mut lapsing_workers = HashSet::new();
+    let mut lapsing_cents = 0;
+    for lot in lots.iter().filter(|l| l.available > 0) {
+        lapsing_workers.insert(lot.worker_id.clone());
+        lapsing_cents += lot.available;
+    }
+    let mut providers: Vec<i64> =
+        query::provider_spend(conn, fund_id, windows.year_start, windows.end)?.into_iter().map(|p| p.spent).filter(|s| *s > 0).collect();
+    providers.sort_unstable_by(|a, b| b.cmp(a));
+    let total: i64 = providers.iter().sum();
+    let top: i64 = providers.iter().take(TOP_PROVIDERS).sum();
+    Ok(Signals {
+        lapsing_next_3_months: Lapsing {
+            until: until.to_string(),
+            workers: lapsing_workers.len() as i64,
+            amount: format_cents(lapsing_cents),
+        },
+        providers: providers.len() as i64,
+        top10_provider_share_pct: pct(top, total),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_round_half_up_to_one_decimal() {
+        assert_eq!(pct(1, 3).as_deref(), Some("33.3"));
+        assert_eq!(pct(2, 3).as_deref(), Some("66.7"));
+        assert_eq!(pct(1, 8).as_deref(), Some("12.5"));
+        assert_eq!(pct(0, 5).as_deref(), Some("0.0"));
+        assert_eq!(pct(5, 0), None);
+    }
+
+    #[test]
+    fn months_parse_strictly() {
+        assert_eq!(Month::parse("2026-10").map(|m| m.last_day().to_string()).as_deref(), Some("2026-10-31"));
+        assert!(Month::parse("2026-13").is_none());
+        assert!(Month::parse("2026-1").is_none());
+        assert!(Month::parse("october").is_none());
+    }
+
+    fn cell(key: &str, workers: i64) -> Cell {
+        Cell {
+            key: key.into(),
+            label: key.into(),
+            suppressed: false,
+            workers: Some(workers),
+            workers_spent_ytd: Some(0),
+            workers_coached_ytd: Some(0),
+            granted_ytd: Some("0.00".into()),
+            spent_ytd: Some("0.00".into()),
+            utilisation_ytd_pct: None,
+        }
+    }
+
+    #[test]
+    fn one_small_cell_takes_the_next_smallest_with_it() {
+        let mut cells = vec![cell("a", 3), cell("b", 7), cell("c", 20)];
+        suppress_small(&mut cells);
+        assert_eq!(cells.iter().map(|c| c.suppressed).collect::<Vec<_>>(), vec![true, true, false]);
+        let mut cells = vec![cell("a", 3), cell("b", 4), cell("c", 20)];
+        suppress_small(&mut cells);
+        assert_eq!(cells.iter().map(|c| c.suppressed).collect::<Vec<_>>(), vec![true, true, false]);
+        let mut cells = vec![cell("a", 5), cell("b", 6)];
+        suppress_small(&mut cells);
+        assert!(cells.iter().all(|c| !c.suppressed));
+    }
+}

@@ -1,0 +1,243 @@
+//! The report's read-only queries. Aggregation happens in the database (one pass over the
+//! postings), per budget account; the rest is arithmetic on at most one row per account.
+//!
+//! The SQL is the same on both backends except for placeholders: written `$1` (PostgreSQL),
+//! turned into `?1` for SQLite.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
+
+use crate::db::DbConn;
+
+fn sql(conn: &DbConn, text: &str) -> String {
+    match conn {
+        DbConn::Pg(_) => text.to_string(),
+        DbConn::Sqlite(_) => text.replace('$', "?"),
+    }
+}
+
+/// Sums of one budget account over the report's windows.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AccountSums {
+    #[diesel(sql_type = Text)]
+    pub worker_id: String,
+    #[diesel(sql_type = Text)]
+    pub scheme_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub granted_month: i64,
+    #[diesel(sql_type = BigInt)]
+    pub granted_ytd: i64,
+    #[diesel(sql_type = BigInt)]
+    pub granted_all: i64,
+    #[diesel(sql_type = BigInt)]
+    pub spent_month: i64,
+    #[diesel(sql_type = BigInt)]
+    pub spent_ytd: i64,
+    #[diesel(sql_type = BigInt)]
+    pub reversed_month: i64,
+    #[diesel(sql_type = BigInt)]
+    pub reversed_ytd: i64,
+    #[diesel(sql_type = BigInt)]
+    pub expired_month: i64,
+    #[diesel(sql_type = BigInt)]
+    pub available_end: i64,
+    #[diesel(sql_type = BigInt)]
+    pub reserved_end: i64,
+    #[diesel(sql_type = BigInt)]
+    pub backdated_month: i64,
+}
+
+/// The report's time windows, as UTC instants (recorded time decides where an entry falls).
+#[derive(Debug, Clone, Copy)]
+pub struct Windows {
+    pub month_start: NaiveDateTime,
+    pub year_start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub month_first_day: NaiveDate,
+}
+
+pub fn account_sums(conn: &mut DbConn, fund_id: &str, w: &Windows) -> QueryResult<Vec<AccountSums>> {
+    let text = sql(
+        conn,
+        "SELECT a.worker_id AS worker_id, a.scheme_id AS scheme_id,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at >= $2 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_month,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at >= $3 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_ytd,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_all,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents > 0 AND t.recorded_at >= $2 THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS spent_month,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents > 0 AND t.recorded_at >= $3 THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS spent_ytd,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents < 0 AND t.recorded_at >= $2 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reversed_month,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents < 0 AND t.recorded_at >= $3 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reversed_ytd,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'expired' AND t.recorded_at >= $2 THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS expired_month,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'available' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS available_end,
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'reserved' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reserved_end,
+           CAST(COUNT(DISTINCT CASE WHEN t.recorded_at >= $2 AND t.effective_date < $5 THEN t.id END) AS BIGINT) AS backdated_month
+         FROM ledger_transactions t
+         JOIN ledger_postings p ON p.transaction_id = t.id
+         JOIN budget_accounts a ON a.id = t.account_id
+         WHERE t.fund_id = $1 AND t.recorded_at < $4
+         GROUP BY a.worker_id, a.scheme_id",
+    );
+    diesel::sql_query(text)
+        .bind::<Text, _>(fund_id)
+        .bind::<Timestamp, _>(w.month_start)
+        .bind::<Timestamp, _>(w.year_start)
+        .bind::<Timestamp, _>(w.end)
+        .bind::<Date, _>(w.month_first_day)
+        .load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct WorkerFacts {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub employer_id: String,
+    #[diesel(sql_type = Text)]
+    pub employer_name: String,
+    #[diesel(sql_type = Text)]
+    pub sector: String,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Integer>)]
+    pub birth_year: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub education_level: Option<String>,
+}
+
+/// Workers registered before the month's end, with their employer.
+pub fn workers(conn: &mut DbConn, fund_id: &str, end: NaiveDateTime) -> QueryResult<Vec<WorkerFacts>> {
+    let text = sql(
+        conn,
+        "SELECT w.id AS id, w.employer_id AS employer_id, e.name AS employer_name, e.sector AS sector,
+                w.birth_year AS birth_year, w.education_level AS education_level
+         FROM workers w JOIN employers e ON e.id = w.employer_id
+         WHERE w.fund_id = $1 AND w.created_at < $2",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(end).load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct IdRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+}
+
+/// Workers coached in the year up to the month's end (sessions recorded before its end).
+pub fn coached_workers(conn: &mut DbConn, fund_id: &str, from: NaiveDate, to: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<IdRow>> {
+    let text = sql(
+        conn,
+        "SELECT DISTINCT worker_id AS id FROM coaching_sessions
+         WHERE fund_id = $1 AND held_on >= $2 AND held_on <= $3 AND created_at < $4",
+    );
+    diesel::sql_query(text)
+        .bind::<Text, _>(fund_id)
+        .bind::<Date, _>(from)
+        .bind::<Date, _>(to)
+        .bind::<Timestamp, _>(end)
+        .load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SchemeName {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub code: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+}
+
+pub fn schemes(conn: &mut DbConn, fund_id: &str) -> QueryResult<Vec<SchemeName>> {
+    let text = sql(conn, "SELECT id, code, name FROM schemes WHERE fund_id = $1");
+    diesel::sql_query(text).bind::<Text, _>(fund_id).load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct MonthSums {
+    #[diesel(sql_type = BigInt)]
+    pub bucket: i64,
+    #[diesel(sql_type = BigInt)]
+    pub granted: i64,
+    #[diesel(sql_type = BigInt)]
+    pub spent: i64,
+    #[diesel(sql_type = BigInt)]
+    pub expired: i64,
+    #[diesel(sql_type = BigInt)]
+    pub workers_spent: i64,
+}
+
+/// Flows per month for the trend: `starts` are the 13 month boundaries (12 months).
+pub fn trend(conn: &mut DbConn, fund_id: &str, starts: &[NaiveDateTime]) -> QueryResult<Vec<MonthSums>> {
+    // The bucket of a transaction: how many month starts lie at or before its recorded time.
+    let bucket: String = (1..starts.len() - 1).map(|i| format!("CASE WHEN t.recorded_at >= ${} THEN 1 ELSE 0 END", i + 2)).collect::<Vec<_>>().join(" + ");
+    let text = sql(
+        conn,
+        &format!(
+            "SELECT CAST(({bucket}) AS BIGINT) AS bucket,
+               CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted,
+               CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS spent,
+               CAST(COALESCE(SUM(CASE WHEN p.account = 'expired' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS expired,
+               CAST(COUNT(DISTINCT CASE WHEN p.account = 'spent' AND p.amount_cents > 0 THEN t.account_id END) AS BIGINT) AS workers_spent
+             FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
+             WHERE t.fund_id = $1 AND t.recorded_at >= $2 AND t.recorded_at < ${last}
+             GROUP BY 1",
+            last = starts.len() + 1
+        ),
+    );
+    let mut query = diesel::sql_query(text).into_boxed().bind::<Text, _>(fund_id.to_string());
+    for start in starts {
+        query = query.bind::<Timestamp, _>(*start);
+    }
+    query.load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct LapsingLot {
+    #[diesel(sql_type = Text)]
+    pub worker_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub available: i64,
+}
+
+/// Per lot lapsing after `after` and up to `until`, its available money at the month's end.
+pub fn lapsing(conn: &mut DbConn, fund_id: &str, after: NaiveDate, until: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<LapsingLot>> {
+    let text = sql(
+        conn,
+        "SELECT a.worker_id AS worker_id, CAST(SUM(p.amount_cents) AS BIGINT) AS available
+         FROM grant_lots g
+         JOIN ledger_postings p ON p.lot_id = g.id AND p.account = 'available'
+         JOIN ledger_transactions t ON t.id = p.transaction_id
+         JOIN budget_accounts a ON a.id = g.account_id
+         WHERE g.fund_id = $1 AND g.expires_on > $2 AND g.expires_on <= $3 AND t.recorded_at < $4
+         GROUP BY g.id, a.worker_id",
+    );
+    diesel::sql_query(text)
+        .bind::<Text, _>(fund_id)
+        .bind::<Date, _>(after)
+        .bind::<Date, _>(until)
+        .bind::<Timestamp, _>(end)
+        .load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ProviderSpend {
+    #[diesel(sql_type = Text)]
+    pub provider: String,
+    #[diesel(sql_type = BigInt)]
+    pub spent: i64,
+}
+
+/// Net spending per provider in [from, end): spends minus reversals of claims.
+pub fn provider_spend(conn: &mut DbConn, fund_id: &str, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<ProviderSpend>> {
+    let text = sql(
+        conn,
+        "SELECT c.provider AS provider,
+           CAST(COALESCE(SUM(CASE WHEN ts.recorded_at >= $2 AND ts.recorded_at < $3 THEN c.approved_cents ELSE 0 END), 0)
+              - COALESCE(SUM(CASE WHEN tr.recorded_at >= $2 AND tr.recorded_at < $3 THEN c.approved_cents ELSE 0 END), 0) AS BIGINT) AS spent
+         FROM claims c
+         JOIN ledger_transactions ts ON ts.id = c.spend_tx_id
+         LEFT JOIN ledger_transactions tr ON tr.id = c.reversal_tx_id
+         WHERE c.fund_id = $1 AND ts.recorded_at < $3
+         GROUP BY c.provider",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(from).bind::<Timestamp, _>(end).load(conn)
+}
