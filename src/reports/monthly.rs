@@ -322,7 +322,7 @@ fn compute(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -
         let w = per_worker.entry(s.worker_id.clone()).or_default();
         w.granted_ytd += s.granted_ytd;
         w.net_spent_ytd += s.spent_ytd - s.reversed_ytd;
-        w.spent_month += s.spent_month;
+        w.spent_month += s.spent_month - s.reversed_month;
         w.has_budget |= s.granted_all > 0;
     }
     for (id, w) in per_worker.iter_mut() {

@@ -13,5 +13,6 @@ mod input;
 mod ledger_integrity;
 mod lots;
 mod reference_data;
+mod reports;
 mod tenancy;
 mod vouchers;
