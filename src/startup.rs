@@ -7,11 +7,12 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
-use crate::db::conn::{ConnError, POOL_MAX_SIZE};
+use crate::db::conn::{ConnError, POOL_CHECKOUT_TIMEOUT, POOL_MAX_SIZE};
 use crate::db::{open_pool, DbUrl, Pool, SqliteSync};
 use crate::domain::time::Clock;
 use crate::http::auth::AuthConfig;
 use crate::http::common::{json_config, path_config, query_config};
+use crate::http::metrics::{Metrics, RecordRequests};
 use crate::http::{health, routes};
 
 /// How long a client may take to send its request head.
@@ -27,6 +28,8 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub sqlite_sync: SqliteSync,
     pub pool_size: u32,
+    /// How long a request waits for a connection before it is answered 503.
+    pub pool_checkout_timeout: Duration,
     /// actix worker threads; `None`: one per core.
     pub workers: Option<usize>,
     /// The date the service lives on; the real one except in tests.
@@ -41,6 +44,7 @@ impl Settings {
             auth,
             sqlite_sync: SqliteSync::Full,
             pool_size: POOL_MAX_SIZE,
+            pool_checkout_timeout: POOL_CHECKOUT_TIMEOUT,
             workers: None,
             clock: Clock::default(),
         }
@@ -62,7 +66,7 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
-        let pool = open_pool(&settings.database, settings.sqlite_sync, settings.pool_size)?;
+        let pool = open_pool(&settings.database, settings.sqlite_sync, settings.pool_size, settings.pool_checkout_timeout)?;
         let bind_error = |source| StartupError::Bind { bind: settings.bind.clone(), source };
         let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
@@ -87,9 +91,13 @@ fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, clock: Cloc
     let pool = web::Data::new(pool);
     let auth = web::Data::new(auth);
     let clock = web::Data::new(clock);
+    let metrics = Metrics::new().map_err(std::io::Error::other)?;
+    let metrics_data = web::Data::new(metrics.clone());
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(RecordRequests(metrics.clone()))
             .wrap(TracingLogger::default())
+            .app_data(metrics_data.clone())
             .app_data(pool.clone())
             .app_data(auth.clone())
             .app_data(clock.clone())

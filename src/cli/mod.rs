@@ -1,4 +1,6 @@
-//! The command line: `serve`, `token`, `migrate`.
+//! The command line: `serve`, `token`, `migrate`, `expire`, `report`, `demo`.
+
+pub mod demo;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -72,6 +74,28 @@ pub enum Command {
     },
     /// Run pending database migrations and exit.
     Migrate,
+    /// Create a realistic demo fund (employers, workers, grants, coaching, vouchers, claims).
+    Demo {
+        #[arg(long, default_value_t = 1000)]
+        workers: usize,
+        #[arg(long, default_value = "demo")]
+        fund_code: String,
+        /// Seed of the random generator: the same seed gives the same shape of data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Recompute every chain, zero sum and balance; exit 1 and print the first problem if any.
+    Verify {
+        /// Only this fund; default every fund.
+        #[arg(long)]
+        fund: Option<uuid::Uuid>,
+    },
+    /// Copy an SQLite database while the service runs (a consistent snapshot, mode 0600).
+    /// For PostgreSQL use pg_dump; see the README.
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Reports; `report monthly` writes the board's monthly report.
     Report {
         #[command(subcommand)]
@@ -186,6 +210,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Expire { as_of, fund } => expire(&cli, database, *as_of, *fund),
+        Command::Verify { fund } => verify(&cli, database, *fund),
+        Command::Backup { to } => backup(&cli, database, to),
+        Command::Demo { workers, fund_code, seed } => demo(&cli, database, *workers, fund_code, *seed),
         Command::Report { report: ReportCommand::Monthly { fund, month, format, csv_dialect, audience, output } } => {
             report_monthly(&cli, database, *fund, month, *format, *csv_dialect, *audience, output.as_deref())
         }
@@ -316,5 +343,100 @@ fn report_monthly(
             stdout.write_all(b"\n")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(cli: &Cli, database: DbUrl, workers: usize, code: &str, seed: u64) -> Result<ExitCode, CliError> {
+    let manager = crate::db::conn::Manager::new(database, cli.sqlite_synchronous);
+    let mut conn = manager.connect_once()?;
+    crate::db::conn::run_migrations(&mut conn)?;
+    let bar = indicatif::ProgressBar::new(workers as u64).with_message("demo workers");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let summary = demo::build(&mut conn, code, workers, seed, crate::domain::time::today(), &mut |done, _| bar.set_position(done as u64))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    bar.finish_and_clear();
+    println!(
+        "demo fund {} ({}): {} workers, {} employers, {} claims in {:.1} s",
+        summary.fund_id,
+        code,
+        summary.workers,
+        summary.employers,
+        summary.claims,
+        started.elapsed().as_secs_f64()
+    );
+    println!("report: ptt-ledger report monthly --fund {} --month {} --format html --output report.html", summary.fund_id, crate::domain::time::today().format("%Y-%m"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn all_funds(conn: &mut crate::db::DbConn, fund: Option<uuid::Uuid>) -> Result<Vec<String>, CliError> {
+    use diesel::prelude::*;
+    Ok(match fund {
+        Some(fund) => vec![fund.hyphenated().to_string()],
+        None => crate::db::schema::funds::table
+            .select(crate::db::schema::funds::id)
+            .order(crate::db::schema::funds::id.asc())
+            .load(conn)
+            .map_err(crate::db::conn::ConnError::Query)?,
+    })
+}
+
+fn verify(cli: &Cli, database: DbUrl, fund: Option<uuid::Uuid>) -> Result<ExitCode, CliError> {
+    let manager = crate::db::conn::Manager::new(database, cli.sqlite_synchronous);
+    let mut conn = manager.connect_once()?;
+    crate::db::conn::run_migrations(&mut conn)?;
+    let mut ok = true;
+    for fund_id in all_funds(&mut conn, fund)? {
+        let report = crate::db::read_tx(&mut conn, |conn| crate::ledger::verify::verify_fund(conn, &fund_id))
+            .map_err(crate::db::conn::ConnError::Query)?;
+        println!(
+            "fund {fund_id}: {} account(s), {} transaction(s), {} posting(s): {}",
+            report.accounts_checked,
+            report.transactions_checked,
+            report.entries_checked,
+            if report.ok { "ok".to_string() } else { format!("{} problem(s)", report.problems_found) }
+        );
+        if let Some(first) = report.problems.first() {
+            ok = false;
+            println!(
+                "  first problem: account {}{}: {}",
+                first.account_id,
+                first.transaction_id.as_deref().map(|t| format!(", transaction {t}")).unwrap_or_default(),
+                first.problem
+            );
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn backup(cli: &Cli, database: DbUrl, to: &std::path::Path) -> Result<ExitCode, CliError> {
+    use diesel::connection::SimpleConnection;
+    if matches!(database, DbUrl::Postgres(_)) {
+        return Err(CliError::Usage("backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)".into()));
+    }
+    if to.exists() {
+        return Err(CliError::Usage(format!("{} exists already; choose a new file", to.display())));
+    }
+    let target = to.to_str().ok_or_else(|| CliError::Usage("the backup path must be UTF-8".into()))?;
+    // Created empty and private first: VACUUM INTO fills an empty file, and the copy holds
+    // everything the database does.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(to)?;
+    let manager = crate::db::conn::Manager::new(database.clone(), cli.sqlite_synchronous);
+    let mut conn = manager.connect_once()?;
+    // VACUUM INTO writes a transactionally consistent snapshot while other connections keep
+    // reading and writing, like the online backup API, and compacts it on the way.
+    conn.batch_execute(&format!("VACUUM INTO '{}'", target.replace('\'', "''")))
+        .map_err(crate::db::conn::ConnError::Query)?;
+    println!("backup of {} written to {}", database.redacted(), to.display());
     Ok(ExitCode::SUCCESS)
 }

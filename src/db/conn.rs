@@ -30,6 +30,11 @@ pub const POOL_MAX_SIZE: u32 = 8;
 pub const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits on a lock held by another connection before reporting busy.
 pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+/// Longest a single PostgreSQL statement may run: bounds how long a request can hold a
+/// connection and its locks.
+pub const PG_STATEMENT_TIMEOUT_MS: u32 = 30_000;
+/// Longest a PostgreSQL transaction may sit idle holding locks (a stuck client).
+pub const PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: u32 = 60_000;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -120,7 +125,14 @@ impl Manager {
 
     pub fn connect_once(&self) -> Result<DbConn, ConnError> {
         match &self.url {
-            DbUrl::Postgres(url) => Ok(DbConn::Pg(PgConnection::establish(url)?)),
+            DbUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}; \
+                     SET idle_in_transaction_session_timeout = {PG_IDLE_IN_TRANSACTION_TIMEOUT_MS};"
+                ))?;
+                Ok(DbConn::Pg(conn))
+            }
             DbUrl::Sqlite(path) => {
                 create_private_file(path)?;
                 let path_str = path.to_string_lossy();
@@ -178,7 +190,7 @@ impl r2d2::ManageConnection for Manager {
 }
 
 /// Opens a pool and runs pending migrations on it.
-pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32) -> Result<Pool, ConnError> {
+pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32, checkout_timeout: Duration) -> Result<Pool, ConnError> {
     let manager = Manager::new(url.clone(), sqlite_sync);
     let mut first = manager.connect_once()?;
     run_migrations(&mut first)?;
@@ -186,7 +198,7 @@ pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32) -> Result<
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
-        .connection_timeout(POOL_CHECKOUT_TIMEOUT)
+        .connection_timeout(checkout_timeout)
         .build(manager)?)
 }
 
@@ -215,13 +227,17 @@ pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T
 where
     E: From<diesel::result::Error>,
 {
+    crate::ledger::settle_tally(false);
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     match f(conn) {
         Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
-            Ok(()) => Ok(value),
+            Ok(()) => {
+                crate::ledger::settle_tally(true);
+                Ok(value)
+            }
             Err(commit_error) => {
                 // A failed commit leaves the transaction open on some backends.
                 let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);

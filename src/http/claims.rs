@@ -12,6 +12,7 @@ use super::error::ApiError;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::rows::ClaimRow;
 use crate::db::schema::claims;
+use super::metrics::Metrics;
 use crate::db::{DbConn, Pool};
 use crate::domain::scheme::is_slug;
 use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
@@ -174,6 +175,7 @@ pub async fn create_claim(
     path: web::Path<FundPath>,
     key: IdempotencyKey,
     today: Today,
+    metrics: web::Data<Metrics>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
@@ -191,6 +193,11 @@ pub async fn create_claim(
         })
     })
     .await?;
+    if !stored.replayed {
+        if let Some(status) = stored.body["status"].as_str() {
+            metrics.claim_decided(status);
+        }
+    }
     Ok(stored.into_response())
 }
 

@@ -108,6 +108,7 @@ pub async fn create_coaching_session(
     path: web::Path<FundPath>,
     key: IdempotencyKey,
     today: Today,
+    metrics: web::Data<super::metrics::Metrics>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
@@ -144,6 +145,12 @@ pub async fn create_coaching_session(
         })
     })
     .await?;
+    if !stored.replayed {
+        let approved = stored.body["claims_approved"].as_array().map_or(0, Vec::len);
+        for _ in 0..approved {
+            metrics.claim_decided("approved_after_guidance");
+        }
+    }
     Ok(stored.into_response())
 }
 

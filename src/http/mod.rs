@@ -13,6 +13,7 @@ pub mod health;
 pub mod idempotency;
 pub mod ledger;
 pub mod me;
+pub mod metrics;
 pub mod reports;
 pub mod routes;
 pub mod schemes;

@@ -9,6 +9,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/openapi.yaml", web::get().to(health::openapi))
+        .route("/metrics", web::get().to(super::metrics::metrics))
         .service(
             web::scope("/v1")
                 .service(resource("/funds").post(funds::create_fund).get(funds::list_funds))

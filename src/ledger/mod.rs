@@ -20,7 +20,9 @@ pub mod claims;
 
 pub use post::{ensure_account, lock_account, post, NewTransaction, Posting};
 
+use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The accounts a posting can touch. `Available` and `Reserved` belong to a worker's budget
 /// account; the others are fund-level per scheme and have no balance row (no hot rows): their
@@ -91,6 +93,47 @@ impl fmt::Display for TxKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+impl TxKind {
+    pub const ALL: [TxKind; 6] = [TxKind::Grant, TxKind::Reserve, TxKind::Release, TxKind::Spend, TxKind::Lapse, TxKind::Reversal];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Ledger transactions committed by this process, per kind, for `/metrics`. Posting counts
+/// into a per-thread tally that `db::write_tx` adds here on commit and drops on rollback, so
+/// a transaction that rolls back is never counted.
+static COMMITTED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+
+thread_local! {
+    static PENDING: Cell<[u64; 6]> = const { Cell::new([0; 6]) };
+}
+
+pub(crate) fn tally_posted(kind: TxKind) {
+    PENDING.with(|p| {
+        let mut counts = p.get();
+        counts[kind.index()] += 1;
+        p.set(counts);
+    });
+}
+
+/// Called by `db::write_tx` when a transaction starts (`commit = false`: forget the tally) and
+/// when it commits (`commit = true`: publish it).
+pub fn settle_tally(commit: bool) {
+    let counts = PENDING.with(|p| p.replace([0; 6]));
+    if commit {
+        for (slot, n) in COMMITTED.iter().zip(counts) {
+            slot.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Committed ledger transactions per kind.
+pub fn committed_transactions() -> Vec<(TxKind, u64)> {
+    TxKind::ALL.iter().map(|k| (*k, COMMITTED[k.index()].load(Ordering::Relaxed))).collect()
 }
 
 #[derive(Debug, thiserror::Error)]

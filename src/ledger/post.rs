@@ -195,6 +195,7 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
     }
     diesel::insert_into(ledger_transactions::table).values(&row).execute(conn)?;
     insert_postings(conn, &postings)?;
+    super::tally_posted(tx.kind);
     Ok(row)
 }
 

@@ -104,7 +104,14 @@ pub fn render(report: &MonthlyReport, fund_name: &str) -> String {
     let _ = write!(h, "<h2>Uitsplitsingen (jaar tot en met {})</h2>", month_nl(&report.month));
     table(&mut h, "Regeling", &report.breakdowns.scheme);
     table(&mut h, "Sector", &report.breakdowns.sector);
-    table(&mut h, "Werkgever", &report.breakdowns.employer);
+    table(&mut h, "Werkgever", &largest(&report.breakdowns.employer, MAX_EMPLOYER_ROWS));
+    if report.breakdowns.employer.len() > MAX_EMPLOYER_ROWS {
+        let _ = write!(
+            h,
+            "<p class=\"note\">De {MAX_EMPLOYER_ROWS} werkgevers met de meeste werknemers met budget; alle {} staan in de CSV-uitvoer.</p>",
+            report.breakdowns.employer.len()
+        );
+    }
     signals(&mut h, report);
     let _ = write!(
         h,
@@ -123,6 +130,17 @@ pub fn render(report: &MonthlyReport, fund_name: &str) -> String {
         ))
     );
     h
+}
+
+/// Employers listed on the printed page; the CSV has them all.
+pub const MAX_EMPLOYER_ROWS: usize = 25;
+
+/// The cells with the most workers (suppressed ones last), at most `n`.
+fn largest(cells: &[Cell], n: usize) -> Vec<Cell> {
+    let mut sorted = cells.to_vec();
+    sorted.sort_by_key(|c| std::cmp::Reverse(c.workers.unwrap_or(-1)));
+    sorted.truncate(n);
+    sorted
 }
 
 fn card(h: &mut String, label: &str, value: &str) {
@@ -188,9 +206,11 @@ fn bars(h: &mut String, title: &str, cells: &[Cell]) {
         "<svg class=\"chart\" viewBox=\"0 0 320 {height}\" width=\"100%\" role=\"img\" aria-label=\"Benutting per {t}\"><text x=\"0\" y=\"14\" font-size=\"11\">{t}: benutting dit jaar</text>",
         t = escape(title)
     );
+    // Scaled to the largest value shown (at least 10 %), so that differences are visible.
+    let scale = cells.iter().map(|c| tenths_of(c.utilisation_ytd_pct.as_ref())).max().unwrap_or(0).max(100);
     for (i, c) in cells.iter().enumerate() {
         let y = 24 + i as i64 * 26;
-        let width = tenths_of(c.utilisation_ytd_pct.as_ref()).min(1000) * 180 / 1000;
+        let width = tenths_of(c.utilisation_ytd_pct.as_ref()).min(scale) * 160 / scale;
         let value = if c.suppressed { "afgeschermd".to_string() } else { pct_nl(c.utilisation_ytd_pct.as_ref()) };
         let _ = write!(
             h,

@@ -448,9 +448,15 @@ fn breakdowns(
         scheme: cells(by_scheme, audience),
         employer: cells(by_employer, audience),
         sector: cells(by_sector, audience),
-        age_band: cells(by_age, audience),
-        education_level: cells(by_education, audience),
+        age_band: ordered(cells(by_age, audience), &["under_35", "35_54", "55_plus", "unknown"]),
+        education_level: ordered(cells(by_education, audience), &["praktisch", "middelbaar", "theoretisch", "unknown"]),
     }
+}
+
+/// Puts cells in their natural order (youngest first, practical education first).
+fn ordered(mut cells: Vec<Cell>, order: &[&str]) -> Vec<Cell> {
+    cells.sort_by_key(|c| order.iter().position(|k| *k == c.key).unwrap_or(order.len()));
+    cells
 }
 
 fn trend(conn: &mut DbConn, fund_id: &str, month: Month) -> QueryResult<Vec<TrendPoint>> {

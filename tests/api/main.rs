@@ -12,6 +12,7 @@ mod health;
 mod input;
 mod ledger_integrity;
 mod lots;
+mod operations;
 mod reference_data;
 mod reports;
 mod tenancy;

@@ -4,7 +4,7 @@ use ptt_ledger::http::auth::Role;
 use chrono::Datelike;
 use serde_json::{json, Value};
 
-use crate::helpers::{claim_body, days_ahead, standard_scheme_body, this_year, Fund, Funded, TestApp};
+use crate::helpers::{claim_body, days_ahead, this_year, Fund, Funded, TestApp};
 use crate::on_both_backends;
 
 struct SmallFund {

@@ -1,0 +1,283 @@
+//! Operating it: metrics, a saturated pool, graceful shutdown, logs without secrets, file
+//! modes, backup and restore, verify from the command line.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use serde_json::json;
+
+use crate::helpers::{claim_body, spawn_app_with, standard_scheme_body, Backend, TestApp, TEST_SECRET};
+use crate::on_both_backends;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ptt-ledger");
+
+async fn metrics_count_requests_decisions_and_the_pool(app: TestApp) {
+    let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
+    app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "100.00", "M-1")).await.expect(201);
+    let response = app.client.get(format!("{}/metrics", app.address)).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers()["content-type"].to_str().expect("ct").starts_with("text/plain"));
+    let text = response.text().await.expect("text");
+    assert!(text.contains(r#"ptt_http_requests_total{method="POST",route="/v1/funds/{fund}/claims",status="201"} 1"#), "{text}");
+    assert!(text.contains(r#"ptt_claim_decisions_total{outcome="approved"} 1"#), "{text}");
+    assert!(text.contains("ptt_http_request_duration_seconds_bucket{route=\"/v1/funds/{fund}/claims\""), "{text}");
+    assert!(text.contains(r#"ptt_ledger_transactions_total{kind="spend"}"#), "{text}");
+    assert!(text.contains(r#"ptt_db_pool_connections{state="idle"}"#), "{text}");
+    assert!(!text.contains(&f.fund.id), "no ids in labels");
+}
+
+async fn saturated(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.pool_size = 1;
+        s.pool_checkout_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
+    // Another client holds the lock that the next grant needs: the grant waits with the only connection.
+    let mut blocker = app.raw_connection();
+    match backend {
+        Backend::Sqlite => blocker.batch_execute("BEGIN IMMEDIATE").expect("lock"),
+        Backend::Postgres => blocker.batch_execute("BEGIN; UPDATE budget_accounts SET tx_count = tx_count").expect("lock"),
+    }
+    let grant = {
+        let (app_address, client, fund, worker, scheme) = (app.address.clone(), app.client.clone(), f.fund.clone(), f.worker.clone(), f.scheme.clone());
+        tokio::spawn(async move {
+            let body = json!({"worker_id": worker, "scheme_id": scheme, "amount": "10.00", "grant_year": crate::helpers::this_year()});
+            client.post(format!("{app_address}/v1/funds/{}/grants", fund.id)).bearer_auth(&fund.admin).json(&body).send().await.expect("sent").status().as_u16()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let response = app.client.get(format!("{}/v1/funds/{}", app.address, f.fund.id)).bearer_auth(&f.fund.admin).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert!(started.elapsed() < Duration::from_secs(3), "answered promptly, not a hang");
+    let body: serde_json::Value = response.json().await.expect("problem");
+    assert_eq!(body["code"], "unavailable");
+    blocker.batch_execute("ROLLBACK").expect("unlock");
+    assert_eq!(grant.await.expect("grant task"), 201, "the waiting grant completes once the lock is gone");
+    assert_eq!(app.available(&f).await, "1010.00");
+}
+
+mod saturated_pool {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::saturated(crate::helpers::Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if crate::helpers::postgres_configured() {
+            super::saturated(crate::helpers::Backend::Postgres).await
+        }
+    }
+}
+
+async fn verify_on_the_command_line_exits_non_zero_on_tampering(app: TestApp) {
+    let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
+    let url = database_url(&app);
+    let ok = Command::new(BIN).args(["verify", "--database-url", &url]).output().expect("verify");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains(": ok"));
+    app.raw_connection().batch_execute("UPDATE grant_lots SET available_cents = available_cents - 1").expect("tamper");
+    let bad = Command::new(BIN).args(["verify", "--database-url", &url, "--fund", &f.fund.id]).output().expect("verify");
+    assert_eq!(bad.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert!(stdout.contains("first problem") && stdout.contains("lot"), "{stdout}");
+}
+
+on_both_backends!(metrics_count_requests_decisions_and_the_pool, verify_on_the_command_line_exits_non_zero_on_tampering);
+
+fn database_url(app: &TestApp) -> String {
+    match &app.db.url {
+        ptt_ledger::db::DbUrl::Sqlite(path) => path.display().to_string(),
+        ptt_ledger::db::DbUrl::Postgres(url) => url.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_restores_and_verifies() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
+    app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "250.00", "B-1")).await.expect(201);
+    let dir = std::env::temp_dir().join(format!("ptt-backup-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let backup = dir.join("backup.db");
+    let out = Command::new(BIN).args(["backup", "--to", backup.to_str().expect("utf8"), "--database-url", &database_url(&app)]).output().expect("backup");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(mode(&backup), 0o600);
+    // Activity after the backup is not in it.
+    app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "50.00", "B-2")).await.expect(201);
+    let verify = Command::new(BIN).args(["verify", "--database-url", backup.to_str().expect("utf8")]).output().expect("verify");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    let restored = spawn_app_with(Backend::Sqlite, |s| s.database = ptt_ledger::db::DbUrl::Sqlite(backup.clone())).await;
+    let budget = restored.budget(&f.fund, &f.worker).await;
+    assert_eq!(budget["accounts"][0]["available"], "750.00");
+    assert_eq!(app.available(&f).await, "700.00");
+    let again = Command::new(BIN).args(["backup", "--to", backup.to_str().expect("utf8"), "--database-url", &database_url(&app)]).output().expect("backup");
+    assert!(!again.status.success(), "an existing file is never overwritten");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0)
+}
+
+/// A server process in a directory of its own, on the embedded default database.
+struct Served {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    address: String,
+}
+
+fn serve_in_fresh_dir(extra_env: &[(&str, &str)]) -> Served {
+    let dir = std::env::temp_dir().join(format!("ptt-serve-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--workers", "1"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("PTT_JWT_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let child = command.spawn().expect("serve");
+    let address = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Served { child, dir, address }
+}
+
+fn token(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(BIN).arg("token").args(args).current_dir(dir).env_remove("DATABASE_URL").env_remove("PTT_JWT_SECRET").output().expect("token");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn sigterm(child: &std::process::Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_default_is_private_and_logs_keep_secrets() {
+    let mut served = serve_in_fresh_dir(&[("RUST_LOG", "trace"), ("PTT_LOG_FORMAT", "json")]);
+    for file in ["ptt-ledger.db", "ptt-ledger.db.secret", "ptt-ledger.db-wal", "ptt-ledger.db-shm"] {
+        let path = served.dir.join(file);
+        if path.exists() || !file.ends_with("-shm") {
+            assert_eq!(mode(&path), 0o600, "{file} is readable by others");
+        }
+    }
+    let secret = std::fs::read_to_string(served.dir.join("ptt-ledger.db.secret")).expect("secret");
+    let admin = token(&served.dir, &["--role", "platform_admin"]);
+    let client = reqwest::Client::new();
+    let fund: serde_json::Value = client
+        .post(format!("{}/v1/funds", served.address))
+        .bearer_auth(&admin)
+        .json(&json!({"code": "logtest", "name": "Fonds LOGMARKER-NAME"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let fund_id = fund["id"].as_str().expect("fund id").to_string();
+    let back_office = token(&served.dir, &["--role", "fund_admin", "--fund", &fund_id]);
+    let employer: serde_json::Value = client
+        .post(format!("{}/v1/funds/{fund_id}/employers", served.address))
+        .bearer_auth(&back_office)
+        .json(&json!({"kvk_number": "12345678", "name": "Werkgever X", "sector": "metaal"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let worker = json!({"participant_number": "PERSONAL-LOGMARKER-7", "employer_id": employer["id"], "birth_year": 1977});
+    let response = client.post(format!("{}/v1/funds/{fund_id}/workers", served.address)).bearer_auth(&back_office).json(&worker).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 201);
+    client.post(format!("{}/v1/funds/{fund_id}/workers", served.address)).bearer_auth("not-a-valid-token-LOGMARKER").json(&worker).send().await.expect("sent");
+    sigterm(&served.child);
+    let status = served.child.wait().expect("exit");
+    assert!(status.success(), "SIGTERM ends the server cleanly: {status:?}");
+    let mut logs = String::new();
+    served.child.stderr.take().expect("stderr").read_to_string(&mut logs).expect("logs");
+    assert!(logs.contains("request_id"), "structured request logs were written");
+    for secret_text in [admin.as_str(), back_office.as_str(), secret.trim(), "LOGMARKER"] {
+        assert!(!logs.contains(secret_text), "the log contains {secret_text:?}");
+    }
+    let _ = std::fs::remove_dir_all(&served.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
+    let mut served = serve_in_fresh_dir(&[("PTT_JWT_SECRET", TEST_SECRET)]);
+    let admin = token(&served.dir, &["--role", "platform_admin", "--jwt-secret", TEST_SECRET]);
+    let client = reqwest::Client::new();
+    let fund: serde_json::Value =
+        client.post(format!("{}/v1/funds", served.address)).bearer_auth(&admin).json(&json!({"code": "term", "name": "T"})).send().await.expect("sent").json().await.expect("json");
+    let fund_id = fund["id"].as_str().expect("id").to_string();
+    let bo = token(&served.dir, &["--role", "fund_admin", "--fund", &fund_id, "--jwt-secret", TEST_SECRET]);
+    let scheme: serde_json::Value = client
+        .post(format!("{}/v1/funds/{fund_id}/schemes", served.address))
+        .bearer_auth(&bo)
+        .json(&standard_scheme_body("ptt"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let employer: serde_json::Value = client
+        .post(format!("{}/v1/funds/{fund_id}/employers", served.address))
+        .bearer_auth(&bo)
+        .json(&json!({"kvk_number": "12345678", "name": "W", "sector": "metaal"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let mut grants = Vec::new();
+    for i in 0..300 {
+        let worker: serde_json::Value = client
+            .post(format!("{}/v1/funds/{fund_id}/workers", served.address))
+            .bearer_auth(&bo)
+            .json(&json!({"participant_number": format!("T-{i}"), "employer_id": employer["id"]}))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        for year in 2020..2026 {
+            grants.push(json!({"worker_id": worker["id"], "scheme_id": scheme["id"], "amount": "1.00", "grant_year": year}));
+        }
+    }
+    // A bulk that takes a while is in flight when SIGTERM arrives.
+    let bulk = {
+        let (client, url, bo) = (client.clone(), format!("{}/v1/funds/{fund_id}/grants", served.address), bo.clone());
+        tokio::spawn(async move { client.post(url).bearer_auth(bo).json(&json!({"grants": grants})).send().await.map(|r| r.status().as_u16()) })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    sigterm(&served.child);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = served.child.wait().expect("exit");
+        let _ = std::fs::remove_dir_all(&served.dir);
+        status
+    })
+    .await
+    .expect("wait");
+    assert_eq!(bulk.await.expect("bulk task").expect("the in-flight request got its answer"), 201);
+    assert!(status.success(), "{status:?}");
+}
