@@ -275,6 +275,10 @@ fn expire(cli: &Cli, database: DbUrl, as_of: chrono::NaiveDate, fund: Option<uui
             .load(&mut conn)
             .map_err(crate::db::conn::ConnError::Query)?,
     };
+    let purged = crate::http::idempotency::purge_expired_keys(&mut conn).map_err(crate::db::conn::ConnError::Query)?;
+    if purged > 0 {
+        println!("{purged} idempotency key(s) older than the retention period purged");
+    }
     for fund_id in funds {
         let bar = indicatif::ProgressBar::new(0).with_message(format!("fund {fund_id}"));
         bar.set_style(
