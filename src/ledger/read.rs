@@ -50,6 +50,23 @@ pub fn worker_transactions(
 /// The fund's fingerprint as of `at`: a hash over the chain head of every budget account as
 /// it stood at that moment. Returns the digest and the number of accounts it covers.
 pub fn fund_digest_at(conn: &mut DbConn, fund_id: &str, at: NaiveDateTime) -> QueryResult<(String, usize)> {
+    // Nothing recorded since `at`: the heads are the accounts' current chain heads.
+    let later: i64 = ledger_transactions::table
+        .filter(ledger_transactions::fund_id.eq(fund_id))
+        .filter(ledger_transactions::recorded_at.gt(at))
+        .select(ledger_transactions::seq)
+        .limit(1)
+        .load::<i64>(conn)?
+        .len() as i64;
+    if later == 0 {
+        let heads: Vec<(String, String)> = budget_accounts::table
+            .filter(budget_accounts::fund_id.eq(fund_id))
+            .filter(budget_accounts::tx_count.gt(0))
+            .select((budget_accounts::id, budget_accounts::chain_head))
+            .load(conn)?;
+        let count = heads.len();
+        return Ok((fund_digest(heads), count));
+    }
     let rows: Vec<(String, i64, String)> = ledger_transactions::table
         .filter(ledger_transactions::fund_id.eq(fund_id))
         .filter(ledger_transactions::recorded_at.le(at))

@@ -311,15 +311,22 @@ fn compute(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -
         end: month.next().start_utc(),
         month_first_day: month.first_day,
     };
+    let started = std::time::Instant::now();
+    let lap = |what: &str| tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "report: {what}");
     let sums = query::account_sums(conn, fund_id, &windows)?;
+    lap("account sums");
+    let owners: HashMap<String, (String, String)> =
+        query::account_owners(conn, fund_id)?.into_iter().map(|o| (o.id, (o.worker_id, o.scheme_id))).collect();
+    let owner = |s: &AccountSums| owners.get(&s.account_id).cloned().unwrap_or_default();
     let workers = query::workers(conn, fund_id, windows.end)?;
     let coached: HashSet<String> =
         query::coached_workers(conn, fund_id, year_first, month.last_day(), windows.end)?.into_iter().map(|r| r.id).collect();
     let schemes = query::schemes(conn, fund_id)?;
+    lap("workers, sessions, schemes");
 
     let mut per_worker: HashMap<String, WorkerYear> = HashMap::new();
     for s in &sums {
-        let w = per_worker.entry(s.worker_id.clone()).or_default();
+        let w = per_worker.entry(owner(s).0).or_default();
         w.granted_ytd += s.granted_ytd;
         w.net_spent_ytd += s.spent_ytd - s.reversed_ytd;
         w.spent_month += s.spent_month - s.reversed_month;
@@ -351,11 +358,15 @@ fn compute(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -
         suppressed: hide_matrix,
     };
 
-    let breakdowns = breakdowns(&sums, &workers, &per_worker, &schemes, month, audience);
-    let trend = trend(conn, fund_id, month)?;
+    let breakdowns = breakdowns(&sums, &owner, &workers, &per_worker, &schemes, month, audience);
+    lap("breakdowns");
+    let trend = trend(conn, fund_id, month, &owners)?;
+    lap("trend");
     let signals = signals(conn, fund_id, month, &windows)?;
-    let backdated = total(|s| s.backdated_month);
+    lap("signals");
+    let backdated = query::backdated(conn, fund_id, &windows)?;
     let (digest, accounts) = fund_digest_at(conn, fund_id, windows.end - chrono::Duration::microseconds(1))?;
+    lap("digest");
 
     Ok(MonthlyReport {
         fund_id: fund_id.to_string(),
@@ -402,6 +413,7 @@ fn compute(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -
 
 fn breakdowns(
     sums: &[AccountSums],
+    owner: &dyn Fn(&AccountSums) -> (String, String),
     workers: &[query::WorkerFacts],
     per_worker: &HashMap<String, WorkerYear>,
     schemes: &[query::SchemeName],
@@ -411,9 +423,10 @@ fn breakdowns(
     let year = month.first_day.year();
     let mut by_scheme: BTreeMap<String, CellAcc> = BTreeMap::new();
     for s in sums.iter().filter(|s| s.granted_all > 0) {
-        let Some(w) = per_worker.get(&s.worker_id) else { continue };
-        let scheme = schemes.iter().find(|x| x.id == s.scheme_id);
-        let cell = by_scheme.entry(scheme.map(|x| x.code.clone()).unwrap_or_else(|| s.scheme_id.clone())).or_default();
+        let (worker_id, scheme_id) = owner(s);
+        let Some(w) = per_worker.get(&worker_id) else { continue };
+        let scheme = schemes.iter().find(|x| x.id == scheme_id);
+        let cell = by_scheme.entry(scheme.map(|x| x.code.clone()).unwrap_or(scheme_id)).or_default();
         cell.label = scheme.map(|x| x.name.clone()).unwrap_or_default();
         // Per scheme: this account's own spending, and whether the worker spent in it.
         cell.workers += 1;
@@ -459,12 +472,19 @@ fn ordered(mut cells: Vec<Cell>, order: &[&str]) -> Vec<Cell> {
     cells
 }
 
-fn trend(conn: &mut DbConn, fund_id: &str, month: Month) -> QueryResult<Vec<TrendPoint>> {
+fn trend(conn: &mut DbConn, fund_id: &str, month: Month, owners: &HashMap<String, (String, String)>) -> QueryResult<Vec<TrendPoint>> {
     let first = month.minus(TREND_MONTHS - 1);
     let months: Vec<Month> = (0..TREND_MONTHS).map(|i| first.next_n(i)).collect();
     let mut starts: Vec<NaiveDateTime> = months.iter().map(|m| m.start_utc()).collect();
     starts.push(month.next().start_utc());
     let rows = query::trend(conn, fund_id, &starts)?;
+    // Workers who spent, per month: distinct accounts with a spend in the month.
+    let mut spenders: Vec<HashSet<String>> = vec![HashSet::new(); months.len()];
+    for spend in query::spends(conn, fund_id, starts[0], starts[months.len()])? {
+        let bucket = starts[1..months.len()].iter().filter(|s| **s <= spend.recorded_at).count();
+        let worker = owners.get(&spend.account_id).map_or(spend.account_id.clone(), |(w, _)| w.clone());
+        spenders[bucket].insert(worker);
+    }
     Ok(months
         .iter()
         .enumerate()
@@ -475,7 +495,7 @@ fn trend(conn: &mut DbConn, fund_id: &str, month: Month) -> QueryResult<Vec<Tren
                 granted: format_cents(row.map_or(0, |r| r.granted)),
                 spent: format_cents(row.map_or(0, |r| r.spent)),
                 expired: format_cents(row.map_or(0, |r| r.expired)),
-                workers_spent: row.map_or(0, |r| r.workers_spent),
+                workers_spent: spenders[i].len() as i64,
             }
         })
         .collect())

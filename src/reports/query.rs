@@ -21,9 +21,7 @@ fn sql(conn: &DbConn, text: &str) -> String {
 #[derive(Debug, Clone, QueryableByName)]
 pub struct AccountSums {
     #[diesel(sql_type = Text)]
-    pub worker_id: String,
-    #[diesel(sql_type = Text)]
-    pub scheme_id: String,
+    pub account_id: String,
     #[diesel(sql_type = BigInt)]
     pub granted_month: i64,
     #[diesel(sql_type = BigInt)]
@@ -44,8 +42,6 @@ pub struct AccountSums {
     pub available_end: i64,
     #[diesel(sql_type = BigInt)]
     pub reserved_end: i64,
-    #[diesel(sql_type = BigInt)]
-    pub backdated_month: i64,
 }
 
 /// The report's time windows, as UTC instants (recorded time decides where an entry falls).
@@ -57,10 +53,11 @@ pub struct Windows {
     pub month_first_day: NaiveDate,
 }
 
+/// One pass over the fund's postings up to the month's end, summed per budget account.
 pub fn account_sums(conn: &mut DbConn, fund_id: &str, w: &Windows) -> QueryResult<Vec<AccountSums>> {
     let text = sql(
         conn,
-        "SELECT a.worker_id AS worker_id, a.scheme_id AS scheme_id,
+        "SELECT t.account_id AS account_id,
            CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at >= $2 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_month,
            CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at >= $3 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_ytd,
            CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_all,
@@ -70,21 +67,55 @@ pub fn account_sums(conn: &mut DbConn, fund_id: &str, w: &Windows) -> QueryResul
            CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents < 0 AND t.recorded_at >= $3 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reversed_ytd,
            CAST(COALESCE(SUM(CASE WHEN p.account = 'expired' AND t.recorded_at >= $2 THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS expired_month,
            CAST(COALESCE(SUM(CASE WHEN p.account = 'available' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS available_end,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'reserved' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reserved_end,
-           CAST(COUNT(DISTINCT CASE WHEN t.recorded_at >= $2 AND t.effective_date < $5 THEN t.id END) AS BIGINT) AS backdated_month
+           CAST(COALESCE(SUM(CASE WHEN p.account = 'reserved' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reserved_end
          FROM ledger_transactions t
          JOIN ledger_postings p ON p.transaction_id = t.id
-         JOIN budget_accounts a ON a.id = t.account_id
          WHERE t.fund_id = $1 AND t.recorded_at < $4
-         GROUP BY a.worker_id, a.scheme_id",
+         GROUP BY t.account_id",
     );
     diesel::sql_query(text)
         .bind::<Text, _>(fund_id)
         .bind::<Timestamp, _>(w.month_start)
         .bind::<Timestamp, _>(w.year_start)
         .bind::<Timestamp, _>(w.end)
-        .bind::<Date, _>(w.month_first_day)
         .load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AccountOwner {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub worker_id: String,
+    #[diesel(sql_type = Text)]
+    pub scheme_id: String,
+}
+
+pub fn account_owners(conn: &mut DbConn, fund_id: &str) -> QueryResult<Vec<AccountOwner>> {
+    let text = sql(conn, "SELECT id, worker_id, scheme_id FROM budget_accounts WHERE fund_id = $1");
+    diesel::sql_query(text).bind::<Text, _>(fund_id).load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Count {
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+/// Transactions recorded in the month with an effective date before it.
+pub fn backdated(conn: &mut DbConn, fund_id: &str, w: &Windows) -> QueryResult<i64> {
+    let text = sql(
+        conn,
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ledger_transactions
+         WHERE fund_id = $1 AND recorded_at >= $2 AND recorded_at < $3 AND effective_date < $4",
+    );
+    let rows: Vec<Count> = diesel::sql_query(text)
+        .bind::<Text, _>(fund_id)
+        .bind::<Timestamp, _>(w.month_start)
+        .bind::<Timestamp, _>(w.end)
+        .bind::<Date, _>(w.month_first_day)
+        .load(conn)?;
+    Ok(rows.first().map_or(0, |r| r.n))
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -161,8 +192,24 @@ pub struct MonthSums {
     pub spent: i64,
     #[diesel(sql_type = BigInt)]
     pub expired: i64,
-    #[diesel(sql_type = BigInt)]
-    pub workers_spent: i64,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SpendAt {
+    #[diesel(sql_type = Text)]
+    pub account_id: String,
+    #[diesel(sql_type = Timestamp)]
+    pub recorded_at: NaiveDateTime,
+}
+
+/// Every spend recorded in [from, end): which account, when.
+pub fn spends(conn: &mut DbConn, fund_id: &str, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<SpendAt>> {
+    let text = sql(
+        conn,
+        "SELECT account_id, recorded_at FROM ledger_transactions
+         WHERE fund_id = $1 AND kind = 'spend' AND recorded_at >= $2 AND recorded_at < $3",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(from).bind::<Timestamp, _>(end).load(conn)
 }
 
 /// Flows per month for the trend: `starts` are the 13 month boundaries (12 months).
@@ -175,10 +222,10 @@ pub fn trend(conn: &mut DbConn, fund_id: &str, starts: &[NaiveDateTime]) -> Quer
             "SELECT CAST(({bucket}) AS BIGINT) AS bucket,
                CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted,
                CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS spent,
-               CAST(COALESCE(SUM(CASE WHEN p.account = 'expired' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS expired,
-               CAST(COUNT(DISTINCT CASE WHEN p.account = 'spent' AND p.amount_cents > 0 THEN t.account_id END) AS BIGINT) AS workers_spent
+               CAST(COALESCE(SUM(CASE WHEN p.account = 'expired' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS expired
              FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
              WHERE t.fund_id = $1 AND t.recorded_at >= $2 AND t.recorded_at < ${last}
+               AND p.account IN ('grants_issued', 'spent', 'expired')
              GROUP BY 1",
             last = starts.len() + 1
         ),
@@ -198,8 +245,25 @@ pub struct LapsingLot {
     pub available: i64,
 }
 
+/// Whether anything was recorded in the fund at or after `at`: if not, the projections are the
+/// state at `at`, and the report can read them instead of summing entries.
+pub fn recorded_since(conn: &mut DbConn, fund_id: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    let text = sql(conn, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT 1 FROM ledger_transactions WHERE fund_id = $1 AND recorded_at >= $2 LIMIT 1) x");
+    let rows: Vec<Count> = diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(at).load(conn)?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}
+
 /// Per lot lapsing after `after` and up to `until`, its available money at the month's end.
 pub fn lapsing(conn: &mut DbConn, fund_id: &str, after: NaiveDate, until: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<LapsingLot>> {
+    if !recorded_since(conn, fund_id, end)? {
+        let text = sql(
+            conn,
+            "SELECT a.worker_id AS worker_id, g.available_cents AS available
+             FROM grant_lots g JOIN budget_accounts a ON a.id = g.account_id
+             WHERE g.fund_id = $1 AND g.expires_on > $2 AND g.expires_on <= $3 AND g.available_cents > 0",
+        );
+        return diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Date, _>(after).bind::<Date, _>(until).load(conn);
+    }
     let text = sql(
         conn,
         "SELECT a.worker_id AS worker_id, CAST(SUM(p.amount_cents) AS BIGINT) AS available

@@ -15,5 +15,6 @@ mod lots;
 mod operations;
 mod reference_data;
 mod reports;
+mod security;
 mod tenancy;
 mod vouchers;
