@@ -21,6 +21,19 @@ pub enum DbConn {
 }
 
 pub type Pool = r2d2::Pool<Manager>;
+
+/// Runs a diesel statement on the backend's own connection type. Statements run through the
+/// shared `DbConn` type are not kept as prepared statements for writes; on the hot path of
+/// posting money, this keeps them prepared (and allows `RETURNING`).
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
 /// Connections kept open per process. Two cores: a handful of connections saturates them, and
@@ -198,6 +211,9 @@ pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32, checkout_t
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
+        // No `SELECT 1` before every request: a broken connection fails its request (which
+        // rolls back) and r2d2 replaces it.
+        .test_on_check_out(false)
         .connection_timeout(checkout_timeout)
         .build(manager)?)
 }

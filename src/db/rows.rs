@@ -11,6 +11,7 @@ use super::schema::{
 };
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = funds)]
 pub struct FundRow {
     pub id: String,
@@ -20,6 +21,7 @@ pub struct FundRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = schemes)]
 pub struct SchemeRow {
     pub id: String,
@@ -30,6 +32,7 @@ pub struct SchemeRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = scheme_versions)]
 pub struct SchemeVersionRow {
     pub id: String,
@@ -50,6 +53,7 @@ pub struct SchemeVersionRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = employers)]
 pub struct EmployerRow {
     pub id: String,
@@ -61,6 +65,7 @@ pub struct EmployerRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = workers)]
 pub struct WorkerRow {
     pub id: String,
@@ -73,6 +78,7 @@ pub struct WorkerRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = budget_accounts)]
 pub struct AccountRow {
     pub id: String,
@@ -90,6 +96,7 @@ pub struct AccountRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = grant_lots)]
 pub struct LotRow {
     pub id: String,
@@ -105,6 +112,7 @@ pub struct LotRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = ledger_transactions)]
 pub struct TransactionRow {
     pub id: String,
@@ -122,6 +130,7 @@ pub struct TransactionRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = ledger_postings)]
 pub struct PostingRow {
     pub transaction_id: String,
@@ -135,6 +144,7 @@ pub struct PostingRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = vouchers)]
 pub struct VoucherRow {
     pub id: String,
@@ -155,6 +165,7 @@ pub struct VoucherRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = voucher_lots)]
 pub struct VoucherLotRow {
     pub voucher_id: String,
@@ -164,6 +175,7 @@ pub struct VoucherLotRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = claims)]
 pub struct ClaimRow {
     pub id: String,
@@ -198,6 +210,7 @@ pub struct ClaimRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = idempotency_keys)]
 pub struct IdempotencyRow {
     pub fund_id: String,
@@ -210,6 +223,7 @@ pub struct IdempotencyRow {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = coaching_sessions)]
 pub struct SessionRow {
     pub id: String,
@@ -270,6 +284,56 @@ pub fn scheme_versions_of(conn: &mut DbConn, scheme_id: &str) -> QueryResult<Vec
         .order(scheme_versions::effective_from.asc())
         .select(SchemeVersionRow::as_select())
         .load(conn)
+}
+
+/// The version of a scheme of this fund in force on `date` (before the first version, the
+/// first version), in one query when it exists.
+pub fn scheme_version_in_fund(
+    conn: &mut DbConn,
+    fund_id: &str,
+    scheme_id: &str,
+    date: NaiveDate,
+) -> QueryResult<Option<SchemeVersionRow>> {
+    let in_force = scheme_versions::table
+        .inner_join(schemes::table)
+        .filter(schemes::fund_id.eq(fund_id))
+        .filter(scheme_versions::scheme_id.eq(scheme_id))
+        .filter(scheme_versions::effective_from.le(date))
+        .order(scheme_versions::effective_from.desc())
+        .select(SchemeVersionRow::as_select())
+        .first(conn)
+        .optional()?;
+    match in_force {
+        Some(version) => Ok(Some(version)),
+        None => scheme_versions::table
+            .inner_join(schemes::table)
+            .filter(schemes::fund_id.eq(fund_id))
+            .filter(scheme_versions::scheme_id.eq(scheme_id))
+            .order(scheme_versions::effective_from.asc())
+            .select(SchemeVersionRow::as_select())
+            .first(conn)
+            .optional(),
+    }
+}
+
+/// A worker of this fund and the id of its budget account in a scheme, if it has one: one query.
+pub fn worker_with_account(
+    conn: &mut DbConn,
+    fund_id: &str,
+    worker_id: &str,
+    scheme_id: &str,
+) -> QueryResult<Option<(WorkerRow, Option<String>)>> {
+    workers::table
+        .left_join(
+            budget_accounts::table.on(budget_accounts::worker_id
+                .eq(workers::id)
+                .and(budget_accounts::scheme_id.eq(scheme_id.to_string()))),
+        )
+        .filter(workers::fund_id.eq(fund_id))
+        .filter(workers::id.eq(worker_id))
+        .select((WorkerRow::as_select(), budget_accounts::id.nullable()))
+        .first(conn)
+        .optional()
 }
 
 /// The version in force on `date`; before the first version, the first version.

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::spending::{lot_balances, reverse_spend, spend, Booking, SpendPlan};
-use super::vouchers::{allocations, find_account, find_voucher_by_code};
+use super::vouchers::{allocations, find_voucher_by_code};
 use super::{ensure_account, lock_account, LedgerError};
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, ClaimRow, SchemeVersionRow, VoucherRow, WorkerRow};
@@ -72,15 +72,14 @@ pub fn submit(
     today: NaiveDate,
 ) -> Result<ClaimRow, ClaimError> {
     let fund = fund_id.to_string();
-    let worker = rows::find_worker(conn, &fund, &request.worker_id.to_string())?
-        .filter(|w| employer.is_none_or(|e| e.to_string() == w.employer_id))
-        .ok_or(ClaimError::UnknownWorker(request.worker_id))?;
     let scheme_id = request.scheme_id.to_string();
-    rows::find_scheme(conn, &fund, &scheme_id)?.ok_or(ClaimError::UnknownScheme(request.scheme_id))?;
-    let rules = rows::scheme_version_on(conn, &scheme_id, request.training_start)?
+    let (worker, account_id) = rows::worker_with_account(conn, &fund, &request.worker_id.to_string(), &scheme_id)?
+        .filter(|(w, _)| employer.is_none_or(|e| e.to_string() == w.employer_id))
+        .ok_or(ClaimError::UnknownWorker(request.worker_id))?;
+    let rules = rows::scheme_version_in_fund(conn, &fund, &scheme_id, request.training_start)?
         .ok_or(ClaimError::UnknownScheme(request.scheme_id))?;
-    let account = match find_account(conn, &worker.id, &scheme_id)? {
-        Some(id) => Some(lock_account(conn, id)?),
+    let account = match account_id {
+        Some(id) => Some(lock_account(conn, stored(&id))?),
         None => None,
     };
 
@@ -145,7 +144,7 @@ pub fn submit(
 }
 
 fn insert_claim(conn: &mut DbConn, row: &ClaimRow) -> Result<(), ClaimError> {
-    diesel::insert_into(claims::table).values(row).execute(conn).map_err(|e| {
+    crate::on_backend!(conn, |c| diesel::insert_into(claims::table).values(row).execute(c)).map_err(|e| {
         if crate::db::is_unique_violation(&e) {
             ClaimError::DuplicateInvoice(row.invoice_reference.clone())
         } else {

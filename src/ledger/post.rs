@@ -92,10 +92,11 @@ pub fn ensure_account(
 /// worker wait; others do not); on SQLite the write transaction already holds the lock.
 pub fn lock_account(conn: &mut DbConn, account_id: AccountId) -> Result<AccountRow, LedgerError> {
     let id = account_id.to_string();
-    diesel::update(budget_accounts::table.find(&id))
+    let locked = crate::on_backend!(conn, |c| diesel::update(budget_accounts::table.find(&id))
         .set(budget_accounts::tx_count.eq(budget_accounts::tx_count))
-        .execute(conn)?;
-    Ok(budget_accounts::table.find(&id).select(AccountRow::as_select()).first(conn)?)
+        .returning(AccountRow::as_returning())
+        .get_result(c))?;
+    Ok(locked)
 }
 
 /// Balance changes a transaction makes to its budget account row.
@@ -167,7 +168,7 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
 
     let d = deltas(&tx.postings);
     // The check-and-debit: one conditional statement, never a read followed by a write.
-    let updated = diesel::update(
+    let updated = crate::on_backend!(conn, |c| diesel::update(
         budget_accounts::table
             .filter(budget_accounts::id.eq(&account.id))
             .filter(budget_accounts::tx_count.eq(account.tx_count))
@@ -183,7 +184,7 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
         budget_accounts::tx_count.eq(row.seq),
         budget_accounts::chain_head.eq(&row.hash),
     ))
-    .execute(conn)?;
+    .execute(c))?;
     if updated != 1 {
         let usable = account.available_cents;
         return Err(LedgerError::InsufficientBudget { usable_cents: usable });
@@ -193,7 +194,7 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
             apply_to_lot(conn, account, lot, p)?;
         }
     }
-    diesel::insert_into(ledger_transactions::table).values(&row).execute(conn)?;
+    crate::on_backend!(conn, |c| diesel::insert_into(ledger_transactions::table).values(&row).execute(c))?;
     insert_postings(conn, &postings)?;
     super::tally_posted(tx.kind);
     Ok(row)
@@ -215,12 +216,12 @@ fn apply_to_lot(conn: &mut DbConn, account: &AccountRow, lot: LotId, p: &Posting
         .filter(grant_lots::id.eq(&lot_id))
         .filter(grant_lots::account_id.eq(&account.id));
     let updated = match p.account {
-        LedgerAccount::Available => diesel::update(target.filter((grant_lots::available_cents + p.amount_cents).ge(0)))
+        LedgerAccount::Available => crate::on_backend!(conn, |c| diesel::update(target.filter((grant_lots::available_cents + p.amount_cents).ge(0)))
             .set(grant_lots::available_cents.eq(grant_lots::available_cents + p.amount_cents))
-            .execute(conn)?,
-        LedgerAccount::Reserved => diesel::update(target.filter((grant_lots::reserved_cents + p.amount_cents).ge(0)))
+            .execute(c))?,
+        LedgerAccount::Reserved => crate::on_backend!(conn, |c| diesel::update(target.filter((grant_lots::reserved_cents + p.amount_cents).ge(0)))
             .set(grant_lots::reserved_cents.eq(grant_lots::reserved_cents + p.amount_cents))
-            .execute(conn)?,
+            .execute(c))?,
         other => {
             return Err(LedgerError::Invariant(format!("a {} posting cannot name a lot", other.as_str())));
         }
