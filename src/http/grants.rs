@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::Pool;
 use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
-use crate::ledger::grants::{grant, GrantError, GrantOutcome, GrantRequest};
+use crate::ledger::grants::{grant, grant_many, GrantError, GrantOutcome, GrantRequest};
 
 /// Most grants in one bulk request: one transaction, bounded in time and memory.
 pub const MAX_BULK_GRANTS: usize = 10_000;
@@ -119,10 +119,7 @@ pub async fn create_grants(
                 Stored::new(StatusCode::CREATED, GrantView::from(outcome))
             }
             Requests::Bulk(requests) => {
-                let mut outcomes = Vec::with_capacity(requests.len());
-                for (index, request) in requests.iter().enumerate() {
-                    outcomes.push(grant(conn, fund, &caller.sub, request, day, true).map_err(|e| at_index(index, e))?);
-                }
+                let outcomes = grant_many(conn, fund, &caller.sub, requests, day).map_err(|(index, e)| at_index(index, e))?;
                 let granted_total = outcomes.iter().map(|o| o.granted_cents).sum();
                 Stored::new(
                     StatusCode::CREATED,

@@ -9,6 +9,7 @@ use crate::db::rows::{self, LotRow};
 use crate::db::schema::grant_lots;
 use crate::domain::scheme::{capped_grant_cents, lot_expires_on};
 use crate::domain::time::now_utc;
+use crate::domain::ids::stored;
 use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, TransactionId, WorkerId};
 
 /// Grant years accepted: back-dated moves of existing balances, up to next year's grant.
@@ -143,4 +144,225 @@ pub fn grant(
     outcome.lot_id = Some(lot_id);
     outcome.transaction_id = Some(tx_id);
     Ok(outcome)
+}
+
+/// Rows written per multi-row INSERT: well under both databases' limits on bound parameters.
+const INSERT_CHUNK_ROWS: usize = 1_000;
+
+/// Books many grants inside the caller's write transaction with set-based statements: one
+/// lookup of the workers, one of the accounts, one lock of all accounts (in id order, so bulks
+/// cannot deadlock each other), multi-row inserts of lots, transactions and postings, and one
+/// update per account. Grants of which nothing fits under `max_balance` are reported with zero
+/// and no lot. An invalid item fails the whole bulk with its index.
+pub fn grant_many(
+    conn: &mut DbConn,
+    fund_id: FundId,
+    actor: &str,
+    requests: &[GrantRequest],
+    today: NaiveDate,
+) -> Result<Vec<GrantOutcome>, (usize, GrantError)> {
+    use std::collections::{BTreeSet, HashMap};
+
+    use crate::db::rows::{AccountRow, PostingRow, TransactionRow};
+    use crate::db::schema::{budget_accounts, ledger_postings, ledger_transactions, workers};
+    use crate::ledger::chain::{transaction_hash, GENESIS_HASH};
+
+    let fund = fund_id.to_string();
+    let db = |e: diesel::result::Error| (0, GrantError::from(e));
+    let latest = today.year() + 1;
+    for (i, r) in requests.iter().enumerate() {
+        if !(EARLIEST_GRANT_YEAR..=latest).contains(&r.grant_year) {
+            return Err((i, GrantError::GrantYear { year: r.grant_year, latest }));
+        }
+    }
+    // Workers of this fund among those named.
+    let named: BTreeSet<String> = requests.iter().map(|r| r.worker_id.to_string()).collect();
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    let named_list: Vec<String> = named.iter().cloned().collect();
+    for chunk in named_list.chunks(INSERT_CHUNK_ROWS) {
+        let found: Vec<String> = workers::table
+            .filter(workers::fund_id.eq(&fund))
+            .filter(workers::id.eq_any(chunk))
+            .select(workers::id)
+            .load(conn)
+            .map_err(db)?;
+        known.extend(found);
+    }
+    if let Some(i) = requests.iter().position(|r| !known.contains(&r.worker_id.to_string())) {
+        return Err((i, GrantError::UnknownWorker(requests[i].worker_id)));
+    }
+    // The rules per scheme and grant year.
+    let mut rules: HashMap<(SchemeId, i32), crate::db::rows::SchemeVersionRow> = HashMap::new();
+    for (i, r) in requests.iter().enumerate() {
+        if rules.contains_key(&(r.scheme_id, r.grant_year)) {
+            continue;
+        }
+        let year_start = NaiveDate::from_ymd_opt(r.grant_year, 1, 1).unwrap_or(today);
+        let version = rows::scheme_version_in_fund(conn, &fund, &r.scheme_id.to_string(), year_start)
+            .map_err(|e| (i, e.into()))?
+            .ok_or((i, GrantError::UnknownScheme(r.scheme_id)))?;
+        rules.insert((r.scheme_id, r.grant_year), version);
+    }
+    // Accounts: create the missing ones, then lock all of them in id order.
+    let pairs: BTreeSet<(String, String)> = requests.iter().map(|r| (r.worker_id.to_string(), r.scheme_id.to_string())).collect();
+    let now = now_utc();
+    let fresh: Vec<AccountRow> = pairs
+        .iter()
+        .map(|(worker, scheme)| AccountRow {
+            id: AccountId::new().to_string(),
+            fund_id: fund.clone(),
+            worker_id: worker.clone(),
+            scheme_id: scheme.clone(),
+            available_cents: 0,
+            reserved_cents: 0,
+            granted_cents: 0,
+            spent_cents: 0,
+            expired_cents: 0,
+            tx_count: 0,
+            chain_head: GENESIS_HASH.to_string(),
+            created_at: now,
+        })
+        .collect();
+    for chunk in fresh.chunks(INSERT_CHUNK_ROWS) {
+        crate::on_backend!(conn, |c| diesel::insert_into(budget_accounts::table).values(chunk).on_conflict_do_nothing().execute(c))
+            .map_err(db)?;
+    }
+    let mut accounts: HashMap<(String, String), AccountRow> = HashMap::new();
+    for chunk in named_list.chunks(INSERT_CHUNK_ROWS) {
+        macro_rules! query {
+            () => {
+                budget_accounts::table
+                    .filter(budget_accounts::fund_id.eq(&fund))
+                    .filter(budget_accounts::worker_id.eq_any(chunk))
+                    .order(budget_accounts::id.asc())
+                    .select(AccountRow::as_select())
+            };
+        }
+        // Locked for the rest of the transaction: FOR UPDATE on PostgreSQL; on SQLite the write
+        // transaction already excludes every other writer.
+        let rows: Vec<AccountRow> = match conn {
+            DbConn::Pg(c) => query!().for_update().load(c),
+            DbConn::Sqlite(c) => query!().load(c),
+        }
+        .map_err(db)?;
+        for row in rows {
+            accounts.insert((row.worker_id.clone(), row.scheme_id.clone()), row);
+        }
+    }
+    let before: HashMap<String, (i64, i64)> = accounts.values().map(|a| (a.id.clone(), (a.tx_count, a.available_cents))).collect();
+
+    let mut outcomes = Vec::with_capacity(requests.len());
+    let (mut lots, mut txs, mut postings) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, r) in requests.iter().enumerate() {
+        let version = &rules[&(r.scheme_id, r.grant_year)];
+        let expires_on = lot_expires_on(r.grant_year, version.validity_years).ok_or((i, GrantError::GrantYear { year: r.grant_year, latest }))?;
+        let account = accounts
+            .get_mut(&(r.worker_id.to_string(), r.scheme_id.to_string()))
+            .ok_or((i, GrantError::Ledger(LedgerError::Invariant("account missing after insert".into()))))?;
+        let requested_cents = r.amount.map(Amount::cents).unwrap_or(version.annual_amount_cents);
+        let granted_cents = capped_grant_cents(requested_cents, account.available_cents + account.reserved_cents, version.max_balance_cents);
+        let mut outcome = GrantOutcome {
+            lot_id: None,
+            transaction_id: None,
+            account_id: stored(&account.id),
+            worker_id: r.worker_id,
+            scheme_id: r.scheme_id,
+            grant_year: r.grant_year,
+            requested_cents,
+            granted_cents,
+            expires_on,
+        };
+        if granted_cents > 0 {
+            let (lot_id, tx_id) = (LotId::new(), TransactionId::new());
+            lots.push(LotRow {
+                id: lot_id.to_string(),
+                fund_id: fund.clone(),
+                account_id: account.id.clone(),
+                transaction_id: tx_id.to_string(),
+                grant_year: r.grant_year,
+                amount_cents: granted_cents,
+                available_cents: granted_cents,
+                reserved_cents: 0,
+                expires_on,
+                created_at: now,
+            });
+            let tx = TransactionRow {
+                id: tx_id.to_string(),
+                fund_id: fund.clone(),
+                account_id: account.id.clone(),
+                seq: account.tx_count + 1,
+                kind: TxKind::Grant.as_str().to_string(),
+                effective_date: today,
+                recorded_at: r.recorded_at.unwrap_or(now),
+                actor: actor.to_string(),
+                reverses: None,
+                reference: Some(format!("lot:{lot_id}")),
+                prev_hash: account.chain_head.clone(),
+                hash: String::new(),
+            };
+            let legs = [
+                (LedgerAccount::GrantsIssued, None, None, -granted_cents),
+                (LedgerAccount::Available, Some(account.id.clone()), Some(lot_id.to_string()), granted_cents),
+            ];
+            let tx_postings: Vec<PostingRow> = legs
+                .into_iter()
+                .enumerate()
+                .map(|(line, (ledger_account, budget_account_id, lot, cents))| PostingRow {
+                    transaction_id: tx.id.clone(),
+                    line: line as i32 + 1,
+                    fund_id: fund.clone(),
+                    account: ledger_account.as_str().to_string(),
+                    budget_account_id,
+                    scheme_id: account.scheme_id.clone(),
+                    lot_id: lot,
+                    amount_cents: cents,
+                })
+                .collect();
+            let tx = TransactionRow { hash: transaction_hash(&tx, &tx_postings), ..tx };
+            account.tx_count = tx.seq;
+            account.chain_head = tx.hash.clone();
+            account.available_cents += granted_cents;
+            account.granted_cents += granted_cents;
+            outcome.lot_id = Some(lot_id);
+            outcome.transaction_id = Some(tx_id);
+            txs.push(tx);
+            postings.extend(tx_postings);
+        }
+        outcomes.push(outcome);
+    }
+    // Transactions before lots and postings, which refer to them.
+    for chunk in txs.chunks(INSERT_CHUNK_ROWS) {
+        crate::on_backend!(conn, |c| diesel::insert_into(ledger_transactions::table).values(chunk).execute(c)).map_err(db)?;
+    }
+    for chunk in lots.chunks(INSERT_CHUNK_ROWS) {
+        crate::on_backend!(conn, |c| diesel::insert_into(grant_lots::table).values(chunk).execute(c)).map_err(db)?;
+    }
+    for chunk in postings.chunks(INSERT_CHUNK_ROWS) {
+        crate::on_backend!(conn, |c| diesel::insert_into(ledger_postings::table).values(chunk).execute(c)).map_err(db)?;
+    }
+    for account in accounts.values() {
+        let (old_count, old_available) = before[&account.id];
+        if account.tx_count == old_count {
+            continue;
+        }
+        let added = account.available_cents - old_available;
+        let updated = crate::on_backend!(conn, |c| diesel::update(
+            budget_accounts::table.filter(budget_accounts::id.eq(&account.id)).filter(budget_accounts::tx_count.eq(old_count)),
+        )
+        .set((
+            budget_accounts::available_cents.eq(budget_accounts::available_cents + added),
+            budget_accounts::granted_cents.eq(budget_accounts::granted_cents + added),
+            budget_accounts::tx_count.eq(account.tx_count),
+            budget_accounts::chain_head.eq(&account.chain_head),
+        ))
+        .execute(c))
+        .map_err(db)?;
+        if updated != 1 {
+            return Err((0, GrantError::Ledger(LedgerError::Invariant(format!("account {} changed under its lock", account.id)))));
+        }
+    }
+    for _ in &txs {
+        super::tally_posted(TxKind::Grant);
+    }
+    Ok(outcomes)
 }

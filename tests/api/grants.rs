@@ -121,3 +121,24 @@ on_both_backends!(
     grants_are_capped_at_max_balance,
     back_dated_grants_keep_their_own_expiry
 );
+
+async fn a_bulk_may_grant_one_worker_several_times(app: TestApp) {
+    let fund = app.create_fund("oom").await;
+    let scheme = app.standard_scheme(&fund).await; // max_balance 2250.00
+    let employer = app.create_employer(&fund, "12345678").await;
+    let worker = app.create_worker(&fund, &employer, "P-1").await;
+    let year = crate::helpers::this_year();
+    let grants: Vec<_> = (0..4).map(|i| json!({"worker_id": worker, "scheme_id": scheme, "amount": "700.00", "grant_year": year - i})).collect();
+    let reply = app.post(&format!("/v1/funds/{}/grants", fund.id), &fund.admin, &json!({"grants": grants})).await.expect(201).body;
+    let amounts: Vec<&str> = reply["grants"].as_array().expect("grants").iter().map(|g| g["amount"].as_str().expect("amount")).collect();
+    assert_eq!(amounts, vec!["700.00", "700.00", "700.00", "150.00"], "the cap applies item by item, in order");
+    let budget = app.budget(&fund, &worker).await;
+    assert_eq!(budget["accounts"][0]["available"], "2250.00");
+    assert_eq!(budget["accounts"][0]["lots"].as_array().map(Vec::len), Some(4));
+    let ledger = app.get(&format!("/v1/funds/{}/workers/{worker}/ledger", fund.id), &fund.admin).await.expect(200).body;
+    let seqs: Vec<i64> = ledger["items"].as_array().expect("items").iter().map(|t| t["seq"].as_i64().expect("seq")).collect();
+    assert_eq!(seqs, vec![4, 3, 2, 1]);
+    assert_eq!(app.verify(&fund).await["ok"], true, "the chain over one bulk holds");
+}
+
+on_both_backends!(a_bulk_may_grant_one_worker_several_times);
