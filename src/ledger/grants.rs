@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::{ensure_account, lock_account, post, LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
 use crate::db::conn::DbConn;
-use crate::db::rows::{self, LotRow};
+use crate::db::rows::{self, AccountRow, LotRow};
 use crate::db::schema::grant_lots;
 use crate::domain::scheme::{capped_grant_cents, lot_expires_on};
 use crate::domain::time::now_utc;
@@ -163,7 +163,7 @@ pub fn grant_many(
 ) -> Result<Vec<GrantOutcome>, (usize, GrantError)> {
     use std::collections::{BTreeSet, HashMap};
 
-    use crate::db::rows::{AccountRow, PostingRow, TransactionRow};
+    use crate::db::rows::{PostingRow, TransactionRow};
     use crate::db::schema::{budget_accounts, ledger_postings, ledger_transactions, workers};
     use crate::ledger::chain::{transaction_hash, GENESIS_HASH};
 
@@ -340,29 +340,74 @@ pub fn grant_many(
     for chunk in postings.chunks(INSERT_CHUNK_ROWS) {
         crate::on_backend!(conn, |c| diesel::insert_into(ledger_postings::table).values(chunk).execute(c)).map_err(db)?;
     }
-    for account in accounts.values() {
-        let (old_count, old_available) = before[&account.id];
-        if account.tx_count == old_count {
-            continue;
-        }
-        let added = account.available_cents - old_available;
-        let updated = crate::on_backend!(conn, |c| diesel::update(
-            budget_accounts::table.filter(budget_accounts::id.eq(&account.id)).filter(budget_accounts::tx_count.eq(old_count)),
-        )
-        .set((
-            budget_accounts::available_cents.eq(budget_accounts::available_cents + added),
-            budget_accounts::granted_cents.eq(budget_accounts::granted_cents + added),
-            budget_accounts::tx_count.eq(account.tx_count),
-            budget_accounts::chain_head.eq(&account.chain_head),
-        ))
-        .execute(c))
-        .map_err(db)?;
-        if updated != 1 {
-            return Err((0, GrantError::Ledger(LedgerError::Invariant(format!("account {} changed under its lock", account.id)))));
-        }
+    let changed: Vec<(&AccountRow, i64, i64)> = accounts
+        .values()
+        .filter_map(|a| {
+            let (old_count, old_available) = before[&a.id];
+            (a.tx_count != old_count).then_some((a, old_count, a.available_cents - old_available))
+        })
+        .collect();
+    let updated = update_accounts(conn, &changed).map_err(db)?;
+    if updated != changed.len() {
+        return Err((0, GrantError::Ledger(LedgerError::Invariant("an account changed under its lock".into()))));
     }
     for _ in &txs {
         super::tally_posted(TxKind::Grant);
     }
     Ok(outcomes)
+}
+
+/// Adds each account's granted money and moves its chain head, only where `tx_count` is still
+/// what was read under the lock. PostgreSQL: one statement per chunk (`UPDATE ... FROM VALUES`);
+/// SQLite, in-process: one statement per account. Returns the number of rows updated.
+fn update_accounts(conn: &mut DbConn, changed: &[(&AccountRow, i64, i64)]) -> QueryResult<usize> {
+    use crate::db::schema::budget_accounts;
+    use diesel::sql_types::{BigInt, Text};
+    match conn {
+        DbConn::Pg(pg) => {
+            let mut total = 0;
+            for chunk in changed.chunks(INSERT_CHUNK_ROWS) {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let b = i * 5;
+                        format!("(${}, ${}::bigint, ${}::bigint, ${}::bigint, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
+                    })
+                    .collect();
+                let text = format!(
+                    "UPDATE budget_accounts AS a SET available_cents = a.available_cents + v.added, \
+                     granted_cents = a.granted_cents + v.added, tx_count = v.new_count, chain_head = v.head \
+                     FROM (VALUES {}) AS v(id, old_count, added, new_count, head) \
+                     WHERE a.id = v.id AND a.tx_count = v.old_count",
+                    values.join(", ")
+                );
+                let mut query = diesel::sql_query(text).into_boxed::<diesel::pg::Pg>();
+                for (account, old_count, added) in chunk {
+                    query = query
+                        .bind::<Text, _>(account.id.clone())
+                        .bind::<BigInt, _>(*old_count)
+                        .bind::<BigInt, _>(*added)
+                        .bind::<BigInt, _>(account.tx_count)
+                        .bind::<Text, _>(account.chain_head.clone());
+                }
+                total += query.execute(pg)?;
+            }
+            Ok(total)
+        }
+        DbConn::Sqlite(sqlite) => {
+            let mut total = 0;
+            for (account, old_count, added) in changed {
+                total += diesel::update(
+                    budget_accounts::table.filter(budget_accounts::id.eq(&account.id)).filter(budget_accounts::tx_count.eq(*old_count)),
+                )
+                .set((
+                    budget_accounts::available_cents.eq(budget_accounts::available_cents + *added),
+                    budget_accounts::granted_cents.eq(budget_accounts::granted_cents + *added),
+                    budget_accounts::tx_count.eq(account.tx_count),
+                    budget_accounts::chain_head.eq(&account.chain_head),
+                ))
+                .execute(sqlite)?;
+            }
+            Ok(total)
+        }
+    }
 }
