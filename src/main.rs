@@ -4,7 +4,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// glibc gives every thread that allocates its own arena (up to 8 per core) and rarely returns
+/// their memory: with a pool of blocking threads handling large bulks, peak RSS grows several
+/// times over what the requests need. Two arenas keep memory close to the working set.
+const MALLOC_ARENAS: i32 = 2;
+
 fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+    }
     let cli = ptt_ledger::cli::Cli::parse();
     ptt_ledger::telemetry::init(cli.log_format);
     match ptt_ledger::cli::run(cli) {

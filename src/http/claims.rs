@@ -194,8 +194,8 @@ pub async fn create_claim(
     })
     .await?;
     if !stored.replayed {
-        if let Some(status) = stored.body["status"].as_str() {
-            metrics.claim_decided(status);
+        if let Some(serde_json::Value::String(status)) = stored.field("status") {
+            metrics.claim_decided(&status);
         }
     }
     Ok(stored.into_response())

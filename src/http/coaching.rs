@@ -146,7 +146,7 @@ pub async fn create_coaching_session(
     })
     .await?;
     if !stored.replayed {
-        let approved = stored.body["claims_approved"].as_array().map_or(0, Vec::len);
+        let approved = stored.field("claims_approved").and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0);
         for _ in 0..approved {
             metrics.claim_decided("approved_after_guidance");
         }

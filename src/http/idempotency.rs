@@ -54,17 +54,23 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
-/// A response that can be stored and replayed.
+/// A response that can be stored and replayed: its status and its JSON text, serialised once
+/// (a bulk's answer is megabytes; it is never held as a JSON tree).
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub status: StatusCode,
-    pub body: Value,
+    pub body: String,
     pub replayed: bool,
 }
 
 impl Stored {
     pub fn new(status: StatusCode, body: impl serde::Serialize) -> Result<Stored, ApiError> {
-        Ok(Stored { status, body: serde_json::to_value(body).map_err(ApiError::internal)?, replayed: false })
+        Ok(Stored { status, body: serde_json::to_string(&body).map_err(ApiError::internal)?, replayed: false })
+    }
+
+    /// One field of the body, for metrics.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        serde_json::from_str::<Value>(&self.body).ok().and_then(|mut v| v.get_mut(name).map(Value::take))
     }
 
     pub fn into_response(self) -> HttpResponse {
@@ -72,7 +78,7 @@ impl Stored {
         if self.replayed {
             response.insert_header(("Idempotent-Replayed", "true"));
         }
-        response.json(self.body)
+        response.content_type("application/json").body(self.body)
     }
 }
 
@@ -117,7 +123,7 @@ pub fn run_idempotent(
         )
         .set((
             idempotency_keys::status_code.eq(Some(i32::from(stored.status.as_u16()))),
-            idempotency_keys::response_body.eq(Some(stored.body.to_string())),
+            idempotency_keys::response_body.eq(Some(stored.body.clone())),
         ))
         .execute(conn)?;
         Ok(stored)
@@ -156,7 +162,7 @@ fn claim_key(conn: &mut DbConn, scope: &Scope<'_>, key: &str) -> Result<Option<S
     match (existing.status_code, existing.response_body) {
         (Some(status), Some(body)) => Ok(Some(Stored {
             status: StatusCode::from_u16(status as u16).map_err(ApiError::internal)?,
-            body: serde_json::from_str(&body).map_err(ApiError::internal)?,
+            body,
             replayed: true,
         })),
         _ => Err(ApiError::conflict(
@@ -193,7 +199,7 @@ pub fn replay_only(conn: &mut DbConn, scope: &Scope<'_>) -> Result<Option<Stored
     match (existing.status_code, existing.response_body) {
         (Some(status), Some(body)) => Ok(Some(Stored {
             status: StatusCode::from_u16(status as u16).map_err(ApiError::internal)?,
-            body: serde_json::from_str(&body).map_err(ApiError::internal)?,
+            body,
             replayed: true,
         })),
         _ => Ok(None),
@@ -210,7 +216,7 @@ pub fn remember(conn: &mut DbConn, scope: &Scope<'_>, stored: &Stored) -> Result
         key: key.to_string(),
         request_hash: scope.request_hash.to_string(),
         status_code: Some(i32::from(stored.status.as_u16())),
-        response_body: Some(stored.body.to_string()),
+        response_body: Some(stored.body.clone()),
         created_at: now_utc(),
     };
     match diesel::insert_into(idempotency_keys::table).values(&row).execute(conn) {
