@@ -298,9 +298,19 @@ fn hide(cell: &mut Cell) {
     };
 }
 
+/// Memory PostgreSQL may use for the report's sorts and hashes (per operation, this transaction
+/// only): enough to group 100,000 accounts without spilling to disk.
+pub const REPORT_PG_WORK_MEM: &str = "64MB";
+
 /// Computes the report for a fund and month, in one read snapshot.
 pub fn monthly_report(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -> QueryResult<MonthlyReport> {
-    read_tx(conn, |conn| compute(conn, fund_id, month, audience))
+    read_tx(conn, |conn| {
+        if let DbConn::Pg(pg) = conn {
+            use diesel::connection::SimpleConnection;
+            pg.batch_execute(&format!("SET LOCAL work_mem = '{REPORT_PG_WORK_MEM}'"))?;
+        }
+        compute(conn, fund_id, month, audience)
+    })
 }
 
 fn compute(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -> QueryResult<MonthlyReport> {
