@@ -18,7 +18,7 @@ use crate::db::{write_tx, DbConn};
 use crate::domain::time::now_utc;
 use crate::domain::{Amount, EmployerId, FundId, SchemeId, SchemeVersionId, WorkerId};
 use crate::ledger::claims::{pay, reverse, submit, ClaimError, ClaimRequest};
-use crate::ledger::grants::{grant, GrantRequest};
+use crate::ledger::grants::{grant_many, GrantRequest};
 use crate::ledger::guidance::{record_session, SessionRequest};
 use crate::ledger::vouchers::{close, issue, VoucherRequest};
 
@@ -147,10 +147,10 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
         .execute(conn)?;
     // Grants over three years; most workers have been in the fund that long.
     let first_year = today.year() - rng.random_range(0..3);
-    for year in first_year..=today.year() {
-        let request = GrantRequest { worker_id: id, scheme_id, amount: None, grant_year: year, recorded_at: None };
-        grant(conn, fund_id, ACTOR, &request, today, true).map_err(write_err)?;
-    }
+    let grants: Vec<GrantRequest> = (first_year..=today.year())
+        .map(|year| GrantRequest { worker_id: id, scheme_id, amount: None, grant_year: year, recorded_at: None })
+        .collect();
+    grant_many(conn, fund_id, ACTOR, &grants, today).map_err(|e| write_err(e.error))?;
     // A third is coached; coaching doubles the chance of spending.
     let coached = rng.random_range(0..100) < 30;
     if coached {

@@ -336,30 +336,6 @@ pub fn worker_with_account(
         .optional()
 }
 
-/// The version in force on `date`; before the first version, the first version.
-pub fn scheme_version_on(
-    conn: &mut DbConn,
-    scheme_id: &str,
-    date: NaiveDate,
-) -> QueryResult<Option<SchemeVersionRow>> {
-    let in_force = scheme_versions::table
-        .filter(scheme_versions::scheme_id.eq(scheme_id))
-        .filter(scheme_versions::effective_from.le(date))
-        .order(scheme_versions::effective_from.desc())
-        .select(SchemeVersionRow::as_select())
-        .first(conn)
-        .optional()?;
-    match in_force {
-        Some(version) => Ok(Some(version)),
-        None => scheme_versions::table
-            .filter(scheme_versions::scheme_id.eq(scheme_id))
-            .order(scheme_versions::effective_from.asc())
-            .select(SchemeVersionRow::as_select())
-            .first(conn)
-            .optional(),
-    }
-}
-
 pub fn find_employer(conn: &mut DbConn, fund_id: &str, employer_id: &str) -> QueryResult<Option<EmployerRow>> {
     employers::table
         .filter(employers::fund_id.eq(fund_id))

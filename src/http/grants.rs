@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::Pool;
 use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
-use crate::ledger::grants::{grant, grant_many, GrantError, GrantOutcome, GrantRequest};
+use crate::ledger::grants::{grant_many, grant_one, BulkGrantError, GrantOutcome, GrantRequest};
 
 /// Most grants in one bulk request: one transaction, bounded in time and memory.
 pub const MAX_BULK_GRANTS: usize = 10_000;
@@ -115,11 +115,11 @@ pub async fn create_grants(
         let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| match &requests {
             Requests::Single(request) => {
-                let outcome = grant(conn, fund, &caller.sub, request, day, false)?;
+                let outcome = grant_one(conn, fund, &caller.sub, request, day)?;
                 Stored::new(StatusCode::CREATED, GrantView::from(outcome))
             }
             Requests::Bulk(requests) => {
-                let outcomes = grant_many(conn, fund, &caller.sub, requests, day).map_err(|(index, e)| at_index(index, e))?;
+                let outcomes = grant_many(conn, fund, &caller.sub, requests, day).map_err(at_index)?;
                 let granted_total = outcomes.iter().map(|o| o.granted_cents).sum();
                 Stored::new(
                     StatusCode::CREATED,
@@ -142,8 +142,13 @@ enum Requests {
 }
 
 /// Names the failing item of a bulk, so the back office can fix it; nothing of the bulk is kept.
-fn at_index(index: usize, error: GrantError) -> ApiError {
-    let mut api = ApiError::from(error);
-    api.detail = format!("grants[{index}]: {}; nothing of this bulk was booked", api.detail);
-    api.with_extra(serde_json::json!({ "index": index }))
+fn at_index(failure: BulkGrantError) -> ApiError {
+    let mut api = ApiError::from(failure.error);
+    match failure.index {
+        Some(index) => {
+            api.detail = format!("grants[{index}]: {}; nothing of this bulk was booked", api.detail);
+            api.with_extra(serde_json::json!({ "index": index }))
+        }
+        None => api,
+    }
 }

@@ -81,7 +81,7 @@ pub fn budget_of(conn: &mut DbConn, worker_id: &str, today: NaiveDate) -> Result
                     expires_on: l.expires_on.to_string(),
                 })
                 .collect();
-            let rules = rows::scheme_version_on(conn, &account.scheme_id, today)?;
+            let rules = rows::scheme_version_in_fund(conn, &account.fund_id, &account.scheme_id, today)?;
             let guidance = match rules {
                 Some(rules) => AccountGuidanceView {
                     required_above: rules.guidance_required_above_cents.map(format_cents),

@@ -3,7 +3,7 @@
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 
-use super::{ensure_account, lock_account, post, LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
+use super::{LedgerAccount, LedgerError, TxKind};
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, LotRow};
 use crate::db::schema::grant_lots;
@@ -59,91 +59,40 @@ impl From<diesel::result::Error> for GrantError {
     }
 }
 
-/// Books one grant inside the caller's write transaction. A grant that would take
-/// available + reserved past `max_balance` is reduced to what fits; one of which nothing fits
-/// is `MaxBalanceReached` when `skip_when_full` is false, and an outcome with zero granted (and
-/// no lot) when it is true.
-pub fn grant(
+/// Books one grant inside the caller's write transaction: a bulk of one. A grant of which
+/// nothing fits under `max_balance` is `MaxBalanceReached` (and the caller rolls back).
+pub fn grant_one(
     conn: &mut DbConn,
     fund_id: FundId,
     actor: &str,
     request: &GrantRequest,
     today: NaiveDate,
-    skip_when_full: bool,
 ) -> Result<GrantOutcome, GrantError> {
-    let latest = today.year() + 1;
-    if !(EARLIEST_GRANT_YEAR..=latest).contains(&request.grant_year) {
-        return Err(GrantError::GrantYear { year: request.grant_year, latest });
+    let outcome = grant_many(conn, fund_id, actor, std::slice::from_ref(request), today)
+        .map_err(|e| e.error)?
+        .pop()
+        .ok_or(GrantError::Ledger(LedgerError::Invariant("a bulk of one gave no outcome".into())))?;
+    if outcome.granted_cents == 0 {
+        return Err(GrantError::MaxBalanceReached);
     }
-    let fund = fund_id.to_string();
-    if rows::find_worker(conn, &fund, &request.worker_id.to_string())?.is_none() {
-        return Err(GrantError::UnknownWorker(request.worker_id));
-    }
-    if rows::find_scheme(conn, &fund, &request.scheme_id.to_string())?.is_none() {
-        return Err(GrantError::UnknownScheme(request.scheme_id));
-    }
-    let year_start = NaiveDate::from_ymd_opt(request.grant_year, 1, 1).unwrap_or(today);
-    let rules = rows::scheme_version_on(conn, &request.scheme_id.to_string(), year_start)?
-        .ok_or(GrantError::UnknownScheme(request.scheme_id))?;
-    let expires_on = lot_expires_on(request.grant_year, rules.validity_years)
-        .ok_or(GrantError::GrantYear { year: request.grant_year, latest })?;
-    let requested_cents = request.amount.map(Amount::cents).unwrap_or(rules.annual_amount_cents);
-
-    let account_id = ensure_account(conn, fund_id, request.worker_id, request.scheme_id)?;
-    let account = lock_account(conn, account_id)?;
-    let held = account.available_cents + account.reserved_cents;
-    let granted_cents = capped_grant_cents(requested_cents, held, rules.max_balance_cents);
-    let mut outcome = GrantOutcome {
-        lot_id: None,
-        transaction_id: None,
-        account_id,
-        worker_id: request.worker_id,
-        scheme_id: request.scheme_id,
-        grant_year: request.grant_year,
-        requested_cents,
-        granted_cents,
-        expires_on,
-    };
-    if granted_cents == 0 {
-        return if skip_when_full { Ok(outcome) } else { Err(GrantError::MaxBalanceReached) };
-    }
-
-    let lot_id = LotId::new();
-    let tx_id = TransactionId::new();
-    // The lot starts empty; the grant's posting fills it, like every other lot movement.
-    let lot = LotRow {
-        id: lot_id.to_string(),
-        fund_id: fund.clone(),
-        account_id: account.id.clone(),
-        transaction_id: tx_id.to_string(),
-        grant_year: request.grant_year,
-        amount_cents: granted_cents,
-        available_cents: 0,
-        reserved_cents: 0,
-        expires_on,
-        created_at: now_utc(),
-    };
-    diesel::insert_into(grant_lots::table).values(&lot).execute(conn)?;
-    post(
-        conn,
-        &account,
-        NewTransaction {
-            id: tx_id,
-            kind: TxKind::Grant,
-            effective_date: today,
-            actor: actor.to_string(),
-            reverses: None,
-            reference: Some(format!("lot:{lot_id}")),
-            postings: vec![
-                Posting::new(LedgerAccount::GrantsIssued, None, -granted_cents),
-                Posting::new(LedgerAccount::Available, Some(lot_id), granted_cents),
-            ],
-            recorded_at: request.recorded_at,
-        },
-    )?;
-    outcome.lot_id = Some(lot_id);
-    outcome.transaction_id = Some(tx_id);
     Ok(outcome)
+}
+
+/// A bulk that failed: the error, and the item it is about (none for a database failure).
+#[derive(Debug)]
+pub struct BulkGrantError {
+    pub index: Option<usize>,
+    pub error: GrantError,
+}
+
+impl BulkGrantError {
+    fn at(index: usize, error: GrantError) -> BulkGrantError {
+        BulkGrantError { index: Some(index), error }
+    }
+
+    fn db(error: diesel::result::Error) -> BulkGrantError {
+        BulkGrantError { index: None, error: error.into() }
+    }
 }
 
 /// Rows written per multi-row INSERT: well under both databases' limits on bound parameters.
@@ -160,7 +109,7 @@ pub fn grant_many(
     actor: &str,
     requests: &[GrantRequest],
     today: NaiveDate,
-) -> Result<Vec<GrantOutcome>, (usize, GrantError)> {
+) -> Result<Vec<GrantOutcome>, BulkGrantError> {
     use std::collections::{BTreeSet, HashMap};
 
     use crate::db::rows::{PostingRow, TransactionRow};
@@ -168,11 +117,11 @@ pub fn grant_many(
     use crate::ledger::chain::{transaction_hash, GENESIS_HASH};
 
     let fund = fund_id.to_string();
-    let db = |e: diesel::result::Error| (0, GrantError::from(e));
+    let db = BulkGrantError::db;
     let latest = today.year() + 1;
     for (i, r) in requests.iter().enumerate() {
         if !(EARLIEST_GRANT_YEAR..=latest).contains(&r.grant_year) {
-            return Err((i, GrantError::GrantYear { year: r.grant_year, latest }));
+            return Err(BulkGrantError::at(i, GrantError::GrantYear { year: r.grant_year, latest }));
         }
     }
     // Workers of this fund among those named.
@@ -189,7 +138,7 @@ pub fn grant_many(
         known.extend(found);
     }
     if let Some(i) = requests.iter().position(|r| !known.contains(&r.worker_id.to_string())) {
-        return Err((i, GrantError::UnknownWorker(requests[i].worker_id)));
+        return Err(BulkGrantError::at(i, GrantError::UnknownWorker(requests[i].worker_id)));
     }
     // The rules per scheme and grant year.
     let mut rules: HashMap<(SchemeId, i32), crate::db::rows::SchemeVersionRow> = HashMap::new();
@@ -199,8 +148,8 @@ pub fn grant_many(
         }
         let year_start = NaiveDate::from_ymd_opt(r.grant_year, 1, 1).unwrap_or(today);
         let version = rows::scheme_version_in_fund(conn, &fund, &r.scheme_id.to_string(), year_start)
-            .map_err(|e| (i, e.into()))?
-            .ok_or((i, GrantError::UnknownScheme(r.scheme_id)))?;
+            .map_err(db)?
+            .ok_or(BulkGrantError::at(i, GrantError::UnknownScheme(r.scheme_id)))?;
         rules.insert((r.scheme_id, r.grant_year), version);
     }
     // Accounts: create the missing ones, then lock all of them in id order.
@@ -255,10 +204,11 @@ pub fn grant_many(
     let (mut lots, mut txs, mut postings) = (Vec::new(), Vec::new(), Vec::new());
     for (i, r) in requests.iter().enumerate() {
         let version = &rules[&(r.scheme_id, r.grant_year)];
-        let expires_on = lot_expires_on(r.grant_year, version.validity_years).ok_or((i, GrantError::GrantYear { year: r.grant_year, latest }))?;
+        let expires_on = lot_expires_on(r.grant_year, version.validity_years)
+            .ok_or(BulkGrantError::at(i, GrantError::GrantYear { year: r.grant_year, latest }))?;
         let account = accounts
             .get_mut(&(r.worker_id.to_string(), r.scheme_id.to_string()))
-            .ok_or((i, GrantError::Ledger(LedgerError::Invariant("account missing after insert".into()))))?;
+            .ok_or(BulkGrantError::at(i, GrantError::Ledger(LedgerError::Invariant("account missing after insert".into()))))?;
         let requested_cents = r.amount.map(Amount::cents).unwrap_or(version.annual_amount_cents);
         let granted_cents = capped_grant_cents(requested_cents, account.available_cents + account.reserved_cents, version.max_balance_cents);
         let mut outcome = GrantOutcome {
@@ -349,7 +299,7 @@ pub fn grant_many(
         .collect();
     let updated = update_accounts(conn, &changed).map_err(db)?;
     if updated != changed.len() {
-        return Err((0, GrantError::Ledger(LedgerError::Invariant("an account changed under its lock".into()))));
+        return Err(BulkGrantError { index: None, error: GrantError::Ledger(LedgerError::Invariant("an account changed under its lock".into())) });
     }
     for _ in &txs {
         super::tally_posted(TxKind::Grant);

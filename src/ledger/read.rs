@@ -47,18 +47,23 @@ pub fn worker_transactions(
         .collect())
 }
 
-/// The fund's fingerprint as of `at`: a hash over the chain head of every budget account as
-/// it stood at that moment. Returns the digest and the number of accounts it covers.
-pub fn fund_digest_at(conn: &mut DbConn, fund_id: &str, at: NaiveDateTime) -> QueryResult<(String, usize)> {
-    // Nothing recorded since `at`: the heads are the accounts' current chain heads.
-    let later: i64 = ledger_transactions::table
+/// Whether anything was recorded in the fund after `at`. If not, the projections (balances,
+/// chain heads, lots) are the state at `at`, and readers can use them instead of summing entries.
+pub fn recorded_after(conn: &mut DbConn, fund_id: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    let later: Vec<i64> = ledger_transactions::table
         .filter(ledger_transactions::fund_id.eq(fund_id))
         .filter(ledger_transactions::recorded_at.gt(at))
         .select(ledger_transactions::seq)
         .limit(1)
-        .load::<i64>(conn)?
-        .len() as i64;
-    if later == 0 {
+        .load(conn)?;
+    Ok(!later.is_empty())
+}
+
+/// The fund's fingerprint as of `at`: a hash over the chain head of every budget account as
+/// it stood at that moment. Returns the digest and the number of accounts it covers.
+pub fn fund_digest_at(conn: &mut DbConn, fund_id: &str, at: NaiveDateTime) -> QueryResult<(String, usize)> {
+    // Nothing recorded since `at`: the heads are the accounts' current chain heads.
+    if !recorded_after(conn, fund_id, at)? {
         let heads: Vec<(String, String)> = budget_accounts::table
             .filter(budget_accounts::fund_id.eq(fund_id))
             .filter(budget_accounts::tx_count.gt(0))

@@ -83,10 +83,7 @@ pub fn issue(
     if rows::find_worker(conn, &fund, &worker)?.is_none() {
         return Err(VoucherError::UnknownWorker(request.worker_id));
     }
-    if rows::find_scheme(conn, &fund, &scheme)?.is_none() {
-        return Err(VoucherError::UnknownScheme(request.scheme_id));
-    }
-    let rules = rows::scheme_version_on(conn, &scheme, today)?.ok_or(VoucherError::UnknownScheme(request.scheme_id))?;
+    let rules = rows::scheme_version_in_fund(conn, &fund, &scheme, today)?.ok_or(VoucherError::UnknownScheme(request.scheme_id))?;
     if !super::guidance::met(conn, &worker, &rules, request.amount.cents(), today)? {
         return Err(VoucherError::GuidanceRequired {
             threshold: crate::domain::format_cents(rules.guidance_required_above_cents.unwrap_or_default()),

@@ -245,17 +245,10 @@ pub struct LapsingLot {
     pub available: i64,
 }
 
-/// Whether anything was recorded in the fund at or after `at`: if not, the projections are the
-/// state at `at`, and the report can read them instead of summing entries.
-pub fn recorded_since(conn: &mut DbConn, fund_id: &str, at: NaiveDateTime) -> QueryResult<bool> {
-    let text = sql(conn, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT 1 FROM ledger_transactions WHERE fund_id = $1 AND recorded_at >= $2 LIMIT 1) x");
-    let rows: Vec<Count> = diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(at).load(conn)?;
-    Ok(rows.first().is_some_and(|r| r.n > 0))
-}
-
 /// Per lot lapsing after `after` and up to `until`, its available money at the month's end.
 pub fn lapsing(conn: &mut DbConn, fund_id: &str, after: NaiveDate, until: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<LapsingLot>> {
-    if !recorded_since(conn, fund_id, end)? {
+    // `end` is exclusive: entries recorded at or after it are not the month's.
+    if !crate::ledger::read::recorded_after(conn, fund_id, end - chrono::Duration::microseconds(1))? {
         let text = sql(
             conn,
             "SELECT a.worker_id AS worker_id, g.available_cents AS available
