@@ -346,50 +346,26 @@ async fn act(
     Ok(stored.into_response())
 }
 
-pub async fn approve_claim(
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundItemPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    act(Action::Approve, req, caller, pool, path, key, today, body).await
+/// The four action routes: each its own name for the route table, all the same handler.
+macro_rules! claim_action {
+    ($($name:ident => $action:expr),* $(,)?) => {$(
+        pub async fn $name(
+            req: HttpRequest,
+            caller: Caller,
+            pool: web::Data<Pool>,
+            path: web::Path<FundItemPath>,
+            key: IdempotencyKey,
+            today: Today,
+            body: web::Bytes,
+        ) -> Result<HttpResponse, ApiError> {
+            act($action, req, caller, pool, path, key, today, body).await
+        }
+    )*};
 }
 
-pub async fn reject_claim(
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundItemPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    act(Action::Reject, req, caller, pool, path, key, today, body).await
-}
-
-pub async fn pay_claim(
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundItemPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    act(Action::Pay, req, caller, pool, path, key, today, body).await
-}
-
-pub async fn reverse_claim(
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundItemPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    act(Action::Reverse, req, caller, pool, path, key, today, body).await
-}
+claim_action!(
+    approve_claim => Action::Approve,
+    reject_claim => Action::Reject,
+    pay_claim => Action::Pay,
+    reverse_claim => Action::Reverse,
+);

@@ -243,12 +243,11 @@ pub async fn list_schemes(
     let page = run(&pool, move |conn| {
         let schemes = rows::list_schemes(conn, &fund.to_string(), &query)?;
         let mut views = Vec::with_capacity(schemes.len());
-        let next = Page::<()>::from_rows(schemes.clone(), &query, |r| r.id.clone(), |_| ()).next_cursor;
-        for scheme in schemes.into_iter().take((query.limit - 1) as usize) {
+        for scheme in schemes {
             let versions = rows::scheme_versions_of(conn, &scheme.id)?;
             views.push(scheme_view(scheme, &versions, today.0)?);
         }
-        Ok(Page { items: views, next_cursor: next })
+        Ok(Page::from_rows(views, &query, |v| v.id.clone(), |v| v))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))

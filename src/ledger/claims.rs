@@ -187,7 +187,7 @@ fn decide(
         return Ok(Decision::Rejected(reason));
     }
     let voucher = match &request.voucher_code {
-        Some(code) => match usable_voucher(conn, fund, worker, &request.scheme_id.to_string(), code, today)? {
+        Some(code) => match usable_voucher(conn, fund, &worker.id, &request.scheme_id.to_string(), code, today)? {
             Ok(voucher) => Some(voucher),
             Err(reason) => return Ok(Decision::Rejected(reason)),
         },
@@ -208,7 +208,7 @@ fn decide(
 fn usable_voucher(
     conn: &mut DbConn,
     fund: &str,
-    worker: &WorkerRow,
+    worker_id: &str,
     scheme_id: &str,
     code: &str,
     today: NaiveDate,
@@ -219,7 +219,7 @@ fn usable_voucher(
     let Some(voucher) = find_voucher_by_code(conn, fund, &code)? else {
         return Ok(Err(RejectionReason::VoucherUnknown));
     };
-    Ok(if voucher.worker_id != worker.id || voucher.scheme_id != scheme_id {
+    Ok(if voucher.worker_id != worker_id || voucher.scheme_id != scheme_id {
         Err(RejectionReason::VoucherMismatch)
     } else {
         match voucher.status.as_str() {
@@ -314,17 +314,8 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
         .find(|v| v.id == claim.scheme_version_id)
         .ok_or(ClaimError::NotFound)?;
     let payable = funded_cents(claim.amount_cents, rules.funding_pct);
-    let worker = WorkerRow {
-        id: claim.worker_id.clone(),
-        fund_id: claim.fund_id.clone(),
-        participant_number: String::new(),
-        employer_id: claim.employer_id.clone(),
-        birth_year: None,
-        education_level: None,
-        created_at: claim.submitted_at,
-    };
     let voucher = match &claim.voucher_code {
-        Some(code) => match usable_voucher(conn, &claim.fund_id, &worker, &claim.scheme_id, code, today)? {
+        Some(code) => match usable_voucher(conn, &claim.fund_id, &claim.worker_id, &claim.scheme_id, code, today)? {
             Ok(v) => Some(v),
             Err(_) if must => return Err(LedgerError::InsufficientBudget { usable_cents: 0 }.into()),
             Err(_) => return Ok(claim),
