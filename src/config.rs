@@ -22,6 +22,12 @@ pub enum ConfigError {
     TwoKeys,
     #[error("could not read or create the secret file {path}: {source}")]
     SecretFile { path: PathBuf, source: std::io::Error },
+    #[error(
+        "no signing secret: {0} does not exist. Tokens must be signed with the secret of the server's database: \
+         run this command with the same --database-url (or DATABASE_URL) as `ptt-ledger serve`, which creates the \
+         secret on first start, or set PTT_JWT_SECRET"
+    )]
+    NoSecretFile(PathBuf),
 }
 
 /// The JWT settings as given.
@@ -40,9 +46,18 @@ pub fn secret_file_for(db_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whether a missing secret file beside an SQLite database may be created: by `serve` only.
+/// Anything else (minting a token) run against a database that has none would make a secret
+/// that no server knows, and its tokens would be refused with no hint why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretFile {
+    CreateIfMissing,
+    MustExist,
+}
+
 /// Builds the auth configuration: the configured secret or public key, else (SQLite only) the
 /// secret file beside the database, created on first use with mode 0600.
-pub fn auth_config(options: &JwtOptions, database: &DbUrl) -> Result<(AuthConfig, Option<PathBuf>), ConfigError> {
+pub fn auth_config(options: &JwtOptions, database: &DbUrl, secret_file: SecretFile) -> Result<(AuthConfig, Option<PathBuf>), ConfigError> {
     let issuer = options.issuer.as_deref();
     let audience = options.audience.as_deref();
     match (&options.secret, &options.public_key) {
@@ -52,6 +67,9 @@ pub fn auth_config(options: &JwtOptions, database: &DbUrl) -> Result<(AuthConfig
         (None, None) => match database {
             DbUrl::Sqlite(db_path) => {
                 let path = secret_file_for(db_path);
+                if secret_file == SecretFile::MustExist && !path.exists() {
+                    return Err(ConfigError::NoSecretFile(path));
+                }
                 let secret = read_or_create_secret(&path)?;
                 Ok((AuthConfig::from_secret(secret.as_bytes(), issuer, audience)?, Some(path)))
             }

@@ -10,3 +10,5 @@ pub mod ledger;
 pub mod reports;
 pub mod startup;
 pub mod telemetry;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;

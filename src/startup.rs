@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
-use tracing_actix_web::TracingLogger;
 
 use crate::db::conn::{ConnError, POOL_CHECKOUT_TIMEOUT, POOL_MAX_SIZE};
 use crate::db::{open_pool, DbUrl, Pool, SqliteSync};
 use crate::domain::time::Clock;
 use crate::http::auth::AuthConfig;
-use crate::http::common::{json_config, path_config, query_config};
+use crate::http::common::{path_config, payload_config, query_config};
 use crate::http::metrics::{Metrics, RecordRequests};
+use crate::http::request_context::RequestContext;
 use crate::http::{health, routes};
 
 /// How long a client may take to send its request head.
@@ -55,7 +55,7 @@ impl Settings {
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] ConnError),
-    #[error("could not listen on {bind}: {source}")]
+    #[error("could not listen on {bind}: {source} (PTT_BIND / --bind takes HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080)")]
     Bind { bind: String, source: std::io::Error },
 }
 
@@ -96,12 +96,12 @@ fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, clock: Cloc
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(RecordRequests(metrics.clone()))
-            .wrap(TracingLogger::default())
+            .wrap(RequestContext)
             .app_data(metrics_data.clone())
             .app_data(pool.clone())
             .app_data(auth.clone())
             .app_data(clock.clone())
-            .app_data(json_config())
+            .app_data(payload_config())
             .app_data(query_config())
             .app_data(path_config())
             .configure(routes::configure)

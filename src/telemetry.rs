@@ -1,5 +1,8 @@
-//! Logging. Request spans (with a request id) come from tracing-actix-web; they record method,
-//! route and status, never headers (tokens) or bodies (personal data).
+//! Logging. Every request runs in a span carrying its request id (see
+//! `http::request_context`); logs record method, route and status, never headers (tokens) or
+//! bodies (personal data).
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -12,11 +15,33 @@ pub enum LogFormat {
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal; a file, a pipe or journald gets plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let result = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
     // Already initialised (e.g. twice in one process): keep the first.
-    let _ = result;
+    if result.is_ok() {
+        log_panics();
+    }
+}
+
+/// A panic is logged once, through the same logger as everything else (so as JSON with
+/// `--log-format json`, inside the request's span), saying that it was a panic and where.
+/// The request that panicked answers 500 and its database connection is discarded.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-text payload".to_string());
+        let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+        tracing::error!(panic = true, panic.message = %message, panic.location = %location, "panic");
+    }));
 }

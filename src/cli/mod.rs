@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{auth_config, JwtOptions};
+use crate::config::{auth_config, JwtOptions, SecretFile};
 use crate::db::{DbUrl, SqliteSync};
 use crate::http::auth::{Role, TokenClaims, MAX_TOKEN_TTL_SECS};
 use crate::startup::{Application, Settings};
@@ -180,7 +180,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match &cli.command {
         Command::Serve { bind, workers } => serve(&cli, database, bind, *workers),
         Command::Token { role, fund, employer, worker, sub, ttl } => {
-            let (auth, _) = auth_config(&cli.jwt(), &database)?;
+            let (auth, secret_file) = auth_config(&cli.jwt(), &database, SecretFile::MustExist)?;
             if *ttl == 0 || *ttl > MAX_TOKEN_TTL_SECS {
                 return Err(CliError::Usage(format!("--ttl must be from 1 to {MAX_TOKEN_TTL_SECS} seconds")));
             }
@@ -195,11 +195,26 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 return Err(needs("worker"));
             }
             let now = chrono::Utc::now().timestamp().max(0) as u64;
+            // Each employer and worker its own subject: idempotency keys and ledger actors
+            // belong to one caller.
+            let default_sub = match (role, employer, worker) {
+                (Role::Employer, Some(employer), _) => format!("cli-employer-{employer}"),
+                (Role::Worker, _, Some(worker)) => format!("cli-worker-{worker}"),
+                _ => format!("cli-{}", role.as_str()),
+            };
+            let sub = sub.clone().unwrap_or(default_sub);
+            if sub.is_empty() || sub.len() > 200 {
+                return Err(CliError::Usage("--sub must be 1 to 200 characters".into()));
+            }
+            if let Some(path) = &secret_file {
+                eprintln!("signed with the secret in {}", path.display());
+            }
             let claims = TokenClaims {
-                sub: sub.clone().unwrap_or_else(|| format!("cli-{}", role.as_str())),
+                sub,
                 role: *role,
                 exp: now + ttl,
                 iat: Some(now),
+                nbf: None,
                 fund: *fund,
                 employer: *employer,
                 worker: *worker,
@@ -227,7 +242,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
 }
 
 fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>) -> Result<ExitCode, CliError> {
-    let (auth, secret_file) = auth_config(&cli.jwt(), &database)?;
+    let (auth, secret_file) = auth_config(&cli.jwt(), &database, SecretFile::CreateIfMissing)?;
     let mut settings = Settings::new(database.clone(), bind, auth);
     settings.sqlite_sync = cli.sqlite_synchronous;
     settings.workers = workers;
@@ -236,19 +251,7 @@ fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>) -> Resu
         let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
         let url = format!("http://{host}:{}", app.port());
         tracing::info!(url = %url, backend = database.backend_name(), "ptt-ledger listening");
-        let program = std::env::args().next().unwrap_or_else(|| "ptt-ledger".into());
-        let db_flag = if cli.database_url == DEFAULT_DATABASE { String::new() } else { " --database-url ...".into() };
-        let mut banner = format!(
-            "ptt-ledger {} listening on {url} ({} {})\n",
-            env!("CARGO_PKG_VERSION"),
-            database.backend_name(),
-            database.redacted()
-        );
-        if let Some(path) = secret_file {
-            banner.push_str(&format!("Signing secret: {} (created on first start, mode 0600)\n", path.display()));
-        }
-        banner.push_str(&format!("Mint a token:   {program}{db_flag} token --role platform_admin\n"));
-        banner.push_str(&format!("API document:   {url}/openapi.yaml\n"));
+        let banner = banner(cli, &database, &url, secret_file.as_deref());
         // A closed stdout (a supervisor, a pipe) must not stop the server.
         let mut stdout = std::io::stdout();
         let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
@@ -256,6 +259,37 @@ fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>) -> Resu
         tracing::info!("ptt-ledger stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// What a person starting the server needs to know: where it listens, on which database, and
+/// how to get a token for it (only when it can sign tokens: with a public key, tokens come
+/// from the identity provider).
+fn banner(cli: &Cli, database: &DbUrl, url: &str, secret_file: Option<&std::path::Path>) -> String {
+    let program = std::env::args().next().unwrap_or_else(|| "ptt-ledger".into());
+    let mut banner = format!(
+        "ptt-ledger {} listening on {url} ({} {})\n",
+        env!("CARGO_PKG_VERSION"),
+        database.backend_name(),
+        database.redacted()
+    );
+    match (secret_file, &cli.jwt_public_key) {
+        (_, Some(key)) => {
+            banner.push_str(&format!("Tokens:         checked with the public key {}; mint them with your identity provider\n", key.display()));
+        }
+        (Some(path), None) => {
+            let db_flag = match database {
+                DbUrl::Sqlite(path) if cli.database_url != DEFAULT_DATABASE => format!(" --database-url {}", path.display()),
+                _ => String::new(),
+            };
+            banner.push_str(&format!("Signing secret: {} (created on first start, mode 0600)\n", path.display()));
+            banner.push_str(&format!("Mint a token:   {program}{db_flag} token --role platform_admin\n"));
+        }
+        (None, None) => {
+            banner.push_str(&format!("Mint a token:   {program} token --role platform_admin (with the same PTT_JWT_SECRET)\n"));
+        }
+    }
+    banner.push_str(&format!("API document:   {url}/openapi.yaml\n"));
+    banner
 }
 
 fn expire(cli: &Cli, database: DbUrl, as_of: chrono::NaiveDate, fund: Option<uuid::Uuid>) -> Result<ExitCode, CliError> {
@@ -360,7 +394,7 @@ fn demo(cli: &Cli, database: DbUrl, workers: usize, code: &str, seed: u64) -> Re
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let summary = demo::build(&mut conn, code, workers, seed, crate::domain::time::today(), &mut |done, _| bar.set_position(done as u64))
+    let summary = demo::build(&mut conn, &code.to_ascii_lowercase(), workers, seed, crate::domain::time::today(), &mut |done, _| bar.set_position(done as u64))
         .map_err(|e| CliError::Usage(e.to_string()))?;
     bar.finish_and_clear();
     println!(

@@ -36,6 +36,46 @@ macro_rules! on_backend {
 }
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
+/// A connection as the pool keeps it: the connection, and whether it was seen to fail in a way
+/// that makes it unfit for reuse. The pool discards such a connection when it is returned,
+/// and so it does with one returned by a panicking thread or still inside a transaction.
+pub struct PoolConn {
+    db: DbConn,
+    unfit: bool,
+}
+
+impl PoolConn {
+    /// Marks the connection to be closed instead of returned to the pool: after a database
+    /// error of unknown effect, a lost connection, or a panic. Closing it rolls back whatever
+    /// it still had open.
+    pub fn discard(&mut self) {
+        self.unfit = true;
+    }
+}
+
+impl std::ops::Deref for PoolConn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.db
+    }
+}
+
+impl std::ops::DerefMut for PoolConn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.db
+    }
+}
+
+/// Whether a connection holds a transaction (or a transaction manager in error) that it must
+/// not carry into another request.
+pub fn in_transaction_or_broken(conn: &mut DbConn) -> bool {
+    use diesel::r2d2::R2D2Connection;
+    match conn {
+        DbConn::Pg(c) => c.is_broken(),
+        DbConn::Sqlite(c) => c.is_broken(),
+    }
+}
+
 /// Connections kept open per process. Two cores: a handful of connections saturates them, and
 /// several processes share one PostgreSQL.
 pub const POOL_MAX_SIZE: u32 = 8;
@@ -66,6 +106,8 @@ pub enum ConnError {
     CreateFile { path: PathBuf, source: std::io::Error },
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("the database does not take writes: {0}")]
+    NotWritable(String),
     #[error("could not open a connection pool: {0}")]
     Pool(#[from] r2d2::Error),
 }
@@ -186,27 +228,60 @@ fn create_private_file(path: &Path) -> Result<(), ConnError> {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = PoolConn;
     type Error = ConnError;
 
-    fn connect(&self) -> Result<DbConn, ConnError> {
-        self.connect_once()
+    fn connect(&self) -> Result<PoolConn, ConnError> {
+        Ok(PoolConn { db: self.connect_once()?, unfit: false })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnError> {
-        conn.batch_execute("SELECT 1").map_err(ConnError::Query)
+    fn is_valid(&self, conn: &mut PoolConn) -> Result<(), ConnError> {
+        conn.db.batch_execute("SELECT 1").map_err(ConnError::Query)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// Called when a connection goes back to the pool. A connection returned by a panicking
+    /// thread, still inside a transaction, with its transaction manager in error, or marked
+    /// unfit is closed, never handed to the next request: reusing it could acknowledge writes
+    /// of a transaction that is never committed.
+    fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        std::thread::panicking() || conn.unfit || in_transaction_or_broken(&mut conn.db)
     }
 }
 
-/// Opens a pool and runs pending migrations on it.
+/// Fails when the database would refuse writes: SQLite opened read-only (file or directory
+/// permissions, a read-only mount), or PostgreSQL in recovery (a standby) or read-only by
+/// default. Starts and ends a write transaction that writes nothing.
+pub fn check_writable(conn: &mut DbConn) -> Result<(), ConnError> {
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute("BEGIN IMMEDIATE; ROLLBACK;").map_err(|e| {
+            let _ = c.batch_execute("ROLLBACK;");
+            ConnError::NotWritable(e.to_string())
+        }),
+        DbConn::Pg(c) => {
+            #[derive(diesel::QueryableByName)]
+            struct ReadOnly {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                read_only: bool,
+            }
+            let row: ReadOnly = diesel::sql_query(
+                "SELECT pg_is_in_recovery() OR current_setting('default_transaction_read_only') = 'on' AS read_only",
+            )
+            .get_result(c)?;
+            match row.read_only {
+                true => Err(ConnError::NotWritable("PostgreSQL is read-only (in recovery, or read-only by default)".into())),
+                false => Ok(()),
+            }
+        }
+    }
+}
+
+/// Opens a pool and runs pending migrations on it. Refuses a database that does not take
+/// writes: better not to start than to report ready and fail every write.
 pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32, checkout_timeout: Duration) -> Result<Pool, ConnError> {
     let manager = Manager::new(url.clone(), sqlite_sync);
     let mut first = manager.connect_once()?;
     run_migrations(&mut first)?;
+    check_writable(&mut first)?;
     drop(first);
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
@@ -293,6 +368,34 @@ where
     let result = f(conn);
     <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
     result
+}
+
+/// True when the error says the database could not be reached, the connection was lost or the
+/// server is going away: the statement's outcome is unknown, the connection is unfit for
+/// reuse, and the client may retry (503) once the database is back. SQLite's "busy" after its
+/// timeout belongs here too: the database is there but could not be had in time.
+pub fn is_unavailable(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const GONE: [&str; 9] = [
+        "terminating connection",
+        "server closed the connection",
+        "connection to server",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "database is locked",
+    ];
+    match error {
+        Error::BrokenTransactionManager => true,
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            GONE.iter().any(|m| message.contains(m))
+        }
+        _ => false,
+    }
 }
 
 /// True when the error is a violated unique constraint (a duplicate).

@@ -299,7 +299,7 @@ pub fn scheme_version_in_fund(
         .filter(schemes::fund_id.eq(fund_id))
         .filter(scheme_versions::scheme_id.eq(scheme_id))
         .filter(scheme_versions::effective_from.le(date))
-        .order(scheme_versions::effective_from.desc())
+        .order((scheme_versions::effective_from.desc(), scheme_versions::created_at.desc()))
         .select(SchemeVersionRow::as_select())
         .first(conn)
         .optional()?;
@@ -309,7 +309,7 @@ pub fn scheme_version_in_fund(
             .inner_join(schemes::table)
             .filter(schemes::fund_id.eq(fund_id))
             .filter(scheme_versions::scheme_id.eq(scheme_id))
-            .order(scheme_versions::effective_from.asc())
+            .order((scheme_versions::effective_from.asc(), scheme_versions::created_at.asc()))
             .select(SchemeVersionRow::as_select())
             .first(conn)
             .optional(),

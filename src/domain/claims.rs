@@ -42,7 +42,9 @@ impl RejectionReason {
 /// Rounded down because a scheme promises *at most* `funding_pct` of the invoice: the fund never
 /// pays a fraction of a cent more than its share, and the difference is under one cent.
 pub fn funded_cents(invoice_cents: i64, funding_pct: i32) -> i64 {
-    invoice_cents * i64::from(funding_pct) / 100
+    // In 128 bits: no invoice and percentage can overflow the product.
+    let cents = i128::from(invoice_cents) * i128::from(funding_pct) / 100;
+    i64::try_from(cents).unwrap_or(if cents < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// What a claim asks of the rules, before money.
@@ -65,8 +67,11 @@ pub fn rule_breach(facts: &ClaimFacts<'_>) -> Option<RejectionReason> {
     if facts.amount_cents > facts.max_claim_amount_cents {
         return Some(RejectionReason::AboveMaxClaim);
     }
-    let deadline = facts.training_end + chrono::Duration::days(i64::from(facts.claim_deadline_days));
-    if facts.received_on > deadline {
+    // Checked: a deadline past the end of the calendar is no deadline at all.
+    let deadline = u64::try_from(facts.claim_deadline_days)
+        .ok()
+        .and_then(|days| facts.training_end.checked_add_days(chrono::Days::new(days)));
+    if deadline.is_some_and(|deadline| facts.received_on > deadline) {
         return Some(RejectionReason::ClaimTooLate);
     }
     None
@@ -114,6 +119,10 @@ mod tests {
         let facts = ClaimFacts { received_on: date("2026-07-01"), ..facts };
         assert_eq!(rule_breach(&ClaimFacts { amount_cents: 1_000_01, ..facts }), Some(RejectionReason::AboveMaxClaim));
         assert_eq!(rule_breach(&ClaimFacts { category: "taal", ..facts }), Some(RejectionReason::CategoryNotEligible));
+        // At the edge of the calendar the deadline arithmetic cannot overflow.
+        let edge = ClaimFacts { training_end: NaiveDate::MAX, claim_deadline_days: i32::MAX, ..facts };
+        assert_eq!(rule_breach(&edge), None);
+        assert_eq!(funded_cents(i64::MAX, 100), i64::MAX);
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct RulesInput {
     pub funding_pct: Option<i32>,
     #[serde(default)]
     pub claim_deadline_days: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::time::iso_date::optional")]
     pub effective_from: Option<NaiveDate>,
 }
 

@@ -73,6 +73,65 @@ pub fn amsterdam_day_start_utc(date: NaiveDate) -> NaiveDateTime {
     local_midnight - Duration::hours(amsterdam_offset_hours(guess))
 }
 
+/// The first and last calendar years the service takes in any date, time or month: far
+/// enough for every real training, grant or decision, near enough that no date arithmetic on
+/// them can overflow. Anything outside is bad input.
+pub const EARLIEST_YEAR: i32 = 1900;
+pub const LATEST_YEAR: i32 = 2199;
+
+/// Why a date was refused, in words a person can act on.
+pub const DATE_RULE: &str = "must be a date written YYYY-MM-DD, from 1900-01-01 to 2199-12-31";
+
+pub fn year_in_range(year: i32) -> bool {
+    (EARLIEST_YEAR..=LATEST_YEAR).contains(&year)
+}
+
+/// Parses an ISO 8601 calendar date exactly as `YYYY-MM-DD` (no `2026-1-1`, no signs, no
+/// spaces) within the service's years.
+pub fn parse_iso_date(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shaped {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|d| year_in_range(d.year()))
+}
+
+/// Parses an RFC 3339 instant whose written date is within the service's years, as UTC. Only
+/// the RFC's own form: a `T` between date and time, ASCII throughout.
+pub fn parse_rfc3339_utc(text: &str) -> Option<NaiveDateTime> {
+    let shaped = text.is_ascii() && text.len() > 10 && matches!(text.as_bytes()[10], b'T' | b't');
+    if !shaped || parse_iso_date(&text[..10]).is_none() {
+        return None;
+    }
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.naive_utc())
+}
+
+/// serde for request dates: `#[serde(deserialize_with = "iso_date::required")]`, or
+/// `optional` with `#[serde(default)]`.
+pub mod iso_date {
+    use chrono::NaiveDate;
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    pub fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_iso_date(&text).ok_or_else(|| D::Error::custom(format!("{}, not {text:?}", super::DATE_RULE)))
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<NaiveDate>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            None => Ok(None),
+            Some(text) => super::parse_iso_date(&text)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("{}, not {text:?}", super::DATE_RULE))),
+        }
+    }
+}
+
 /// RFC 3339 text of a stored UTC instant.
 pub fn rfc3339(instant: NaiveDateTime) -> String {
     Utc.from_utc_datetime(&instant).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -89,6 +148,22 @@ mod tests {
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").expect("valid test time")
+    }
+
+    #[test]
+    fn dates_are_exactly_iso_and_within_the_service_years() {
+        assert_eq!(parse_iso_date("2026-01-01"), NaiveDate::from_ymd_opt(2026, 1, 1));
+        assert_eq!(parse_iso_date("1900-01-01"), NaiveDate::from_ymd_opt(1900, 1, 1));
+        assert_eq!(parse_iso_date("2199-12-31"), NaiveDate::from_ymd_opt(2199, 12, 31));
+        for bad in ["2026-1-1", "1899-12-31", "2200-01-01", "0000-01-01", "-001-01-01", "+2026-01-01", " 2026-01-01",
+            "2026-02-30", "2026-13-01", "20260101", "2026-01-01T00:00:00Z", "", "२०२६-०१-०१"] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
+        assert!(parse_rfc3339_utc("2026-10-31T23:00:00Z").is_some());
+        assert_eq!(parse_rfc3339_utc("2200-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_utc("1899-12-31T23:00:00-01:00"), None);
+        assert!(parse_rfc3339_utc("2199-12-31T23:30:00-01:00").is_some());
+        assert_eq!(parse_rfc3339_utc("2026-10-31 23:00:00Z"), None);
     }
 
     #[test]

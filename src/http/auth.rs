@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use crate::domain::{EmployerId, FundId, WorkerId};
 
-/// Clock skew tolerated on `exp`, in seconds.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const JWT_LEEWAY_SECS: u64 = 30;
 /// The shortest HS256 secret accepted: 32 bytes, the size of the hash.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -56,6 +56,8 @@ pub struct TokenClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fund: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employer: Option<Uuid>,
@@ -75,6 +77,8 @@ pub enum AuthConfigError {
     ReadKey { path: String, source: std::io::Error },
     #[error("{0} is not an RSA, EC (P-256) or Ed25519 public key in PEM form")]
     BadKey(String),
+    #[error("{0} holds a private key; give the server only the public key (e.g. `openssl pkey -in key.pem -pubout -out public.pem`)")]
+    PrivateKey(String),
     #[error("tokens can only be minted with an HS256 secret, not with a public key")]
     CannotMint,
     #[error("could not mint the token: {0}")]
@@ -105,6 +109,10 @@ impl AuthConfig {
     pub fn from_public_key_file(path: &Path, issuer: Option<&str>, audience: Option<&str>) -> Result<AuthConfig, AuthConfigError> {
         let pem = std::fs::read(path)
             .map_err(|source| AuthConfigError::ReadKey { path: path.display().to_string(), source })?;
+        // A private key would parse for some algorithms and then check no token at all.
+        if String::from_utf8_lossy(&pem).contains("PRIVATE KEY") {
+            return Err(AuthConfigError::PrivateKey(path.display().to_string()));
+        }
         let (decoding, algorithm) = if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
             (key, Algorithm::RS256)
         } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
@@ -127,6 +135,11 @@ impl AuthConfig {
             tracing::debug!(reason = %e, "token refused");
             ApiError::unauthorized(format!("the bearer token is not valid: {}", describe(&e)))
         })?;
+        // A token issued in the future was minted by a clock that is wrong, or forged.
+        let now = jsonwebtoken::get_current_timestamp();
+        if data.claims.iat.is_some_and(|iat| iat > now.saturating_add(JWT_LEEWAY_SECS)) {
+            return Err(ApiError::unauthorized("the bearer token is not valid: it was issued in the future (iat)"));
+        }
         Caller::from_claims(data.claims)
     }
 }
@@ -135,6 +148,7 @@ fn validation(algorithm: Algorithm, issuer: Option<&str>, audience: Option<&str>
     let mut v = Validation::new(algorithm);
     v.leeway = JWT_LEEWAY_SECS;
     v.validate_exp = true;
+    v.validate_nbf = true;
     v.set_required_spec_claims(&["exp", "sub"]);
     if let Some(issuer) = issuer {
         v.set_issuer(&[issuer]);
@@ -155,6 +169,7 @@ fn describe(e: &jsonwebtoken::errors::Error) -> &'static str {
     use jsonwebtoken::errors::ErrorKind;
     match e.kind() {
         ErrorKind::ExpiredSignature => "it has expired",
+        ErrorKind::ImmatureSignature => "it is not valid yet (nbf)",
         ErrorKind::InvalidSignature => "its signature does not match",
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "it is signed with an algorithm this server does not accept",
         ErrorKind::InvalidIssuer => "its issuer is not accepted",
@@ -213,6 +228,20 @@ impl Caller {
             )));
         }
         Ok(())
+    }
+
+    /// Who an idempotency key belongs to: the role, the subject and the employer or worker the
+    /// token is scoped to (the fund is part of the key's own scope). Two employers whose
+    /// tokens share a `sub` can never replay each other's requests.
+    pub fn idempotency_owner(&self) -> String {
+        let scope = |id: Option<uuid::Uuid>| id.map(|u| u.simple().to_string()).unwrap_or_else(|| "-".into());
+        format!(
+            "{}|{}|{}|{}",
+            self.role.as_str(),
+            scope(self.employer.map(|e| e.0)),
+            scope(self.worker.map(|w| w.0)),
+            self.sub
+        )
     }
 
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {

@@ -7,8 +7,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{Today, action_body, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page};
+use super::common::{Today, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page, with_location};
 use super::error::ApiError;
+use crate::domain::time::iso_date;
+use super::json_body::{ActionBody, JsonBody};
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::rows::ClaimRow;
 use crate::db::schema::claims;
@@ -31,7 +33,9 @@ pub struct NewClaim {
     pub course: String,
     pub provider: String,
     pub invoice_reference: String,
+    #[serde(deserialize_with = "iso_date::required")]
     pub training_start: NaiveDate,
+    #[serde(deserialize_with = "iso_date::required")]
     pub training_end: NaiveDate,
     #[serde(default)]
     pub voucher_code: Option<String>,
@@ -176,7 +180,7 @@ pub async fn create_claim(
     key: IdempotencyKey,
     today: Today,
     metrics: web::Data<Metrics>,
-    body: web::Json<serde_json::Value>,
+    body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
@@ -186,7 +190,8 @@ pub async fn create_claim(
     let employer = if caller.role == Role::Employer { caller.employer } else { None };
     let day = today.0;
     let stored = run(&pool, move |conn| {
-        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        let owner = caller.idempotency_owner();
+        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {
             let claim = ledger_claims::submit(conn, fund, employer, &caller.sub, &request, day)?;
             Stored::new(StatusCode::CREATED, ClaimView::from(claim))
@@ -198,7 +203,8 @@ pub async fn create_claim(
             metrics.claim_decided(&status);
         }
     }
-    Ok(stored.into_response())
+    let location = stored.id().map(|id| format!("{}/{id}", req.path()));
+    Ok(with_location(stored.into_response(), location))
 }
 
 pub async fn get_claim(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
@@ -218,8 +224,10 @@ pub struct ClaimListParams {
     pub worker_id: Option<uuid::Uuid>,
     pub employer_id: Option<uuid::Uuid>,
     /// First Amsterdam day of submission, inclusive.
+    #[serde(default, deserialize_with = "iso_date::optional")]
     pub submitted_from: Option<NaiveDate>,
     /// Last Amsterdam day of submission, inclusive.
+    #[serde(default, deserialize_with = "iso_date::optional")]
     pub submitted_to: Option<NaiveDate>,
 }
 
@@ -306,11 +314,11 @@ async fn act(
     path: web::Path<FundItemPath>,
     key: IdempotencyKey,
     today: Today,
-    body: web::Bytes,
+    body: ActionBody,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
-    let body = action_body(&body)?;
+    let body = body.0;
     let hash = request_hash(&req, &body);
     let text = match action {
         Action::Approve => {
@@ -331,7 +339,8 @@ async fn act(
     let id = path.id.hyphenated().to_string();
     let day = today.0;
     let stored = run(&pool, move |conn| {
-        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        let owner = caller.idempotency_owner();
+        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {
             let claim = match action {
                 Action::Approve => ledger_claims::approve(conn, fund, &id, &caller.sub, day)?,
@@ -356,7 +365,7 @@ macro_rules! claim_action {
             path: web::Path<FundItemPath>,
             key: IdempotencyKey,
             today: Today,
-            body: web::Bytes,
+            body: ActionBody,
         ) -> Result<HttpResponse, ApiError> {
             act($action, req, caller, pool, path, key, today, body).await
         }

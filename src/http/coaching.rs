@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::claims::ClaimView;
-use super::common::{page_query, parse_body, run, FundPath, Page, Today};
+use super::common::{page_query, parse_body, run, FundItemPath, FundPath, Page, Today, with_location};
 use super::error::ApiError;
+use crate::domain::time::iso_date;
+use super::json_body::JsonBody;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::rows::SessionRow;
 use crate::db::schema::coaching_sessions;
@@ -44,6 +46,7 @@ impl SessionKind {
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
     pub worker_id: uuid::Uuid,
+    #[serde(deserialize_with = "iso_date::required")]
     pub held_on: NaiveDate,
     pub duration_minutes: i32,
     pub kind: SessionKind,
@@ -109,7 +112,7 @@ pub async fn create_coaching_session(
     key: IdempotencyKey,
     today: Today,
     metrics: web::Data<super::metrics::Metrics>,
-    body: web::Json<serde_json::Value>,
+    body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::Coach, Role::FundAdmin])?;
@@ -135,7 +138,8 @@ pub async fn create_coaching_session(
     };
     let day = today.0;
     let stored = run(&pool, move |conn| {
-        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        let owner = caller.idempotency_owner();
+        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {
             let (session, approved) = record_session(conn, fund, &caller.sub, &request, day)?;
             Stored::new(
@@ -151,7 +155,8 @@ pub async fn create_coaching_session(
             metrics.claim_decided("approved_after_guidance");
         }
     }
-    Ok(stored.into_response())
+    let location = stored.id().map(|id| format!("{}/{id}", req.path()));
+    Ok(with_location(stored.into_response(), location))
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,4 +193,21 @@ pub async fn list_coaching_sessions(
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+pub async fn get_coaching_session(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::Coach, Role::FundAdmin])?;
+    let id = path.id.hyphenated().to_string();
+    let session = run(&pool, move |conn| {
+        coaching_sessions::table
+            .filter(coaching_sessions::fund_id.eq(fund.to_string()))
+            .filter(coaching_sessions::id.eq(id))
+            .select(SessionRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("coaching session"))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SessionView::from(session)))
 }

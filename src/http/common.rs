@@ -1,7 +1,7 @@
 //! What every handler shares: running database work off the async workers, pagination,
 //! and the extractor configuration that turns bad input into problem+json.
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
 use serde::{Deserialize, Serialize};
 
@@ -16,19 +16,49 @@ pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
 
 /// Runs database work on the blocking thread pool, with a connection from the pool; never on
-/// an actix worker.
+/// an actix worker. The request's log span goes along, so database work logs its request id.
+///
+/// A connection whose work failed on the server side (a 5xx: a lost connection, an error of
+/// unknown effect) or panicked is closed, not returned to the pool: closing it rolls back
+/// whatever it still had open, so nothing unacknowledged can later be committed through it,
+/// and a connection to a database that restarted is replaced by a fresh one.
 pub async fn run<T, F>(pool: &web::Data<Pool>, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
 {
     let pool = pool.clone();
+    let span = tracing::Span::current();
     web::block(move || {
+        let _entered = span.enter();
         let mut conn = pool.get()?;
-        work(&mut conn)
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn))) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                if error.status.is_server_error() {
+                    conn.discard();
+                }
+                Err(error)
+            }
+            // The panic hook has logged it, once, with its location.
+            Err(_) => {
+                conn.discard();
+                Err(ApiError::panicked())
+            }
+        }
     })
     .await
     .map_err(ApiError::internal)?
+}
+
+/// Sets `Location` (the created resource's URL) on a 201 answer. A 201 without one gets the
+/// request's own URL from the request context.
+pub fn with_location(mut response: actix_web::HttpResponse, location: Option<String>) -> actix_web::HttpResponse {
+    let value = location.and_then(|l| actix_web::http::header::HeaderValue::from_str(&l).ok());
+    if let (true, Some(value)) = (response.status() == actix_web::http::StatusCode::CREATED, value) {
+        response.headers_mut().insert(actix_web::http::header::LOCATION, value);
+    }
+    response
 }
 
 /// `limit` and `after` of a list request.
@@ -93,42 +123,21 @@ pub struct FundItemPath {
     pub id: uuid::Uuid,
 }
 
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error)
-}
-
-fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &error {
-        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "Request body too large",
-            format!("the body has {length} bytes; at most {limit} are accepted"),
-        ),
-        JsonPayloadError::Overflow { limit } => ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "Request body too large",
-            format!("at most {limit} bytes are accepted"),
-        ),
-        JsonPayloadError::ContentType => ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Unsupported media type",
-            "send the body as JSON with Content-Type: application/json",
-        ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::bad_request("invalid_body", e.to_string()),
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
-        }
-        other => ApiError::bad_request("invalid_body", other.to_string()),
-    };
-    api.into()
+/// Request bodies are read up to `MAX_BODY_BYTES` on every route (see `json_body`).
+pub fn payload_config() -> web::PayloadConfig {
+    web::PayloadConfig::new(MAX_BODY_BYTES)
 }
 
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error: QueryPayloadError, _req| {
-        ApiError::bad_request("invalid_query", format!("the query string is not valid: {error}")).into()
+        ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "the query string is not valid ({error}); limit is a whole number from 1 to {MAX_PAGE_SIZE}, after is a \
+                 next_cursor of an earlier page, ids are UUIDs, dates are YYYY-MM-DD"
+            ),
+        )
+        .into()
     })
 }
 
@@ -151,14 +160,6 @@ pub fn bounded_text(field: &'static str, value: &str, max_chars: usize) -> Resul
 /// Reads a typed request from a JSON value; a mismatch is 400 with serde's explanation.
 pub fn parse_body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
-}
-
-/// The body of an action (approve, pay, ...): JSON, or nothing at all (read as `{}`).
-pub fn action_body(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::Value::Object(serde_json::Map::new()));
-    }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))
 }
 
 /// Today's date in Europe/Amsterdam, as the service's clock says.

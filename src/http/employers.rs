@@ -5,8 +5,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams};
+use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams, with_location};
 use super::error::ApiError;
+use super::json_body::JsonBody;
 use crate::db::rows::{self, EmployerRow};
 use crate::db::schema::employers;
 use crate::db::Pool;
@@ -48,7 +49,7 @@ pub async fn create_employer(
     caller: Caller,
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
-    body: web::Json<NewEmployer>,
+    body: JsonBody<NewEmployer>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
@@ -77,7 +78,8 @@ pub async fn create_employer(
         Ok(row)
     })
     .await?;
-    Ok(HttpResponse::Created().json(EmployerView::from(row)))
+    let location = format!("/v1/funds/{fund}/employers/{}", row.id);
+    Ok(with_location(HttpResponse::Created().json(EmployerView::from(row)), Some(location)))
 }
 
 pub async fn list_employers(

@@ -85,6 +85,36 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    fn problem(&self) -> Problem<'_> {
+        Problem {
+            kind: format!("urn:ptt-ledger:problem:{}", self.code),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+            field: self.field,
+            extra: self.extra.as_ref(),
+        }
+    }
+
+    /// The problem body as JSON (the request context adds `instance`).
+    pub fn problem_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.problem()).unwrap_or_default()
+    }
+
+    /// A request that panicked: the panic hook has logged where; the client learns nothing
+    /// of it but that the request failed, and nothing of it was committed.
+    pub fn panicked() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server could not complete the request; it has been logged and nothing of it was stored",
+        )
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
@@ -97,15 +127,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = Problem {
-            kind: format!("urn:ptt-ledger:problem:{}", self.code),
-            title: self.title,
-            status: self.status.as_u16(),
-            detail: &self.detail,
-            code: self.code,
-            field: self.field,
-            extra: self.extra.as_ref(),
-        };
+        let body = self.problem();
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
@@ -136,6 +158,10 @@ impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> ApiError {
         match e {
             diesel::result::Error::NotFound => ApiError::not_found("resource"),
+            e if crate::db::conn::is_unavailable(&e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::unavailable("the database is not reachable right now; nothing was stored, retry shortly")
+            }
             e if crate::db::is_unique_violation(&e) => {
                 ApiError::conflict("duplicate", "a resource with these unique fields exists already")
             }

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Caller, Role};
 use super::common::{parse_body, run, FundPath, Today};
 use super::error::ApiError;
+use crate::domain::time::iso_date;
+use super::json_body::JsonBody;
 use super::idempotency::{purge_expired_keys, request_hash, IdempotencyKey, Stored};
 use crate::db::Pool;
 use crate::domain::{format_cents, FieldError, FundId};
@@ -16,6 +18,7 @@ use crate::ledger::expiry::run_expiry;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewExpiryRun {
+    #[serde(deserialize_with = "iso_date::required")]
     pub as_of: NaiveDate,
 }
 
@@ -41,7 +44,7 @@ pub async fn create_expiry_run(
     path: web::Path<FundPath>,
     key: IdempotencyKey,
     today: Today,
-    body: web::Json<serde_json::Value>,
+    body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
@@ -53,7 +56,8 @@ pub async fn create_expiry_run(
     }
     let stored = run(&pool, move |conn| {
         // The run spans many transactions, so the key is checked and stored around it.
-        let scope = super::idempotency::Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        let owner = caller.idempotency_owner();
+        let scope = super::idempotency::Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
         if let Some(replay) = super::idempotency::replay_only(conn, &scope)? {
             return Ok(replay);
         }

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, run, FundPath, Page, PageParams};
+use super::common::{bounded_text, run, FundPath, Page, PageParams, with_location};
 use super::error::ApiError;
+use super::json_body::JsonBody;
 use crate::db::rows::{self, FundRow};
 use crate::db::schema::funds;
 use crate::db::Pool;
@@ -35,11 +36,13 @@ impl From<FundRow> for FundView {
     }
 }
 
-pub async fn create_fund(caller: Caller, pool: web::Data<Pool>, body: web::Json<NewFund>) -> Result<HttpResponse, ApiError> {
+pub async fn create_fund(caller: Caller, pool: web::Data<Pool>, body: JsonBody<NewFund>) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::PlatformAdmin])?;
-    let body = body.into_inner();
+    let mut body = body.into_inner();
+    // Codes are case-insensitive and kept in lower case: `OOM` and `oom` are one fund.
+    body.code = body.code.to_ascii_lowercase();
     if !is_slug(&body.code, 40) {
-        return Err(FieldError::new("code", "use 1 to 40 lower-case letters, digits, _ or -, starting with a letter").into());
+        return Err(FieldError::new("code", "use 1 to 40 letters, digits, _ or -, starting with a letter (kept in lower case)").into());
     }
     bounded_text("name", &body.name, 200)?;
     let row = FundRow { id: FundId::new().to_string(), code: body.code, name: body.name, created_at: now_utc() };
@@ -54,7 +57,8 @@ pub async fn create_fund(caller: Caller, pool: web::Data<Pool>, body: web::Json<
         Ok(row)
     })
     .await?;
-    Ok(HttpResponse::Created().json(FundView::from(row)))
+    let location = format!("/v1/funds/{}", row.id);
+    Ok(with_location(HttpResponse::Created().json(FundView::from(row)), Some(location)))
 }
 
 pub async fn list_funds(caller: Caller, pool: web::Data<Pool>, params: web::Query<PageParams>) -> Result<HttpResponse, ApiError> {

@@ -5,8 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{parse_body, run, FundPath, Today};
+use super::common::{parse_body, run, FundPath, Today, with_location};
 use super::error::ApiError;
+use super::json_body::JsonBody;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::Pool;
 use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
@@ -91,7 +92,7 @@ pub async fn create_grants(
     path: web::Path<FundPath>,
     key: IdempotencyKey,
     today: Today,
-    body: web::Json<serde_json::Value>,
+    body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
@@ -112,7 +113,8 @@ pub async fn create_grants(
     };
     let day = today.0;
     let stored = run(&pool, move |conn| {
-        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        let owner = caller.idempotency_owner();
+        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| match &requests {
             Requests::Single(request) => {
                 let outcome = grant_one(conn, fund, &caller.sub, request, day)?;
@@ -133,7 +135,12 @@ pub async fn create_grants(
         })
     })
     .await?;
-    Ok(stored.into_response())
+    // A single grant's resource is the budget it went into; a bulk's is the request's own URL.
+    let location = match stored.field("worker_id") {
+        Some(serde_json::Value::String(worker)) => Some(format!("/v1/funds/{fund}/workers/{worker}/budget")),
+        _ => None,
+    };
+    Ok(with_location(stored.into_response(), location))
 }
 
 enum Requests {

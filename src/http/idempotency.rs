@@ -68,6 +68,14 @@ impl Stored {
         Ok(Stored { status, body: serde_json::to_string(&body).map_err(ApiError::internal)?, replayed: false })
     }
 
+    /// The `id` of the resource in the body, if it names one.
+    pub fn id(&self) -> Option<String> {
+        match self.field("id") {
+            Some(Value::String(id)) => Some(id),
+            _ => None,
+        }
+    }
+
     /// One field of the body, for metrics.
     pub fn field(&self, name: &str) -> Option<Value> {
         serde_json::from_str::<Value>(&self.body).ok().and_then(|mut v| v.get_mut(name).map(Value::take))

@@ -1,7 +1,7 @@
 //! Budgets, ledger entries, verification and the fund digest.
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
@@ -42,7 +42,10 @@ pub struct AccountGuidanceView {
 pub struct AccountView {
     pub account_id: String,
     pub scheme_id: String,
+    /// What can be spent or reserved today: lots past their date do not count.
     pub available: String,
+    /// Available money of lots past their date, which the next expiry run lapses.
+    pub lapse_pending: String,
     pub reserved: String,
     pub granted: String,
     pub spent: String,
@@ -69,7 +72,10 @@ pub fn budget_of(conn: &mut DbConn, worker_id: &str, today: NaiveDate) -> Result
         let accounts = rows::accounts_of_worker(conn, worker_id)?;
         let mut views = Vec::with_capacity(accounts.len());
         for account in accounts {
-            let lots = rows::lots_of_account(conn, &account.id)?
+            let lots = rows::lots_of_account(conn, &account.id)?;
+            let lapse_pending: i64 =
+                lots.iter().filter(|l| l.expires_on < today).map(|l| l.available_cents).sum();
+            let lots = lots
                 .into_iter()
                 .map(|l| LotView {
                     id: l.id,
@@ -93,7 +99,8 @@ pub fn budget_of(conn: &mut DbConn, worker_id: &str, today: NaiveDate) -> Result
             views.push(AccountView {
                 account_id: account.id,
                 scheme_id: account.scheme_id,
-                available: format_cents(account.available_cents),
+                available: format_cents(account.available_cents - lapse_pending),
+                lapse_pending: format_cents(lapse_pending),
                 reserved: format_cents(account.reserved_cents),
                 granted: format_cents(account.granted_cents),
                 spent: format_cents(account.spent_cents),
@@ -218,9 +225,9 @@ pub async fn get_ledger_digest(
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Board])?;
     let at: NaiveDateTime = match &params.at {
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map_err(|_| ApiError::bad_request("invalid_query", "at must be an RFC 3339 time, e.g. 2026-10-31T23:00:00Z"))?
-            .naive_utc(),
+        Some(text) => crate::domain::time::parse_rfc3339_utc(text).ok_or_else(|| {
+            ApiError::bad_request("invalid_query", "at must be an RFC 3339 time from 1900 to 2199, e.g. 2026-10-31T23:00:00Z")
+        })?,
         None => now_utc(),
     };
     let (digest, accounts) =

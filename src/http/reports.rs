@@ -42,7 +42,7 @@ pub async fn get_monthly_report(
     caller.admit(fund, &[Role::FundAdmin, Role::Board])?;
     let params = params.into_inner();
     let month = Month::parse(&params.month)
-        .ok_or_else(|| ApiError::bad_request("invalid_query", "month must be YYYY-MM, e.g. 2026-10"))?;
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "month must be YYYY-MM from 1900-01 to 2199-12, e.g. 2026-10"))?;
     if month.first_day > today.0 {
         return Err(ApiError::unprocessable("invalid_field", "month lies in the future: nothing is recorded yet"));
     }

@@ -6,8 +6,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams, Today};
+use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams, Today, with_location};
 use super::error::ApiError;
+use super::json_body::JsonBody;
 use crate::db::rows::{self, SchemeRow, SchemeVersionRow};
 use crate::db::schema::{scheme_versions, schemes};
 use crate::db::{write_tx, DbConn, Pool};
@@ -38,7 +39,7 @@ pub struct NewScheme {
     pub funding_pct: Option<i32>,
     #[serde(default)]
     pub claim_deadline_days: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::time::iso_date::optional")]
     pub effective_from: Option<NaiveDate>,
 }
 
@@ -162,14 +163,16 @@ pub async fn create_scheme(
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
     today: Today,
-    body: web::Json<NewScheme>,
+    body: JsonBody<NewScheme>,
 ) -> Result<HttpResponse, ApiError> {
     let day = today.0;
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
     let (code, name, rules) = body.into_inner().split();
+    // Codes are case-insensitive and kept in lower case: `PTT` and `ptt` are one scheme.
+    let code = code.to_ascii_lowercase();
     if !is_slug(&code, 40) {
-        return Err(FieldError::new("code", "use 1 to 40 lower-case letters, digits, _ or -, starting with a letter").into());
+        return Err(FieldError::new("code", "use 1 to 40 letters, digits, _ or -, starting with a letter (kept in lower case)").into());
     }
     bounded_text("name", &name, 200)?;
     let rules = rules.validate(day)?;
@@ -190,7 +193,8 @@ pub async fn create_scheme(
         })
     })
     .await?;
-    Ok(HttpResponse::Created().json(view))
+    let location = format!("/v1/funds/{fund}/schemes/{}", view.id);
+    Ok(with_location(HttpResponse::Created().json(view), Some(location)))
 }
 
 pub async fn create_scheme_version(
@@ -198,7 +202,7 @@ pub async fn create_scheme_version(
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
     today: Today,
-    body: web::Json<RulesInput>,
+    body: JsonBody<RulesInput>,
 ) -> Result<HttpResponse, ApiError> {
     let day = today.0;
     let fund = FundId(path.fund);
@@ -227,7 +231,8 @@ pub async fn create_scheme_version(
         })
     })
     .await?;
-    Ok(HttpResponse::Created().json(view))
+    let location = format!("/v1/funds/{fund}/schemes/{}", view.id);
+    Ok(with_location(HttpResponse::Created().json(view), Some(location)))
 }
 
 pub async fn list_schemes(

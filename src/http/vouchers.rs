@@ -7,8 +7,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{Today, action_body, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page};
+use super::common::{Today, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page, with_location};
 use super::error::ApiError;
+use crate::domain::time::iso_date;
+use super::json_body::{ActionBody, JsonBody};
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use crate::db::rows::VoucherRow;
 use crate::db::schema::{vouchers, workers};
@@ -29,6 +31,7 @@ pub struct NewVoucher {
     pub amount: Amount,
     pub course: String,
     pub provider: String,
+    #[serde(deserialize_with = "iso_date::required")]
     pub valid_until: NaiveDate,
 }
 
@@ -100,7 +103,7 @@ pub async fn create_voucher(
     path: web::Path<FundPath>,
     key: IdempotencyKey,
     today: Today,
-    body: web::Json<serde_json::Value>,
+    body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
@@ -122,14 +125,16 @@ pub async fn create_voucher(
         valid_until: input.valid_until,
     };
     let stored = run(&pool, move |conn| {
-        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        let owner = caller.idempotency_owner();
+        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {
             let voucher = issue(conn, fund, &caller.sub, &request, day)?;
             Stored::new(StatusCode::CREATED, VoucherView::from(voucher))
         })
     })
     .await?;
-    Ok(stored.into_response())
+    let location = stored.id().map(|id| format!("{}/{id}", req.path()));
+    Ok(with_location(stored.into_response(), location))
 }
 
 pub async fn get_voucher(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
@@ -197,17 +202,18 @@ pub async fn cancel_voucher(
     path: web::Path<FundItemPath>,
     key: IdempotencyKey,
     today: Today,
-    body: web::Bytes,
+    body: ActionBody,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
-    let body = action_body(&body)?;
+    let body = body.0;
     let hash = request_hash(&req, &body);
     let _: CancelBody = parse_body(body)?;
     let id = path.id.hyphenated().to_string();
     let day = today.0;
     let stored = run(&pool, move |conn| {
-        let scope = Scope { fund, caller: &caller.sub, key: key.0.as_deref(), request_hash: &hash };
+        let owner = caller.idempotency_owner();
+        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
         run_idempotent(conn, scope, |conn| {
             let voucher = close(conn, &fund.to_string(), &id, &caller.sub, day, "cancelled")?;
             Stored::new(StatusCode::OK, VoucherView::from(voucher))

@@ -7,8 +7,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, run, FundItemPath, FundPath, Page, Today};
+use super::common::{bounded_text, run, FundItemPath, FundPath, Page, Today, with_location};
 use super::error::ApiError;
+use super::json_body::JsonBody;
 use crate::db::rows::{self, WorkerRow};
 use crate::db::schema::workers;
 use crate::db::{DbConn, Pool};
@@ -83,7 +84,7 @@ pub async fn create_worker(
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
     today: Today,
-    body: web::Json<NewWorker>,
+    body: JsonBody<NewWorker>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
@@ -125,7 +126,8 @@ pub async fn create_worker(
         Ok(row)
     })
     .await?;
-    Ok(HttpResponse::Created().json(WorkerView::from(row)))
+    let location = format!("/v1/funds/{fund}/workers/{}", row.id);
+    Ok(with_location(HttpResponse::Created().json(WorkerView::from(row)), Some(location)))
 }
 
 /// Widest outreach window, in days.

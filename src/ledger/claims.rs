@@ -140,6 +140,8 @@ pub fn submit(
         }
     }
     insert_claim(conn, &row)?;
+    #[cfg(feature = "test-hooks")]
+    crate::test_hooks::after_claim_written(&row.course)?;
     Ok(row)
 }
 
@@ -194,8 +196,11 @@ fn decide(
         None => None,
     };
     let payable = funded_cents(request.amount.cents(), rules.funding_pct);
-    // A voucher was weighed against the guidance rule when it was issued.
-    if voucher.is_none() && !super::guidance::met(conn, &worker.id, rules, payable, today)? {
+    // A voucher was weighed against the guidance rule when it was issued, for its own
+    // reservation only. A claim that spends beyond it meets the rule as a whole, as if there
+    // were no voucher: otherwise a small voucher would carry a large claim past the rule.
+    let covered_by_voucher = voucher.as_ref().map_or(0, |v| v.amount_cents.min(payable));
+    if payable > covered_by_voucher && !super::guidance::met(conn, &worker.id, rules, payable, today)? {
         return Ok(Decision::AwaitingGuidance);
     }
     Ok(match account {
@@ -363,57 +368,59 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
     })
 }
 
-/// Rejects by hand a claim that is waiting (for guidance). Moves no money.
+/// Rejects by hand a claim that is waiting (for guidance). Moves no money, but takes the
+/// account lock like every change of a claim's state, so that it cannot cross an approval.
 pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) -> Result<ClaimRow, ClaimError> {
-    let now = now_utc();
-    let updated = diesel::update(
-        claims::table
-            .filter(claims::fund_id.eq(fund_id.to_string()))
-            .filter(claims::id.eq(claim_id))
-            .filter(claims::status.eq_any(["awaiting_guidance", "submitted"])),
-    )
-    .set((
-        claims::status.eq("rejected"),
-        claims::rejection_reason.eq(Some(RejectionReason::RejectedByFund.as_str())),
-        claims::decision_note.eq(Some(reason)),
-        claims::decided_at.eq(Some(now)),
-    ))
-    .execute(conn)?;
-    let claim = find_claim(conn, &fund_id.to_string(), claim_id)?.ok_or(ClaimError::NotFound)?;
-    if updated != 1 {
+    let (claim, _account) = locked_claim(conn, fund_id, claim_id)?;
+    if claim.status != "awaiting_guidance" && claim.status != "submitted" {
         return Err(ClaimError::InvalidState { status: claim.status, needed: "awaiting_guidance" });
     }
-    Ok(claim)
+    let now = now_utc();
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(&claim.status)))
+        .set((
+            claims::status.eq("rejected"),
+            claims::rejection_reason.eq(Some(RejectionReason::RejectedByFund.as_str())),
+            claims::decision_note.eq(Some(reason)),
+            claims::decided_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    changed_one(updated, claim_id)?;
+    Ok(ClaimRow {
+        status: "rejected".into(),
+        rejection_reason: Some(RejectionReason::RejectedByFund.as_str().into()),
+        decision_note: Some(reason.to_string()),
+        decided_at: Some(now),
+        ..claim
+    })
 }
 
-/// Records the payment of an approved claim. Moves no budget: the money was spent on approval.
+/// Records the payment of an approved claim. Moves no budget (the money was spent on
+/// approval), but takes the account lock, so that a payment and a reversal of the same claim
+/// are decided one after the other, never both.
 pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference: &str) -> Result<ClaimRow, ClaimError> {
-    let updated = diesel::update(
-        claims::table
-            .filter(claims::fund_id.eq(fund_id.to_string()))
-            .filter(claims::id.eq(claim_id))
-            .filter(claims::status.eq("approved")),
-    )
-    .set((claims::status.eq("paid"), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now_utc()))))
-    .execute(conn)?;
-    let claim = find_claim(conn, &fund_id.to_string(), claim_id)?.ok_or(ClaimError::NotFound)?;
-    if updated != 1 {
-        return Err(ClaimError::InvalidState { status: claim.status, needed: "approved" });
+    let (claim, _account) = locked_claim(conn, fund_id, claim_id)?;
+    if claim.status != "approved" {
+        return Err(invalid_state(claim.status, "approved"));
     }
-    Ok(claim)
+    let now = now_utc();
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq("approved")))
+        .set((claims::status.eq("paid"), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now))))
+        .execute(conn)?;
+    changed_one(updated, claim_id)?;
+    Ok(ClaimRow { status: "paid".into(), payment_reference: Some(payment_reference.to_string()), paid_at: Some(now), ..claim })
 }
 
 /// Reverses an approved or paid claim (refund, cancelled course): the mirror of its spend.
 pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
     let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
     if claim.status != "approved" && claim.status != "paid" {
-        return Err(ClaimError::InvalidState { status: claim.status, needed: "approved or paid" });
+        return Err(invalid_state(claim.status, "approved or paid"));
     }
     let spend_tx = claim.spend_tx_id.clone().ok_or(LedgerError::Invariant(format!("claim {claim_id} approved without a spend")))?;
     let booking = Booking::new(actor, today, format!("claim:{claim_id}"));
     let tx = reverse_spend(conn, &account, &spend_tx, &booking)?;
     let now = now_utc();
-    diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(&claim.status)))
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(&claim.status)))
         .set((
             claims::status.eq("reversed"),
             claims::reversal_tx_id.eq(Some(&tx.id)),
@@ -421,6 +428,7 @@ pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str,
             claims::decision_note.eq(Some(reason)),
         ))
         .execute(conn)?;
+    changed_one(updated, claim_id)?;
     Ok(ClaimRow {
         status: "reversed".into(),
         reversal_tx_id: Some(tx.id),
@@ -428,4 +436,17 @@ pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str,
         decision_note: Some(reason.to_string()),
         ..claim
     })
+}
+
+fn invalid_state(status: String, needed: &'static str) -> ClaimError {
+    ClaimError::InvalidState { status, needed }
+}
+
+/// A state change under the account lock must change exactly the row it read; anything else
+/// is a bug, and the whole transaction (with any money it moved) is rolled back.
+fn changed_one(updated: usize, claim_id: &str) -> Result<(), ClaimError> {
+    if updated != 1 {
+        return Err(LedgerError::Invariant(format!("claim {claim_id} changed under its account lock")).into());
+    }
+    Ok(())
 }

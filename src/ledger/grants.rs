@@ -154,7 +154,7 @@ pub fn grant_many(
     }
     // Accounts: create the missing ones, then lock all of them in id order.
     let pairs: BTreeSet<(String, String)> = requests.iter().map(|r| (r.worker_id.to_string(), r.scheme_id.to_string())).collect();
-    let now = now_utc();
+    let account_created_at = now_utc();
     let fresh: Vec<AccountRow> = pairs
         .iter()
         .map(|(worker, scheme)| AccountRow {
@@ -169,7 +169,7 @@ pub fn grant_many(
             expired_cents: 0,
             tx_count: 0,
             chain_head: GENESIS_HASH.to_string(),
-            created_at: now,
+            created_at: account_created_at,
         })
         .collect();
     for chunk in fresh.chunks(INSERT_CHUNK_ROWS) {
@@ -199,6 +199,14 @@ pub fn grant_many(
         }
     }
     let before: HashMap<String, (i64, i64)> = accounts.values().map(|a| (a.id.clone(), (a.tx_count, a.available_cents))).collect();
+    // Money that can no longer be spent (lots past their date that no expiry run has lapsed
+    // yet) does not count against the cap: a grant gives the same budget before and after
+    // the year-end run.
+    let account_ids: Vec<String> = accounts.values().map(|a| a.id.clone()).collect();
+    let unusable = unusable_available_cents(conn, &account_ids, today).map_err(db)?;
+    // Recorded after the locks are held, so that along every account's chain `recorded_at`
+    // follows `seq` (a digest or balance as of a moment agrees with one printed then).
+    let now = now_utc();
 
     let mut outcomes = Vec::with_capacity(requests.len());
     let (mut lots, mut txs, mut postings) = (Vec::new(), Vec::new(), Vec::new());
@@ -210,7 +218,8 @@ pub fn grant_many(
             .get_mut(&(r.worker_id.to_string(), r.scheme_id.to_string()))
             .ok_or(BulkGrantError::at(i, GrantError::Ledger(LedgerError::Invariant("account missing after insert".into()))))?;
         let requested_cents = r.amount.map(Amount::cents).unwrap_or(version.annual_amount_cents);
-        let granted_cents = capped_grant_cents(requested_cents, account.available_cents + account.reserved_cents, version.max_balance_cents);
+        let usable_cents = account.available_cents + account.reserved_cents - unusable.get(&account.id).copied().unwrap_or(0);
+        let granted_cents = capped_grant_cents(requested_cents, usable_cents, version.max_balance_cents);
         let mut outcome = GrantOutcome {
             lot_id: None,
             transaction_id: None,
@@ -305,6 +314,23 @@ pub fn grant_many(
         super::tally_posted(TxKind::Grant);
     }
     Ok(outcomes)
+}
+
+/// Per account, the available money of lots past their date on `on` (awaiting an expiry run).
+pub fn unusable_available_cents(conn: &mut DbConn, account_ids: &[String], on: NaiveDate) -> QueryResult<std::collections::HashMap<String, i64>> {
+    let mut unusable = std::collections::HashMap::new();
+    for chunk in account_ids.chunks(INSERT_CHUNK_ROWS) {
+        let rows: Vec<(String, i64)> = grant_lots::table
+            .filter(grant_lots::account_id.eq_any(chunk))
+            .filter(grant_lots::expires_on.lt(on))
+            .filter(grant_lots::available_cents.gt(0))
+            .select((grant_lots::account_id, grant_lots::available_cents))
+            .load(conn)?;
+        for (account, cents) in rows {
+            *unusable.entry(account).or_insert(0) += cents;
+        }
+    }
+    Ok(unusable)
 }
 
 /// Adds each account's granted money and moves its chain head, only where `tx_count` is still

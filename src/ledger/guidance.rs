@@ -2,7 +2,7 @@
 //! coaching session within the scheme's window. Recording a session decides the worker's
 //! waiting claims again.
 
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::claims::{retry_waiting, ClaimError};
@@ -21,7 +21,10 @@ pub fn required(rules: &SchemeVersionRow, amount_cents: i64) -> bool {
 
 /// The first day a session counts for a decision on `today`.
 pub fn window_start(rules: &SchemeVersionRow, today: NaiveDate) -> NaiveDate {
-    today - Duration::days(i64::from(rules.guidance_window_days))
+    u64::try_from(rules.guidance_window_days)
+        .ok()
+        .and_then(|days| today.checked_sub_days(chrono::Days::new(days)))
+        .unwrap_or(NaiveDate::MIN)
 }
 
 pub fn has_session_between(conn: &mut DbConn, worker_id: &str, from: NaiveDate, to: NaiveDate) -> QueryResult<bool> {

@@ -15,6 +15,7 @@ pub mod post;
 pub mod read;
 pub mod spending;
 pub mod verify;
+mod verify_links;
 pub mod vouchers;
 pub mod claims;
 

@@ -41,13 +41,13 @@ struct Sums {
     expired: i64,
 }
 
-struct Checker {
+pub(crate) struct Checker {
     problems: Vec<Problem>,
     found: usize,
 }
 
 impl Checker {
-    fn report(&mut self, account_id: &str, transaction_id: Option<&str>, problem: String) {
+    pub(crate) fn report(&mut self, account_id: &str, transaction_id: Option<&str>, problem: String) {
         self.found += 1;
         if self.problems.len() < MAX_PROBLEMS_LISTED {
             self.problems.push(Problem {
@@ -81,6 +81,8 @@ pub fn verify_fund(conn: &mut DbConn, fund_id: &str) -> QueryResult<VerifyReport
         .select(LotRow::as_select())
         .load(conn)?;
 
+    let links = super::verify_links::load_links(conn, fund_id)?;
+
     let entries_checked = postings.len();
     let mut postings_by_tx: HashMap<String, Vec<PostingRow>> = HashMap::new();
     for p in postings {
@@ -88,23 +90,26 @@ pub fn verify_fund(conn: &mut DbConn, fund_id: &str) -> QueryResult<VerifyReport
     }
     let mut txs_by_account: HashMap<String, Vec<TransactionRow>> = HashMap::new();
     let transactions_checked = transactions.len();
-    for t in transactions {
-        txs_by_account.entry(t.account_id.clone()).or_default().push(t);
+    for t in &transactions {
+        txs_by_account.entry(t.account_id.clone()).or_default().push(t.clone());
     }
     let mut lots_by_account: HashMap<String, Vec<LotRow>> = HashMap::new();
-    for l in lots {
-        lots_by_account.entry(l.account_id.clone()).or_default().push(l);
+    for l in &lots {
+        lots_by_account.entry(l.account_id.clone()).or_default().push(l.clone());
     }
 
     let mut checker = Checker { problems: Vec::new(), found: 0 };
     for account in &accounts {
         let txs = txs_by_account.remove(&account.id).unwrap_or_default();
-        let lots = lots_by_account.remove(&account.id).unwrap_or_default();
-        verify_account(&mut checker, account, &txs, &postings_by_tx, &lots);
+        let account_lots = lots_by_account.remove(&account.id).unwrap_or_default();
+        verify_account(&mut checker, account, &txs, &postings_by_tx, &account_lots);
     }
     for (account_id, _) in txs_by_account {
         checker.report(&account_id, None, "transactions for an account that does not exist".into());
     }
+    let transactions: HashMap<String, TransactionRow> = transactions.into_iter().map(|t| (t.id.clone(), t)).collect();
+    let ledger = super::verify_links::Ledger { accounts: &accounts, transactions: &transactions, postings_by_tx: &postings_by_tx, lots: &lots };
+    super::verify_links::check_links(&mut checker, &ledger, &links);
     Ok(VerifyReport {
         ok: checker.found == 0,
         accounts_checked: accounts.len(),
@@ -131,6 +136,9 @@ fn verify_account(
         let postings = postings_by_tx.get(&tx.id).unwrap_or(&no_postings);
         if tx.seq != i as i64 + 1 {
             checker.report(&account.id, id, format!("sequence {} where {} was expected", tx.seq, i + 1));
+        }
+        if i > 0 && tx.recorded_at < txs[i - 1].recorded_at {
+            checker.report(&account.id, id, "recorded before the transaction it follows in the chain".into());
         }
         if tx.prev_hash != prev_hash {
             checker.report(&account.id, id, "prev_hash does not match the previous transaction".into());

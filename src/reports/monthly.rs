@@ -36,7 +36,8 @@ impl Month {
             return None;
         }
         let first_day = NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, 1)?;
-        (2000..=2100).contains(&first_day.year()).then_some(Month { first_day })
+        let digits = year.bytes().chain(month.bytes()).all(|b| b.is_ascii_digit());
+        (digits && crate::domain::time::year_in_range(first_day.year())).then_some(Month { first_day })
     }
 
     pub fn next(self) -> Month {

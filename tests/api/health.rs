@@ -30,7 +30,7 @@ fn openapi_documents_every_route() {
     let routes = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/routes.rs")).expect("routes.rs");
     let openapi = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).expect("openapi.yaml");
     let mut routed = Vec::new();
-    for (marker, prefix) in [("resource(\"", "/v1"), (".route(\"", "")] {
+    for (marker, prefix) in [("resource(\"", "/v1"), ("root(\"", "")] {
         for piece in routes.split(marker).skip(1) {
             let path = piece.split('"').next().expect("path");
             routed.push(format!("{prefix}{path}"));

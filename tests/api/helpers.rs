@@ -118,24 +118,46 @@ pub struct TestApp {
     /// The server's clock: tests move it to see budgets lapse and deadlines pass.
     pub clock: Clock,
     auth: AuthConfig,
+    server: actix_web::dev::ServerHandle,
+    customise: std::sync::Arc<dyn Fn(&mut Settings) + Send + Sync>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
+pub async fn spawn_app_with(backend: Backend, customise: impl Fn(&mut Settings) + Send + Sync + 'static) -> TestApp {
     let db = fresh_database(backend);
     let auth = AuthConfig::from_secret(TEST_SECRET.as_bytes(), None, None).expect("auth config");
+    let clock = Clock::default();
+    let customise: std::sync::Arc<dyn Fn(&mut Settings) + Send + Sync> = std::sync::Arc::new(customise);
+    let (address, server) = start_server(&db, &auth, &clock, customise.as_ref());
+    TestApp { address, client: reqwest::Client::new(), backend, db, clock, auth, server, customise }
+}
+
+fn start_server(db: &TestDb, auth: &AuthConfig, clock: &Clock, customise: &(dyn Fn(&mut Settings) + Send + Sync)) -> (String, actix_web::dev::ServerHandle) {
     let mut settings = Settings::new(db.url.clone(), "127.0.0.1:0", auth.clone());
     settings.workers = Some(2);
     settings.pool_size = 4;
-    let clock = settings.clock.clone();
+    settings.clock = clock.clone();
     customise(&mut settings);
     let app = Application::build(settings).expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), backend, db, clock, auth }
+    let server = app.server();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (address, handle)
+}
+
+impl TestApp {
+    /// Stops the server (as a process would stop: its pool and every connection closed) and
+    /// starts a new one on the same database. Whatever it acknowledged must still be there.
+    pub async fn restart(&mut self) {
+        self.server.stop(false).await;
+        let (address, server) = start_server(&self.db, &self.auth, &self.clock, self.customise.as_ref());
+        self.address = address;
+        self.server = server;
+    }
 }
 
 /// A response: status, and the body as JSON (`Value::Null` when it is not JSON).
@@ -185,6 +207,7 @@ impl TestApp {
             role,
             exp: now() + 3600,
             iat: Some(now()),
+            nbf: None,
             fund: parse(fund),
             employer: parse(employer),
             worker: parse(worker),

@@ -61,7 +61,9 @@ async fn a_lot_past_its_date_cannot_be_spent_before_the_run(app: TestApp) {
     body["training_end"] = json!(format!("{year}-12-20"));
     let claim = app.claim(&f.fund, &f.fund.admin, &body).await.expect(201).body;
     assert_eq!(claim["rejection_reason"], "insufficient_budget");
-    assert_eq!(app.account(&f).await["available"], "500.00", "not yet lapsed, but not usable");
+    let account = app.account(&f).await;
+    assert_eq!(account["available"], "0.00", "not yet lapsed, but not usable: {account}");
+    assert_eq!(account["lapse_pending"], "500.00", "{account}");
     // The outreach list no longer shows money that can no longer be used.
     let list = app.get(&format!("/v1/funds/{}/workers?budget_lapsing_within_days=90", f.fund.id), &f.fund.admin).await.expect(200).body;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(0));

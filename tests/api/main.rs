@@ -8,6 +8,7 @@ mod claims;
 mod concurrency;
 mod grants;
 mod guidance;
+mod hardening;
 mod health;
 mod input;
 mod ledger_integrity;

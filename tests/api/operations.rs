@@ -112,7 +112,10 @@ async fn a_backup_restores_and_verifies() {
     app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "50.00", "B-2")).await.expect(201);
     let verify = Command::new(BIN).args(["verify", "--database-url", backup.to_str().expect("utf8")]).output().expect("verify");
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
-    let restored = spawn_app_with(Backend::Sqlite, |s| s.database = ptt_ledger::db::DbUrl::Sqlite(backup.clone())).await;
+    let restored = spawn_app_with(Backend::Sqlite, {
+        let backup = backup.clone();
+        move |s| s.database = ptt_ledger::db::DbUrl::Sqlite(backup.clone())
+    }).await;
     let budget = restored.budget(&f.fund, &f.worker).await;
     assert_eq!(budget["accounts"][0]["available"], "750.00");
     assert_eq!(app.available(&f).await, "700.00");
@@ -131,6 +134,15 @@ struct Served {
     child: std::process::Child,
     dir: std::path::PathBuf,
     address: String,
+    /// Everything the server wrote to stderr, read as it comes so that a full pipe never
+    /// blocks the server (it logs a line per request).
+    logs: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Served {
+    fn logs(&self) -> String {
+        self.logs.lock().map(|l| l.clone()).unwrap_or_default()
+    }
 }
 
 fn serve_in_fresh_dir(extra_env: &[(&str, &str)]) -> Served {
@@ -148,14 +160,28 @@ fn serve_in_fresh_dir(extra_env: &[(&str, &str)]) -> Served {
     for (k, v) in extra_env {
         command.env(k, v);
     }
-    let child = command.spawn().expect("serve");
+    let mut child = command.spawn().expect("serve");
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stderr = child.stderr.take().expect("stderr");
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut logs) = sink.lock() {
+                logs.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        }
+    });
     let address = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Served { child, dir, address }
+    Served { child, dir, address, logs }
 }
 
 fn token(dir: &std::path::Path, args: &[&str]) -> String {
@@ -210,8 +236,8 @@ async fn the_embedded_default_is_private_and_logs_keep_secrets() {
     sigterm(&served.child);
     let status = served.child.wait().expect("exit");
     assert!(status.success(), "SIGTERM ends the server cleanly: {status:?}");
-    let mut logs = String::new();
-    served.child.stderr.take().expect("stderr").read_to_string(&mut logs).expect("logs");
+    std::thread::sleep(Duration::from_millis(200));
+    let logs = served.logs();
     assert!(logs.contains("request_id"), "structured request logs were written");
     for secret_text in [admin.as_str(), back_office.as_str(), secret.trim(), "LOGMARKER"] {
         assert!(!logs.contains(secret_text), "the log contains {secret_text:?}");

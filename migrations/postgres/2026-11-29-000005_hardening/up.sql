@@ -1,0 +1,26 @@
+-- A lot's terms (what was granted, to whom, until when) are part of the ledger: only its
+-- running balances (available, reserved) change, in the same transaction as the postings that
+-- move them. Lots are never deleted.
+CREATE FUNCTION grant_lot_terms_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'grant lots are append-only: DELETE on grant_lots refused';
+    END IF;
+    IF NEW.id IS DISTINCT FROM OLD.id OR NEW.fund_id IS DISTINCT FROM OLD.fund_id
+        OR NEW.account_id IS DISTINCT FROM OLD.account_id OR NEW.transaction_id IS DISTINCT FROM OLD.transaction_id
+        OR NEW.grant_year IS DISTINCT FROM OLD.grant_year OR NEW.amount_cents IS DISTINCT FROM OLD.amount_cents
+        OR NEW.expires_on IS DISTINCT FROM OLD.expires_on OR NEW.created_at IS DISTINCT FROM OLD.created_at THEN
+        RAISE EXCEPTION 'grant lot terms are fixed: only available and reserved change';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER grant_lots_terms_fixed BEFORE UPDATE OR DELETE ON grant_lots
+    FOR EACH ROW EXECUTE FUNCTION grant_lot_terms_fixed();
+CREATE TRIGGER grant_lots_no_truncate BEFORE TRUNCATE ON grant_lots
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+-- A transaction is reversed at most once: the database refuses a second reversal whatever
+-- the code does.
+CREATE UNIQUE INDEX ledger_transactions_reversed_once ON ledger_transactions (reverses) WHERE reverses IS NOT NULL;

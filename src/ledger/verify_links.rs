@@ -1,0 +1,219 @@
+//! The part of `verify` that reads beyond the chains: that claims, vouchers and lots agree with
+//! the ledger entries they stand for. Claim and voucher rows and lot terms are not hashed, so
+//! these checks are what catches a status, amount or date changed behind the ledger's back.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use super::verify::Checker;
+use super::{LedgerAccount, TxKind};
+use crate::db::conn::DbConn;
+use crate::db::rows::{AccountRow, ClaimRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow, VoucherLotRow, VoucherRow};
+use crate::db::schema::{claims, scheme_versions, voucher_lots, vouchers};
+use crate::domain::scheme::lot_expires_on;
+
+/// What the link checks read besides the ledger itself.
+pub struct Links {
+    claims: Vec<ClaimRow>,
+    vouchers: Vec<VoucherRow>,
+    allocations: Vec<VoucherLotRow>,
+    versions: Vec<SchemeVersionRow>,
+}
+
+pub fn load_links(conn: &mut DbConn, fund_id: &str) -> QueryResult<Links> {
+    Ok(Links {
+        claims: claims::table.filter(claims::fund_id.eq(fund_id)).select(ClaimRow::as_select()).load(conn)?,
+        vouchers: vouchers::table.filter(vouchers::fund_id.eq(fund_id)).select(VoucherRow::as_select()).load(conn)?,
+        allocations: voucher_lots::table
+            .filter(voucher_lots::fund_id.eq(fund_id))
+            .select(VoucherLotRow::as_select())
+            .load(conn)?,
+        versions: scheme_versions::table
+            .filter(scheme_versions::fund_id.eq(fund_id))
+            .select(SchemeVersionRow::as_select())
+            .load(conn)?,
+    })
+}
+
+/// The ledger as the link checks see it.
+pub struct Ledger<'a> {
+    pub accounts: &'a [AccountRow],
+    pub transactions: &'a HashMap<String, TransactionRow>,
+    pub postings_by_tx: &'a HashMap<String, Vec<PostingRow>>,
+    pub lots: &'a [LotRow],
+}
+
+impl Ledger<'_> {
+    /// The transactions whose reference is `reference`, of one kind.
+    fn referring<'t>(&'t self, by_reference: &'t HashMap<&str, Vec<&'t TransactionRow>>, reference: &str, kind: TxKind) -> Vec<&'t TransactionRow> {
+        by_reference.get(reference).map(|txs| txs.iter().copied().filter(|t| t.kind == kind.as_str()).collect()).unwrap_or_default()
+    }
+
+    fn spent_cents(&self, tx_id: &str) -> i64 {
+        self.postings_by_tx
+            .get(tx_id)
+            .map(|ps| ps.iter().filter(|p| p.account == LedgerAccount::Spent.as_str()).map(|p| p.amount_cents).sum())
+            .unwrap_or(0)
+    }
+}
+
+pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
+    let mut by_reference: HashMap<&str, Vec<&TransactionRow>> = HashMap::new();
+    let mut reversals: HashMap<&str, usize> = HashMap::new();
+    for tx in ledger.transactions.values() {
+        if let Some(reference) = &tx.reference {
+            by_reference.entry(reference.as_str()).or_default().push(tx);
+        }
+        if let Some(reversed) = &tx.reverses {
+            *reversals.entry(reversed.as_str()).or_default() += 1;
+        }
+    }
+    for (reversed, count) in &reversals {
+        let account = ledger.transactions.get(*reversed).map(|t| t.account_id.as_str()).unwrap_or("");
+        if *count > 1 {
+            checker.report(account, Some(reversed), format!("transaction reversed {count} times"));
+        }
+        if !ledger.transactions.contains_key(*reversed) {
+            checker.report(account, Some(reversed), "a reversal names a transaction that does not exist".into());
+        }
+    }
+    for claim in &links.claims {
+        check_claim(checker, ledger, &by_reference, claim);
+    }
+    for voucher in &links.vouchers {
+        check_voucher(checker, ledger, &by_reference, links, voucher);
+    }
+    check_reservations(checker, ledger, links);
+    check_lot_terms(checker, ledger, links);
+}
+
+fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMap<&str, Vec<&TransactionRow>>, claim: &ClaimRow) {
+    let account = claim.account_id.as_deref().unwrap_or("");
+    let mut report = |problem: String| checker.report(account, None, format!("claim {}: {problem}", claim.id));
+    let reference = format!("claim:{}", claim.id);
+    let spends = ledger.referring(by_reference, &reference, TxKind::Spend);
+    let reversals = ledger.referring(by_reference, &reference, TxKind::Reversal);
+    let spent = matches!(claim.status.as_str(), "approved" | "paid" | "reversed");
+    let reversed = claim.status == "reversed";
+    if spends.len() != usize::from(spent) {
+        report(format!("status {} but {} spend transaction(s)", claim.status, spends.len()));
+    }
+    if reversals.len() != usize::from(reversed) {
+        report(format!("status {} but {} reversal transaction(s)", claim.status, reversals.len()));
+    }
+    match (&claim.spend_tx_id, spends.first()) {
+        (Some(id), Some(tx)) if *id == tx.id => {
+            if ledger.spent_cents(id) != claim.approved_cents {
+                report(format!("approved {} cents but its spend moved {}", claim.approved_cents, ledger.spent_cents(id)));
+            }
+        }
+        (None, None) if claim.approved_cents == 0 => {}
+        _ => report("spend_tx_id and approved amount do not match the ledger".into()),
+    }
+    match (&claim.reversal_tx_id, reversals.first()) {
+        (Some(id), Some(tx)) if *id == tx.id && tx.reverses == claim.spend_tx_id => {}
+        (None, None) => {}
+        _ => report("reversal_tx_id does not match the ledger".into()),
+    }
+}
+
+fn check_voucher(
+    checker: &mut Checker,
+    ledger: &Ledger<'_>,
+    by_reference: &HashMap<&str, Vec<&TransactionRow>>,
+    links: &Links,
+    voucher: &VoucherRow,
+) {
+    let mut report = |problem: String| checker.report(&voucher.account_id, None, format!("voucher {}: {problem}", voucher.id));
+    let reference = format!("voucher:{}", voucher.id);
+    let reserves = ledger.referring(by_reference, &reference, TxKind::Reserve);
+    let releases = ledger.referring(by_reference, &reference, TxKind::Release);
+    if reserves.len() != 1 {
+        report(format!("{} reserve transaction(s) where one was expected", reserves.len()));
+    }
+    let closed_by_release = matches!(voucher.status.as_str(), "cancelled" | "expired");
+    if releases.len() != usize::from(closed_by_release) {
+        report(format!("status {} but {} release transaction(s)", voucher.status, releases.len()));
+    }
+    let redeemed_by = voucher
+        .claim_id
+        .as_ref()
+        .and_then(|id| links.claims.iter().find(|c| &c.id == id))
+        .filter(|c| c.voucher_id.as_ref() == Some(&voucher.id) && c.spend_tx_id.is_some());
+    if (voucher.status == "redeemed") != redeemed_by.is_some() {
+        report(format!("status {} does not match the claim that redeemed it", voucher.status));
+    }
+}
+
+/// Money is reserved only for issued vouchers: per account and per lot, reserved equals the
+/// allocations of its issued vouchers.
+fn check_reservations(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
+    let issued: HashMap<&str, &VoucherRow> =
+        links.vouchers.iter().filter(|v| v.status == "issued").map(|v| (v.id.as_str(), v)).collect();
+    let mut per_account: HashMap<&str, i64> = HashMap::new();
+    let mut per_lot: HashMap<&str, i64> = HashMap::new();
+    for allocation in &links.allocations {
+        if let Some(voucher) = issued.get(allocation.voucher_id.as_str()) {
+            *per_account.entry(voucher.account_id.as_str()).or_default() += allocation.amount_cents;
+            *per_lot.entry(allocation.lot_id.as_str()).or_default() += allocation.amount_cents;
+        }
+    }
+    for account in ledger.accounts {
+        let expected = per_account.get(account.id.as_str()).copied().unwrap_or(0);
+        if account.reserved_cents != expected {
+            checker.report(
+                &account.id,
+                None,
+                format!("reserved {} cents but its issued vouchers hold {expected}", account.reserved_cents),
+            );
+        }
+    }
+    for lot in ledger.lots {
+        let expected = per_lot.get(lot.id.as_str()).copied().unwrap_or(0);
+        if lot.reserved_cents != expected {
+            checker.report(
+                &lot.account_id,
+                None,
+                format!("lot {} reserves {} cents but its issued vouchers hold {expected}", lot.id, lot.reserved_cents),
+            );
+        }
+    }
+}
+
+/// A lot's amount is what its grant moved into it, and its date follows from the scheme
+/// version in force on 1 January of its grant year.
+fn check_lot_terms(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
+    let scheme_of: HashMap<&str, &str> = ledger.accounts.iter().map(|a| (a.id.as_str(), a.scheme_id.as_str())).collect();
+    for lot in ledger.lots {
+        let mut report = |problem: String| checker.report(&lot.account_id, Some(&lot.transaction_id), format!("lot {}: {problem}", lot.id));
+        let granted: Option<i64> = ledger.transactions.get(&lot.transaction_id).filter(|t| t.kind == TxKind::Grant.as_str()).map(|t| {
+            ledger
+                .postings_by_tx
+                .get(&t.id)
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p.lot_id.as_ref() == Some(&lot.id) && p.account == LedgerAccount::Available.as_str())
+                        .map(|p| p.amount_cents)
+                        .sum()
+                })
+                .unwrap_or(0)
+        });
+        if granted != Some(lot.amount_cents) {
+            report(format!("amount {} cents does not match its grant transaction", lot.amount_cents));
+        }
+        let expected = scheme_of.get(lot.account_id.as_str()).and_then(|scheme| {
+            let year_start = chrono::NaiveDate::from_ymd_opt(lot.grant_year, 1, 1)?;
+            links
+                .versions
+                .iter()
+                .filter(|v| v.scheme_id == *scheme && v.effective_from <= year_start)
+                .max_by_key(|v| (v.effective_from, v.created_at))
+                .or_else(|| links.versions.iter().filter(|v| v.scheme_id == *scheme).min_by_key(|v| (v.effective_from, v.created_at)))
+                .and_then(|v| lot_expires_on(lot.grant_year, v.validity_years))
+        });
+        if expected != Some(lot.expires_on) {
+            report(format!("expires_on {} does not follow from its grant year and scheme", lot.expires_on));
+        }
+    }
+}
