@@ -104,7 +104,7 @@ pub enum Command {
     /// Lapse what is due as of a date (the year-end run is --as-of YYYY-01-01): expire vouchers
     /// past valid_until, then lapse the available money of lots past expires_on.
     Expire {
-        #[arg(long)]
+        #[arg(long, value_parser = parse_date_arg)]
         as_of: chrono::NaiveDate,
         /// Only this fund; default every fund.
         #[arg(long)]
@@ -259,6 +259,11 @@ fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>) -> Resu
         tracing::info!("ptt-ledger stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A date flag: exactly YYYY-MM-DD within the service's years, like every date of the API.
+fn parse_date_arg(text: &str) -> Result<chrono::NaiveDate, String> {
+    crate::domain::time::parse_iso_date(text).ok_or_else(|| crate::domain::time::DATE_RULE.to_string())
 }
 
 /// What a person starting the server needs to know: where it listens, on which database, and

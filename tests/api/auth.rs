@@ -109,3 +109,27 @@ async fn public_key_tokens_and_key_confusion() {
     // And a token signed with the HS secret the server does not use.
     assert_refused(&app, &sign(&claims, Algorithm::HS256, TEST_SECRET.as_bytes())).await;
 }
+
+/// A private key given where the public key belongs is refused at start-up, not accepted and
+/// then failing every token.
+#[test]
+fn a_private_key_is_not_taken_for_a_public_one() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/es256-test-private.pem");
+    let error = ptt_ledger::http::auth::AuthConfig::from_public_key_file(std::path::Path::new(path), None, None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(error.contains("private key") && error.contains("-pubout"), "{error}");
+}
+
+/// A bind address without a port says what is expected.
+#[test]
+fn a_bind_address_without_a_port_says_what_is_expected() {
+    let dir = std::env::temp_dir().join(format!("ptt-bind-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let auth = ptt_ledger::http::auth::AuthConfig::from_secret(TEST_SECRET.as_bytes(), None, None).expect("auth");
+    let settings = ptt_ledger::startup::Settings::new(ptt_ledger::db::DbUrl::Sqlite(dir.join("t.db")), "127.0.0.1", auth);
+    let error = ptt_ledger::startup::Application::build(settings).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("HOST:PORT") && error.contains("127.0.0.1:8080"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -307,3 +307,105 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     assert_eq!(bulk.await.expect("bulk task").expect("the in-flight request got its answer"), 201);
     assert!(status.success(), "{status:?}");
 }
+
+/// Decodes a token's claims (no signature check: only to read what the CLI put in).
+fn token_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64");
+    serde_json::from_slice(&bytes).expect("claims")
+}
+
+/// `token` run where no server made a secret says which file it looked for and creates none;
+/// with the server's database it says which secret it used, and gives each employer and
+/// worker its own subject.
+#[test]
+fn the_token_command_never_invents_a_secret() {
+    let dir = std::env::temp_dir().join(format!("ptt-token-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let run = |args: &[&str]| {
+        Command::new(BIN).arg("token").args(args).current_dir(&dir).env_remove("DATABASE_URL").env_remove("PTT_JWT_SECRET").output().expect("token")
+    };
+    let refused = run(&["--role", "platform_admin"]);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("ptt-ledger.db.secret") && message.contains("serve"), "{message}");
+    assert!(!dir.join("ptt-ledger.db.secret").exists(), "a secret was created outside serve");
+
+    std::fs::write(dir.join("ptt-ledger.db.secret"), "0123456789abcdef0123456789abcdef0123456789abcdef").expect("secret");
+    let fund = uuid::Uuid::new_v4().to_string();
+    let (a, b, w) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    let minted = run(&["--role", "employer", "--fund", &fund, "--employer", &a]);
+    assert!(minted.status.success(), "{}", String::from_utf8_lossy(&minted.stderr));
+    assert!(String::from_utf8_lossy(&minted.stderr).contains("ptt-ledger.db.secret"), "says which secret it used");
+    let sub_a = token_claims(String::from_utf8_lossy(&minted.stdout).trim())["sub"].clone();
+    let minted_b = run(&["--role", "employer", "--fund", &fund, "--employer", &b]);
+    let sub_b = token_claims(String::from_utf8_lossy(&minted_b.stdout).trim())["sub"].clone();
+    let minted_w = run(&["--role", "worker", "--fund", &fund, "--worker", &w]);
+    let sub_w = token_claims(String::from_utf8_lossy(&minted_w.stdout).trim())["sub"].clone();
+    assert!(sub_a != sub_b && sub_a != sub_w, "{sub_a} {sub_b} {sub_w}");
+    let named = run(&["--role", "employer", "--fund", &fund, "--employer", &a, "--sub", "hr-system-7"]);
+    assert_eq!(token_claims(String::from_utf8_lossy(&named.stdout).trim())["sub"], "hr-system-7");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A panic inside a request is logged once, as JSON, saying it was a panic and where, with the
+/// request id; the request answers 500 and the server goes on. Logs off a terminal carry no
+/// colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_logged_once_as_json() {
+    let mut served = serve_in_fresh_dir(&[("PTT_LOG_FORMAT", "json"), ("PTT_JWT_SECRET", TEST_SECRET)]);
+    let tok = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--jwt-secret", TEST_SECRET]);
+        token(&served.dir, &all)
+    };
+    let client = reqwest::Client::new();
+    let post = |path: String, token: String, body: serde_json::Value| {
+        let client = client.clone();
+        let url = format!("{}{path}", served.address);
+        async move { client.post(url).bearer_auth(token).json(&body).send().await.expect("sent") }
+    };
+    let admin = tok(&["--role", "platform_admin"]);
+    let fund: serde_json::Value = post("/v1/funds".into(), admin, json!({"code": "panic", "name": "P"})).await.json().await.expect("json");
+    let fund_id = fund["id"].as_str().expect("id").to_string();
+    let bo = tok(&["--role", "fund_admin", "--fund", &fund_id]);
+    let scheme: serde_json::Value = post(format!("/v1/funds/{fund_id}/schemes"), bo.clone(), standard_scheme_body("ptt")).await.json().await.expect("json");
+    let employer: serde_json::Value =
+        post(format!("/v1/funds/{fund_id}/employers"), bo.clone(), json!({"kvk_number": "12345678", "name": "W", "sector": "metaal"})).await.json().await.expect("json");
+    let worker: serde_json::Value =
+        post(format!("/v1/funds/{fund_id}/workers"), bo.clone(), json!({"participant_number": "P-1", "employer_id": employer["id"]})).await.json().await.expect("json");
+    let year = crate::helpers::this_year();
+    post(format!("/v1/funds/{fund_id}/grants"), bo.clone(), json!({"worker_id": worker["id"], "scheme_id": scheme["id"], "grant_year": year})).await;
+    let claim = |course: &str, invoice: &str| {
+        json!({
+            "worker_id": worker["id"], "scheme_id": scheme["id"], "amount": "10.00", "category": "vakopleiding",
+            "course": course, "provider": "Techniek BV", "invoice_reference": invoice,
+            "training_start": crate::helpers::days_ago(40), "training_end": crate::helpers::days_ago(10)
+        })
+    };
+    let panicked = client
+        .post(format!("{}/v1/funds/{fund_id}/claims", served.address))
+        .bearer_auth(&bo)
+        .header("X-Request-Id", "panic-test-1")
+        .json(&claim(ptt_ledger::test_hooks::PANIC_AFTER_WRITE, "PANIC-1"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(panicked.status().as_u16(), 500);
+    let after = post(format!("/v1/funds/{fund_id}/claims"), bo.clone(), claim("Lassen", "AFTER-1")).await;
+    assert_eq!(after.status().as_u16(), 201, "the server goes on");
+    sigterm(&served.child);
+    assert!(served.child.wait().expect("exit").success());
+    std::thread::sleep(Duration::from_millis(200));
+    let logs = served.logs();
+    assert!(!logs.contains('\u{1b}'), "colour codes in a log that is not a terminal");
+    assert!(!logs.contains("Blocking thread pool"), "{logs}");
+    let lines: Vec<serde_json::Value> =
+        logs.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect();
+    let panics: Vec<&serde_json::Value> = lines.iter().filter(|l| l["fields"]["panic"] == true).collect();
+    assert_eq!(panics.len(), 1, "one panic line: {logs}");
+    let line = panics[0].to_string();
+    assert!(line.contains("test_hooks.rs:") && line.contains("panic-test-1"), "where, and which request: {line}");
+    let _ = std::fs::remove_dir_all(&served.dir);
+}
