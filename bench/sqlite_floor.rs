@@ -5,6 +5,9 @@
 //!
 //! Usage: cargo bench --bench sqlite_floor -- DB_FILE THREADS SECONDS WORKERS [hot]
 
+// A benchmark that cannot set up stops with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,9 +36,9 @@ fn main() {
     let day = today();
     let summary = ptt_ledger::cli::demo::build(&mut conn, "floor", workers, 7, day, &mut |_, _| {}).expect("demo data");
     let fund: FundId = stored(&summary.fund_id);
-    let scheme: String = schemes::table.filter(schemes::fund_id.eq(&summary.fund_id)).select(schemes::id).first(&mut conn).expect("scheme");
+    let scheme: String = schemes::table.filter(schemes::fund_id.eq(&summary.fund_id)).select(schemes::id).first(&mut **conn).expect("scheme");
     let mut worker_ids: Vec<String> =
-        budget_accounts::table.filter(budget_accounts::fund_id.eq(&summary.fund_id)).select(budget_accounts::worker_id).load(&mut conn).expect("workers");
+        budget_accounts::table.filter(budget_accounts::fund_id.eq(&summary.fund_id)).select(budget_accounts::worker_id).load(&mut **conn).expect("workers");
     if hot {
         worker_ids.truncate(1);
     }

@@ -10,6 +10,7 @@ pub const PANIC_AFTER_WRITE: &str = "ptt-test-fault:panic";
 pub const ERROR_AFTER_WRITE: &str = "ptt-test-fault:error";
 
 /// Called by claim submission after every write of the claim, before the commit.
+#[allow(clippy::panic, reason = "the injected fault is a panic")]
 pub fn after_claim_written(course: &str) -> Result<(), LedgerError> {
     match course {
         PANIC_AFTER_WRITE => panic!("injected test fault: panic inside a write transaction"),

@@ -108,8 +108,8 @@ mod tests {
         let facts = ClaimFacts {
             category: "vakopleiding",
             eligible_categories: &categories,
-            amount_cents: 100_00,
-            max_claim_amount_cents: 1_000_00,
+            amount_cents: 10_000,
+            max_claim_amount_cents: 100_000,
             training_end: date("2026-06-30"),
             claim_deadline_days: 120,
             received_on: date("2026-10-28"),
@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(rule_breach(&facts), None);
         assert_eq!(rule_breach(&ClaimFacts { received_on: date("2026-10-29"), ..facts }), Some(RejectionReason::ClaimTooLate));
         let facts = ClaimFacts { received_on: date("2026-07-01"), ..facts };
-        assert_eq!(rule_breach(&ClaimFacts { amount_cents: 1_000_01, ..facts }), Some(RejectionReason::AboveMaxClaim));
+        assert_eq!(rule_breach(&ClaimFacts { amount_cents: 100_001, ..facts }), Some(RejectionReason::AboveMaxClaim));
         assert_eq!(rule_breach(&ClaimFacts { category: "taal", ..facts }), Some(RejectionReason::CategoryNotEligible));
         // At the edge of the calendar the deadline arithmetic cannot overflow.
         let edge = ClaimFacts { training_end: NaiveDate::MAX, claim_deadline_days: i32::MAX, ..facts };

@@ -172,6 +172,7 @@ fn visible_claim(conn: &mut DbConn, caller: &Caller, fund: FundId, claim_id: &st
     Ok(claim)
 }
 
+#[allow(clippy::too_many_arguments, reason = "an actix handler takes one argument per extractor")]
 pub async fn create_claim(
     req: HttpRequest,
     caller: Caller,
@@ -306,6 +307,7 @@ enum Action {
     Reverse,
 }
 
+#[allow(clippy::too_many_arguments, reason = "an actix handler takes one argument per extractor")]
 async fn act(
     action: Action,
     req: HttpRequest,

@@ -104,6 +104,7 @@ impl From<SessionError> for ApiError {
     }
 }
 
+#[allow(clippy::too_many_arguments, reason = "an actix handler takes one argument per extractor")]
 pub async fn create_coaching_session(
     req: HttpRequest,
     caller: Caller,

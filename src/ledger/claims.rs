@@ -55,6 +55,7 @@ impl From<diesel::result::Error> for ClaimError {
 }
 
 /// What was decided about a claim's money.
+#[allow(clippy::large_enum_variant, reason = "one short-lived value per claim decision")]
 enum Decision {
     Approved { plan: SpendPlan, voucher: Option<VoucherRow> },
     Rejected(RejectionReason),

@@ -1,6 +1,9 @@
 //! Black-box tests over HTTP. Every test runs on a fresh SQLite file and, when
 //! `TEST_DATABASE_URL` is set, on a fresh PostgreSQL database.
 
+// A failed expectation in a test is a panic with a message: that is how tests fail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod helpers;
 
 mod auth;
