@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rand::RngCore;
 
 use crate::db::DbUrl;
-use crate::http::auth::{AuthConfig, AuthConfigError};
+use crate::auth::{AuthConfig, AuthConfigError};
 
 /// Bytes of randomness in a generated secret (stored hex-encoded).
 pub const GENERATED_SECRET_BYTES: usize = 32;

@@ -1,6 +1,7 @@
 //! ptt-ledger: an append-only, double-entry ledger for the personal training budgets
 //! (Persoonlijke TrainingsToelage) of Dutch sector training funds.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -9,9 +9,9 @@ use actix_web::{web, App, HttpServer};
 use crate::db::conn::{ConnError, POOL_CHECKOUT_TIMEOUT, POOL_MAX_SIZE};
 use crate::db::{open_pool, DbUrl, Pool, SqliteSync};
 use crate::domain::time::Clock;
-use crate::http::auth::AuthConfig;
+use crate::auth::AuthConfig;
 use crate::http::common::{path_config, payload_config, query_config};
-use crate::http::metrics::{Metrics, RecordRequests};
+use crate::http::metrics::Metrics;
 use crate::http::request_context::RequestContext;
 use crate::http::{health, routes};
 
@@ -95,8 +95,7 @@ fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, clock: Cloc
     let metrics_data = web::Data::new(metrics.clone());
     let mut server = HttpServer::new(move || {
         App::new()
-            .wrap(RecordRequests(metrics.clone()))
-            .wrap(RequestContext)
+            .wrap(RequestContext(metrics.clone()))
             .app_data(metrics_data.clone())
             .app_data(pool.clone())
             .app_data(auth.clone())

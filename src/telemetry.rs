@@ -2,9 +2,13 @@
 //! `http::request_context`); logs record method, route and status, never headers (tokens) or
 //! bodies (personal data).
 
+use std::cell::Cell;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_subscriber::EnvFilter;
+
+use crate::domain::ledger::TxKind;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -44,4 +48,37 @@ fn log_panics() {
         let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
         tracing::error!(panic = true, panic.message = %message, panic.location = %location, "panic");
     }));
+}
+
+/// Ledger transactions committed by this process, per kind, for `/metrics`. The ledger counts
+/// each posting into a per-thread tally that `db::write_tx` adds here on commit and drops on rollback, so
+/// a transaction that rolls back is never counted.
+static COMMITTED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+
+thread_local! {
+    static PENDING: Cell<[u64; 6]> = const { Cell::new([0; 6]) };
+}
+
+pub fn tally_posted(kind: TxKind) {
+    PENDING.with(|p| {
+        let mut counts = p.get();
+        counts[kind.index()] += 1;
+        p.set(counts);
+    });
+}
+
+/// Called by `db::write_tx` when a transaction starts (`commit = false`: forget the tally) and
+/// when it commits (`commit = true`: publish it).
+pub fn settle_tally(commit: bool) {
+    let counts = PENDING.with(|p| p.replace([0; 6]));
+    if commit {
+        for (slot, n) in COMMITTED.iter().zip(counts) {
+            slot.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Committed ledger transactions per kind.
+pub fn committed_transactions() -> Vec<(TxKind, u64)> {
+    TxKind::ALL.iter().map(|k| (*k, COMMITTED[k.index()].load(Ordering::Relaxed))).collect()
 }

@@ -19,7 +19,7 @@ use crate::domain::time::now_utc;
 use crate::domain::{Amount, EmployerId, FundId, SchemeId, SchemeVersionId, WorkerId};
 use crate::ledger::claims::{pay, reverse, submit, ClaimError, ClaimRequest};
 use crate::ledger::grants::{grant_many, GrantRequest};
-use crate::ledger::guidance::{record_session, SessionRequest};
+use crate::ledger::coaching::{record_session, SessionRequest};
 use crate::ledger::vouchers::{close, issue, VoucherRequest};
 
 /// Workers per database transaction.
@@ -83,7 +83,7 @@ pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, toda
                 annual_amount_cents: 75_000,
                 max_balance_cents: 225_000,
                 validity_years: 3,
-                eligible_categories: CATEGORIES.join(","),
+                eligible_categories: crate::domain::scheme::join_categories(&CATEGORIES.map(String::from)),
                 max_claim_amount_cents: 150_000,
                 allow_partial: true,
                 guidance_required_above_cents: Some(50_000),

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{auth_config, JwtOptions, SecretFile};
 use crate::db::{DbUrl, SqliteSync};
-use crate::http::auth::{Role, TokenClaims, MAX_TOKEN_TTL_SECS};
+use crate::auth::{Role, TokenClaims, MAX_TOKEN_TTL_SECS};
 use crate::startup::{Application, Settings};
 use crate::telemetry::LogFormat;
 
@@ -157,7 +157,7 @@ pub enum CliError {
     #[error(transparent)]
     Startup(#[from] crate::startup::StartupError),
     #[error(transparent)]
-    Auth(#[from] crate::http::auth::AuthConfigError),
+    Auth(#[from] crate::auth::AuthConfigError),
     #[error("{0}")]
     Usage(String),
     #[error("server stopped with an error: {0}")]
@@ -314,7 +314,7 @@ fn expire(cli: &Cli, database: DbUrl, as_of: chrono::NaiveDate, fund: Option<uui
             .load(&mut conn)
             .map_err(crate::db::conn::ConnError::Query)?,
     };
-    let purged = crate::http::idempotency::purge_expired_keys(&mut conn).map_err(crate::db::conn::ConnError::Query)?;
+    let purged = crate::db::idempotency::purge_expired_keys(&mut conn).map_err(crate::db::conn::ConnError::Query)?;
     if purged > 0 {
         println!("{purged} idempotency key(s) older than the retention period purged");
     }

@@ -321,7 +321,7 @@ pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T
 where
     E: From<diesel::result::Error>,
 {
-    crate::ledger::settle_tally(false);
+    crate::telemetry::settle_tally(false);
     // SQLite has one writer at a time. Waiting for it in SQLite's busy handler means sleeping
     // and polling, which is slow and unfair under load (p99 in seconds); waiting here is a
     // queue. The gate orders access only: every check that guards money stays in the database
@@ -337,7 +337,7 @@ where
     match f(conn) {
         Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
             Ok(()) => {
-                crate::ledger::settle_tally(true);
+                crate::telemetry::settle_tally(true);
                 Ok(value)
             }
             Err(commit_error) => {

@@ -2,6 +2,8 @@
 //! Money is written only by `crate::ledger`.
 
 pub mod conn;
+pub mod idempotency;
+pub mod ledger_reads;
 pub mod rows;
 pub mod schema;
 

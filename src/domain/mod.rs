@@ -1,7 +1,9 @@
 //! Pure types and rules: money, ids, dates, schemes, lots. No actix, no diesel.
 
 pub mod claims;
+pub mod digest;
 pub mod ids;
+pub mod ledger;
 pub mod lots;
 pub mod money;
 pub mod scheme;

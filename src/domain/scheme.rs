@@ -121,6 +121,16 @@ pub fn is_slug(text: &str, max_len: usize) -> bool {
         && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// The stored form of a scheme's categories: one text column, comma-separated.
+pub fn join_categories(categories: &[String]) -> String {
+    categories.join(",")
+}
+
+/// The categories of their stored form.
+pub fn split_categories(stored: &str) -> Vec<String> {
+    stored.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
+}
+
 /// The last day a grant of `grant_year` can be used: the end of the calendar year
 /// `grant_year + validity_years - 1`.
 pub fn lot_expires_on(grant_year: i32, validity_years: i32) -> Option<NaiveDate> {

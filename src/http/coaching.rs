@@ -19,7 +19,7 @@ use crate::db::schema::coaching_sessions;
 use crate::db::Pool;
 use crate::domain::time::rfc3339;
 use crate::domain::{FieldError, FundId, WorkerId};
-use crate::ledger::guidance::{record_session, SessionError, SessionRequest};
+use crate::ledger::coaching::{record_session, SessionError, SessionRequest};
 
 /// Longest session recorded, in minutes: a working day.
 pub const MAX_SESSION_MINUTES: i32 = 8 * 60;

@@ -5,28 +5,25 @@
 //! retry with the same key and body replays the stored response; racing retries wait on the
 //! primary key for the first to commit and then replay it. The same key with another body is
 //! 422. Requests that fail with an error store nothing: a retry runs again. Keys are scoped per
-//! fund and caller (`sub`), and kept at least `IDEMPOTENCY_RETENTION_HOURS`.
+//! fund and caller (role, `sub`, employer, worker), and kept at least `IDEMPOTENCY_RETENTION_HOURS`.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use diesel::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use crate::db::idempotency::{self as keys, KeyRef};
 use crate::db::rows::IdempotencyRow;
-use crate::db::schema::idempotency_keys;
 use crate::db::{write_tx, DbConn};
-use crate::domain::time::now_utc;
 use crate::domain::FundId;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 pub const MAX_KEY_LEN: usize = 200;
-/// Keys are kept at least this long; `expire` runs purge older ones.
-pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 7 * 24;
+pub use crate::db::idempotency::IDEMPOTENCY_RETENTION_HOURS;
 
 /// The optional `Idempotency-Key` header; a malformed one is 400.
 #[derive(Debug, Clone)]
@@ -119,49 +116,28 @@ pub fn run_idempotent(
         let Some(key) = scope.key else {
             return work(conn);
         };
-        if let Some(replay) = claim_key(conn, &scope, key)? {
-            return Ok(replay);
+        let fund = scope.fund.to_string();
+        let key = KeyRef { fund_id: &fund, caller: scope.caller, key };
+        if !keys::claim(conn, &key, scope.request_hash)? {
+            let existing = keys::find(conn, &key)?.ok_or_else(|| ApiError::internal("an idempotency key vanished"))?;
+            return match replay(existing, scope.request_hash)? {
+                Some(stored) => Ok(stored),
+                None => Err(ApiError::conflict(
+                    "idempotency_in_flight",
+                    "a request with this Idempotency-Key is still being processed; retry shortly",
+                )),
+            };
         }
         let stored = work(conn)?;
-        diesel::update(
-            idempotency_keys::table
-                .filter(idempotency_keys::fund_id.eq(scope.fund.to_string()))
-                .filter(idempotency_keys::caller.eq(scope.caller))
-                .filter(idempotency_keys::key.eq(key)),
-        )
-        .set((
-            idempotency_keys::status_code.eq(Some(i32::from(stored.status.as_u16()))),
-            idempotency_keys::response_body.eq(Some(stored.body.clone())),
-        ))
-        .execute(conn)?;
+        keys::store_response(conn, &key, stored.status.as_u16(), &stored.body)?;
         Ok(stored)
     })
 }
 
-/// Claims the key for this request, or returns the response stored for it.
-fn claim_key(conn: &mut DbConn, scope: &Scope<'_>, key: &str) -> Result<Option<Stored>, ApiError> {
-    let row = IdempotencyRow {
-        fund_id: scope.fund.to_string(),
-        caller: scope.caller.to_string(),
-        key: key.to_string(),
-        request_hash: scope.request_hash.to_string(),
-        status_code: None,
-        response_body: None,
-        created_at: now_utc(),
-    };
-    // In a savepoint: on PostgreSQL a failed insert would otherwise end the transaction.
-    match conn.transaction(|conn| diesel::insert_into(idempotency_keys::table).values(&row).execute(conn)) {
-        Ok(_) => return Ok(None),
-        Err(e) if crate::db::is_unique_violation(&e) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let existing: IdempotencyRow = idempotency_keys::table
-        .filter(idempotency_keys::fund_id.eq(&row.fund_id))
-        .filter(idempotency_keys::caller.eq(&row.caller))
-        .filter(idempotency_keys::key.eq(key))
-        .select(IdempotencyRow::as_select())
-        .first(conn)?;
-    if existing.request_hash != row.request_hash {
+/// The stored response of a key used for this request, `None` while it has none; the same key
+/// with another request is 422.
+fn replay(existing: IdempotencyRow, request_hash: &str) -> Result<Option<Stored>, ApiError> {
+    if existing.request_hash != request_hash {
         return Err(ApiError::unprocessable(
             "idempotency_key_reused",
             "this Idempotency-Key was used for another request; use a new key for a new request",
@@ -169,44 +145,7 @@ fn claim_key(conn: &mut DbConn, scope: &Scope<'_>, key: &str) -> Result<Option<S
     }
     match (existing.status_code, existing.response_body) {
         (Some(status), Some(body)) => Ok(Some(Stored {
-            status: StatusCode::from_u16(status as u16).map_err(ApiError::internal)?,
-            body,
-            replayed: true,
-        })),
-        _ => Err(ApiError::conflict(
-            "idempotency_in_flight",
-            "a request with this Idempotency-Key is still being processed; retry shortly",
-        )),
-    }
-}
-
-/// Deletes keys older than the retention period. Returns how many.
-pub fn purge_expired_keys(conn: &mut DbConn) -> QueryResult<usize> {
-    let cutoff = now_utc() - chrono::Duration::hours(IDEMPOTENCY_RETENTION_HOURS);
-    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff))).execute(conn)
-}
-
-/// For work that spans several transactions (an expiry run, itself idempotent): the stored
-/// response of an earlier request with this key, if any.
-pub fn replay_only(conn: &mut DbConn, scope: &Scope<'_>) -> Result<Option<Stored>, ApiError> {
-    let Some(key) = scope.key else { return Ok(None) };
-    let existing: Option<IdempotencyRow> = idempotency_keys::table
-        .filter(idempotency_keys::fund_id.eq(scope.fund.to_string()))
-        .filter(idempotency_keys::caller.eq(scope.caller))
-        .filter(idempotency_keys::key.eq(key))
-        .select(IdempotencyRow::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(existing) = existing else { return Ok(None) };
-    if existing.request_hash != scope.request_hash {
-        return Err(ApiError::unprocessable(
-            "idempotency_key_reused",
-            "this Idempotency-Key was used for another request; use a new key for a new request",
-        ));
-    }
-    match (existing.status_code, existing.response_body) {
-        (Some(status), Some(body)) => Ok(Some(Stored {
-            status: StatusCode::from_u16(status as u16).map_err(ApiError::internal)?,
+            status: StatusCode::from_u16(u16::try_from(status).map_err(ApiError::internal)?).map_err(ApiError::internal)?,
             body,
             replayed: true,
         })),
@@ -214,22 +153,22 @@ pub fn replay_only(conn: &mut DbConn, scope: &Scope<'_>) -> Result<Option<Stored
     }
 }
 
+/// For work that spans several transactions (an expiry run, itself idempotent): the stored
+/// response of an earlier request with this key, if any.
+pub fn replay_only(conn: &mut DbConn, scope: &Scope<'_>) -> Result<Option<Stored>, ApiError> {
+    let Some(key) = scope.key else { return Ok(None) };
+    let fund = scope.fund.to_string();
+    match keys::find(conn, &KeyRef { fund_id: &fund, caller: scope.caller, key })? {
+        Some(existing) => replay(existing, scope.request_hash),
+        None => Ok(None),
+    }
+}
+
 /// Stores the response of work done outside `run_idempotent`. A key stored meanwhile by a
 /// racing request wins; both did the same idempotent work.
 pub fn remember(conn: &mut DbConn, scope: &Scope<'_>, stored: &Stored) -> Result<(), ApiError> {
     let Some(key) = scope.key else { return Ok(()) };
-    let row = IdempotencyRow {
-        fund_id: scope.fund.to_string(),
-        caller: scope.caller.to_string(),
-        key: key.to_string(),
-        request_hash: scope.request_hash.to_string(),
-        status_code: Some(i32::from(stored.status.as_u16())),
-        response_body: Some(stored.body.clone()),
-        created_at: now_utc(),
-    };
-    match diesel::insert_into(idempotency_keys::table).values(&row).execute(conn) {
-        Ok(_) => Ok(()),
-        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    let fund = scope.fund.to_string();
+    keys::insert_answered(conn, &KeyRef { fund_id: &fund, caller: scope.caller, key }, scope.request_hash, stored.status.as_u16(), &stored.body)?;
+    Ok(())
 }

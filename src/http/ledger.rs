@@ -13,7 +13,7 @@ use crate::db::{read_tx, DbConn, Pool};
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{format_cents, FundId, SignedCents, WorkerId};
 use crate::ledger::guidance;
-use crate::ledger::read::{fund_digest_at, worker_transactions};
+use crate::db::ledger_reads::{fund_digest_at, worker_transactions};
 use crate::ledger::verify::{verify_fund, VerifyReport};
 
 #[derive(Debug, Serialize)]

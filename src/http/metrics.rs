@@ -2,14 +2,7 @@
 //! decisions, committed ledger transactions, and the connection pool. Labels are route
 //! patterns (`/v1/funds/{fund}/claims`), never ids, tokens or personal data.
 
-use std::future::{ready, Ready};
-use std::rc::Rc;
-use std::time::Instant;
-
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{web, HttpResponse};
-use futures_util::future::LocalBoxFuture;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::db::Pool;
@@ -54,6 +47,12 @@ impl Metrics {
         Ok(Metrics { registry, requests, latency, claim_decisions, ledger_transactions, pool })
     }
 
+    /// Counts and times one served request by its route pattern.
+    pub fn request_served(&self, route: &str, method: &str, status: u16, elapsed: std::time::Duration) {
+        self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
+        self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    }
+
     pub fn claim_decided(&self, outcome: &str) {
         self.claim_decisions.with_label_values(&[outcome]).inc();
     }
@@ -62,7 +61,7 @@ impl Metrics {
         let state = pool.state();
         self.pool.with_label_values(&["in_use"]).set(i64::from(state.connections - state.idle_connections));
         self.pool.with_label_values(&["idle"]).set(i64::from(state.idle_connections));
-        for (kind, count) in crate::ledger::committed_transactions() {
+        for (kind, count) in crate::telemetry::committed_transactions() {
             let counter = self.ledger_transactions.with_label_values(&[kind.as_str()]);
             counter.inc_by(count.saturating_sub(counter.get()));
         }
@@ -76,55 +75,4 @@ impl Metrics {
 
 pub async fn metrics(metrics: web::Data<Metrics>, pool: web::Data<Pool>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render(&pool))
-}
-
-/// Middleware that counts and times every request by its route pattern.
-pub struct RecordRequests(pub Metrics);
-
-impl<S, B> Transform<S, ServiceRequest> for RecordRequests
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Transform = RecordRequestsService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RecordRequestsService { service: Rc::new(service), metrics: self.0.clone() }))
-    }
-}
-
-pub struct RecordRequestsService<S> {
-    service: Rc<S>,
-    metrics: Metrics,
-}
-
-impl<S, B> Service<ServiceRequest> for RecordRequestsService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    actix_web::dev::forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let started = Instant::now();
-        let method = req.method().to_string();
-        let metrics = self.metrics.clone();
-        let service = self.service.clone();
-        Box::pin(async move {
-            let response = service.call(req).await?;
-            let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-            let status = response.status().as_u16().to_string();
-            metrics.requests.with_label_values(&[&route, &method, &status]).inc();
-            metrics.latency.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
-            Ok(response)
-        })
-    }
 }

@@ -8,7 +8,8 @@
 //! - Every error response is problem+json: one that some part of actix (a payload limit, a
 //!   malformed header) answered in plain text is rewritten, so a client meets one error shape.
 //! - One access log line per request at `info`: method, route pattern, status, duration and
-//!   request id; never headers (tokens) or bodies (personal data).
+//!   request id; never headers (tokens) or bodies (personal data). The same figures go to
+//!   `/metrics`.
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
@@ -23,6 +24,7 @@ use futures_util::future::LocalBoxFuture;
 use tracing::Instrument;
 
 use super::error::ApiError;
+use super::metrics::Metrics;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Longest request id taken from a caller.
@@ -56,7 +58,7 @@ pub fn is_sane_request_id(value: &str) -> bool {
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-pub struct RequestContext;
+pub struct RequestContext(pub Metrics);
 
 impl<S, B> Transform<S, ServiceRequest> for RequestContext
 where
@@ -70,12 +72,13 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestContextService { service: Rc::new(service) }))
+        ready(Ok(RequestContextService { service: Rc::new(service), metrics: self.0.clone() }))
     }
 }
 
 pub struct RequestContextService<S> {
     service: Rc<S>,
+    metrics: Metrics,
 }
 
 impl<S, B> Service<ServiceRequest> for RequestContextService<S>
@@ -93,19 +96,18 @@ where
         let started = Instant::now();
         let id = RequestId::from_header(req.headers().get(REQUEST_ID_HEADER));
         req.extensions_mut().insert(id.clone());
-        let span = tracing::info_span!("request", request_id = %id.0, method = %req.method());
+        let method = req.method().to_string();
+        let span = tracing::info_span!("request", request_id = %id.0, method = %method);
         let service = self.service.clone();
+        let metrics = self.metrics.clone();
         Box::pin(
             async move {
                 let response = service.call(req).await?.map_into_boxed_body();
                 let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
                 let response = finish(response, &id).await;
-                tracing::info!(
-                    route = %route,
-                    status = response.status().as_u16(),
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    "request served"
-                );
+                let (status, elapsed) = (response.status().as_u16(), started.elapsed());
+                metrics.request_served(&route, &method, status, elapsed);
+                tracing::info!(route = %route, status, duration_ms = elapsed.as_millis() as u64, "request served");
                 Ok(response)
             }
             .instrument(span),

@@ -86,7 +86,7 @@ impl From<&SchemeVersionRow> for RulesView {
             annual_amount: format_cents(v.annual_amount_cents),
             max_balance: format_cents(v.max_balance_cents),
             validity_years: v.validity_years,
-            eligible_categories: split_categories(&v.eligible_categories),
+            eligible_categories: crate::domain::scheme::split_categories(&v.eligible_categories),
             max_claim_amount: format_cents(v.max_claim_amount_cents),
             allow_partial: v.allow_partial,
             guidance_required_above: v.guidance_required_above_cents.map(format_cents),
@@ -95,10 +95,6 @@ impl From<&SchemeVersionRow> for RulesView {
             claim_deadline_days: v.claim_deadline_days,
         }
     }
-}
-
-pub fn split_categories(stored: &str) -> Vec<String> {
-    stored.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
 }
 
 /// A scheme with the rules in force today at the top level and every version listed.
@@ -141,7 +137,7 @@ fn version_row(fund: FundId, scheme_id: &str, rules: &SchemeRules) -> SchemeVers
         annual_amount_cents: rules.annual_amount.cents(),
         max_balance_cents: rules.max_balance.cents(),
         validity_years: rules.validity_years,
-        eligible_categories: rules.eligible_categories.join(","),
+        eligible_categories: crate::domain::scheme::join_categories(&rules.eligible_categories),
         max_claim_amount_cents: rules.max_claim_amount.cents(),
         allow_partial: rules.allow_partial,
         guidance_required_above_cents: rules.guidance_required_above.map(Money::cents),

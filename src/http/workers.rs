@@ -180,7 +180,7 @@ fn outreach_page(
     until: chrono::NaiveDate,
     query: &crate::db::rows::PageQuery,
 ) -> Result<Page<WorkerView>, ApiError> {
-    let lapsing = crate::ledger::read::lapsing_by_worker(conn, &fund.to_string(), from, until)?;
+    let lapsing = crate::db::ledger_reads::lapsing_by_worker(conn, &fund.to_string(), from, until)?;
     let mut selected: Vec<(String, i64, chrono::NaiveDate)> = lapsing
         .into_iter()
         .filter(|(worker, _, _)| query.after.as_ref().is_none_or(|after| worker < after))

@@ -70,16 +70,3 @@ pub fn transaction_hash(tx: &TransactionRow, postings: &[PostingRow]) -> String 
     let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
     hex::encode(Sha256::digest(&bytes))
 }
-
-/// One fingerprint over account heads: SHA-256 of `account_id:hash\n` lines sorted by account.
-pub fn fund_digest(mut heads: Vec<(String, String)>) -> String {
-    heads.sort();
-    let mut hasher = Sha256::new();
-    for (account_id, hash) in &heads {
-        hasher.update(account_id.as_bytes());
-        hasher.update(b":");
-        hasher.update(hash.as_bytes());
-        hasher.update(b"\n");
-    }
-    hex::encode(hasher.finalize())
-}

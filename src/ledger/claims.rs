@@ -176,7 +176,7 @@ fn decide(
     request: &ClaimRequest,
     today: NaiveDate,
 ) -> Result<Decision, ClaimError> {
-    let categories = crate::http::schemes::split_categories(&rules.eligible_categories);
+    let categories = crate::domain::scheme::split_categories(&rules.eligible_categories);
     let facts = ClaimFacts {
         category: &request.category,
         eligible_categories: &categories,

@@ -311,7 +311,7 @@ pub fn grant_many(
         return Err(BulkGrantError { index: None, error: GrantError::Ledger(LedgerError::Invariant("an account changed under its lock".into())) });
     }
     for _ in &txs {
-        super::tally_posted(TxKind::Grant);
+        crate::telemetry::tally_posted(TxKind::Grant);
     }
     Ok(outcomes)
 }

@@ -1,18 +1,12 @@
 //! The guidance rule: above a scheme's threshold, money moves only for a worker who had a
-//! coaching session within the scheme's window. Recording a session decides the worker's
-//! waiting claims again.
+//! coaching session within the scheme's window. Recording a session is `ledger::coaching`.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::claims::{retry_waiting, ClaimError};
-use super::{lock_account, LedgerError};
 use crate::db::conn::DbConn;
-use crate::db::rows::{self, ClaimRow, SchemeVersionRow, SessionRow};
-use crate::db::schema::{claims, coaching_sessions};
-use crate::domain::ids::stored;
-use crate::domain::time::now_utc;
-use crate::domain::{FundId, SessionId, WorkerId};
+use crate::db::rows::SchemeVersionRow;
+use crate::db::schema::coaching_sessions;
 
 /// Whether an amount needs guidance under these rules.
 pub fn required(rules: &SchemeVersionRow, amount_cents: i64) -> bool {
@@ -55,121 +49,4 @@ pub fn last_session_on(conn: &mut DbConn, worker_id: &str) -> QueryResult<Option
         .filter(coaching_sessions::worker_id.eq(worker_id))
         .select(diesel::dsl::max(coaching_sessions::held_on))
         .first(conn)
-}
-
-#[derive(Clone, Debug)]
-pub struct SessionRequest {
-    pub worker_id: WorkerId,
-    pub held_on: NaiveDate,
-    pub duration_minutes: i32,
-    pub kind: String,
-    pub voucher_id: Option<String>,
-    pub claim_id: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("worker {0} not found in this fund")]
-    UnknownWorker(WorkerId),
-    #[error("{0} not found for this worker")]
-    UnknownLink(&'static str),
-    #[error(transparent)]
-    Claim(#[from] ClaimError),
-}
-
-impl From<LedgerError> for SessionError {
-    fn from(e: LedgerError) -> SessionError {
-        SessionError::Claim(ClaimError::Ledger(e))
-    }
-}
-
-impl From<diesel::result::Error> for SessionError {
-    fn from(e: diesel::result::Error) -> SessionError {
-        SessionError::Claim(ClaimError::Ledger(LedgerError::Db(e)))
-    }
-}
-
-/// Records a session and, in the same transaction, decides the worker's claims that wait for
-/// guidance again, in submission order. Returns the session and the claims it approved.
-pub fn record_session(
-    conn: &mut DbConn,
-    fund_id: FundId,
-    coach: &str,
-    request: &SessionRequest,
-    today: NaiveDate,
-) -> Result<(SessionRow, Vec<ClaimRow>), SessionError> {
-    let fund = fund_id.to_string();
-    let worker = request.worker_id.to_string();
-    rows::find_worker(conn, &fund, &worker)?.ok_or(SessionError::UnknownWorker(request.worker_id))?;
-    if let Some(voucher) = &request.voucher_id {
-        let found = super::vouchers::find_voucher(conn, &fund, voucher)?;
-        if found.is_none_or(|v| v.worker_id != worker) {
-            return Err(SessionError::UnknownLink("voucher"));
-        }
-    }
-    if let Some(claim) = &request.claim_id {
-        let found = super::claims::find_claim(conn, &fund, claim)?;
-        if found.is_none_or(|c| c.worker_id != worker) {
-            return Err(SessionError::UnknownLink("claim"));
-        }
-    }
-    let session = SessionRow {
-        id: SessionId::new().to_string(),
-        fund_id: fund.clone(),
-        worker_id: worker.clone(),
-        coach: coach.to_string(),
-        held_on: request.held_on,
-        duration_minutes: request.duration_minutes,
-        kind: request.kind.clone(),
-        voucher_id: request.voucher_id.clone(),
-        claim_id: request.claim_id.clone(),
-        created_at: now_utc(),
-    };
-    diesel::insert_into(coaching_sessions::table).values(&session).execute(conn)?;
-    let approved = decide_waiting_claims(conn, &worker, coach, today)?;
-    Ok((session, approved))
-}
-
-fn decide_waiting_claims(conn: &mut DbConn, worker: &str, actor: &str, today: NaiveDate) -> Result<Vec<ClaimRow>, SessionError> {
-    let waiting: Vec<ClaimRow> = claims::table
-        .filter(claims::worker_id.eq(worker))
-        .filter(claims::status.eq("awaiting_guidance"))
-        .order(claims::id.asc())
-        .select(ClaimRow::as_select())
-        .load(conn)?;
-    // Lock every account involved first, in one order, so two sessions cannot deadlock. A
-    // claim submitted before the worker had any budget gets its (empty) account now.
-    let mut waiting = waiting;
-    for claim in waiting.iter_mut().filter(|c| c.account_id.is_none()) {
-        let id = super::ensure_account(conn, stored(&claim.fund_id), stored(&claim.worker_id), stored(&claim.scheme_id))?;
-        claim.account_id = Some(id.to_string());
-    }
-    let mut accounts: Vec<String> = waiting.iter().filter_map(|c| c.account_id.clone()).collect();
-    accounts.sort();
-    accounts.dedup();
-    let mut locked = Vec::with_capacity(accounts.len());
-    for account in &accounts {
-        locked.push(lock_account(conn, stored(account))?);
-    }
-    let mut approved = Vec::new();
-    for claim in waiting {
-        let Some(account) = claim.account_id.as_ref().and_then(|id| locked.iter().find(|a| &a.id == id)).cloned() else {
-            continue;
-        };
-        let rules = rows::scheme_versions_of(conn, &claim.scheme_id)?.into_iter().find(|v| v.id == claim.scheme_version_id);
-        let Some(rules) = rules else { continue };
-        if !in_window(conn, worker, &rules, today)? {
-            continue;
-        }
-        let decided = retry_waiting(conn, &account, claim, actor, today)?;
-        if decided.status == "approved" {
-            // The account row moved on: the next claim needs its fresh state.
-            let fresh = lock_account(conn, stored(&account.id))?;
-            if let Some(slot) = locked.iter_mut().find(|a| a.id == fresh.id) {
-                *slot = fresh;
-            }
-            approved.push(decided);
-        }
-    }
-    Ok(approved)
 }

@@ -196,7 +196,7 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
     }
     crate::on_backend!(conn, |c| diesel::insert_into(ledger_transactions::table).values(&row).execute(c))?;
     insert_postings(conn, &postings)?;
-    super::tally_posted(tx.kind);
+    crate::telemetry::tally_posted(tx.kind);
     Ok(row)
 }
 

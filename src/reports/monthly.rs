@@ -14,7 +14,7 @@ use super::query::{self, AccountSums, Windows};
 use crate::db::{read_tx, DbConn};
 use crate::domain::format_cents;
 use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
-use crate::ledger::read::fund_digest_at;
+use crate::db::ledger_reads::fund_digest_at;
 
 /// Cells of a breakdown with fewer workers than this are suppressed for the board.
 pub const MIN_CELL_WORKERS: i64 = 5;

@@ -248,7 +248,7 @@ pub struct LapsingLot {
 /// Per lot lapsing after `after` and up to `until`, its available money at the month's end.
 pub fn lapsing(conn: &mut DbConn, fund_id: &str, after: NaiveDate, until: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<LapsingLot>> {
     // `end` is exclusive: entries recorded at or after it are not the month's.
-    if !crate::ledger::read::recorded_after(conn, fund_id, end - chrono::Duration::microseconds(1))? {
+    if !crate::db::ledger_reads::recorded_after(conn, fund_id, end - chrono::Duration::microseconds(1))? {
         let text = sql(
             conn,
             "SELECT a.worker_id AS worker_id, g.available_cents AS available

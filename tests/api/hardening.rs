@@ -142,28 +142,28 @@ async fn reverse_racing_reverse_happens_once(app: TestApp) {
     assert_eq!(app.verify(&f.fund).await["ok"], true);
 }
 
+async fn issue_voucher(app: &TestApp, f: &Funded, amount: &str) -> Value {
+    let body = json!({
+        "worker_id": f.worker, "scheme_id": f.scheme, "amount": amount,
+        "course": "Lassen", "provider": "Techniek BV", "valid_until": crate::helpers::days_ahead(60)
+    });
+    app.post(&format!("/v1/funds/{}/vouchers", f.fund.id), &f.fund.admin, &body).await.expect(201).body
+}
+
 /// A voucher carries only its own reservation past the guidance rule: a claim that spends
 /// beyond it waits for guidance like any other.
 async fn a_small_voucher_does_not_carry_a_large_claim_past_guidance(app: TestApp) {
     let mut scheme = standard_scheme_body("ptt");
     scheme["guidance_required_above"] = json!("500.00");
     let f = app.funded_worker(scheme, "2000.00").await;
-    let voucher_body = json!({
-        "worker_id": f.worker, "scheme_id": f.scheme, "amount": "10.00",
-        "course": "Lassen", "provider": "Techniek BV", "valid_until": crate::helpers::days_ahead(60)
-    });
-    let voucher = app.post(&format!("/v1/funds/{}/vouchers", f.fund.id), &f.fund.admin, &voucher_body).await.expect(201).body;
+    let voucher = issue_voucher(&app, &f, "10.00").await;
     let mut body = claim_body(&f, "1500.00", "BIG-WITH-VOUCHER");
     body["voucher_code"] = voucher["code"].clone();
     let claim = app.claim(&f.fund, &f.fund.admin, &body).await.expect(201).body;
     assert_eq!(claim["status"], "awaiting_guidance", "{claim}");
     assert_eq!(app.available(&f).await, "1990.00", "nothing spent while it waits");
     // A claim the voucher covers needs no session: the voucher was weighed when issued.
-    let small = json!({
-        "worker_id": f.worker, "scheme_id": f.scheme, "amount": "10.00",
-        "course": "Lassen", "provider": "Techniek BV", "valid_until": crate::helpers::days_ahead(60)
-    });
-    let second = app.post(&format!("/v1/funds/{}/vouchers", f.fund.id), &f.fund.admin, &small).await.expect(201).body;
+    let second = issue_voucher(&app, &f, "10.00").await;
     let mut covered = claim_body(&f, "10.00", "COVERED");
     covered["voucher_code"] = second["code"].clone();
     assert_eq!(app.claim(&f.fund, &f.fund.admin, &covered).await.expect(201).body["status"], "approved");

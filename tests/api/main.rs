@@ -19,6 +19,7 @@ mod lots;
 mod operations;
 mod reference_data;
 mod reports;
+mod schema_twins;
 mod security;
 mod tenancy;
 mod vouchers;

@@ -1,14 +1,14 @@
-//! Reading the ledger: a worker's entries and the fund's digest.
+//! Reading the ledger: a worker's entries, the fund's digest as of a moment, lapsing money.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::chain::fund_digest;
-use crate::db::conn::DbConn;
-use crate::db::rows::{PageQuery, PostingRow, TransactionRow};
-use crate::db::schema::{budget_accounts, ledger_postings, ledger_transactions};
+use super::conn::DbConn;
+use crate::domain::digest::fund_digest;
+use super::rows::{PageQuery, PostingRow, TransactionRow};
+use super::schema::{budget_accounts, ledger_postings, ledger_transactions};
 
 /// A worker's ledger transactions with their postings, newest first.
 pub fn worker_transactions(
@@ -99,7 +99,7 @@ pub fn lapsing_by_worker(
     from: chrono::NaiveDate,
     until: chrono::NaiveDate,
 ) -> QueryResult<Vec<(String, i64, chrono::NaiveDate)>> {
-    use crate::db::schema::grant_lots;
+    use super::schema::grant_lots;
     let rows: Vec<(String, i64, chrono::NaiveDate)> = grant_lots::table
         .inner_join(budget_accounts::table)
         .filter(grant_lots::fund_id.eq(fund_id))

@@ -1,0 +1,86 @@
+//! Idempotency keys as rows: claimed by the first write of a request's transaction, answered
+//! with the stored response, purged after the retention period. What a key means for HTTP
+//! (the header, replays) is in `http::idempotency`.
+
+use diesel::prelude::*;
+
+use super::conn::{is_unique_violation, DbConn};
+use super::rows::IdempotencyRow;
+use super::schema::idempotency_keys;
+use crate::domain::time::now_utc;
+
+/// Keys are kept at least this long; `expire` runs purge older ones.
+pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 7 * 24;
+
+/// Who a key belongs to and which request it names.
+pub struct KeyRef<'a> {
+    pub fund_id: &'a str,
+    pub caller: &'a str,
+    pub key: &'a str,
+}
+
+/// Claims the key for a request with this fingerprint: true when this request is the first.
+/// In a savepoint, so that a key that exists already leaves the transaction usable.
+pub fn claim(conn: &mut DbConn, key: &KeyRef<'_>, request_hash: &str) -> QueryResult<bool> {
+    let row = IdempotencyRow {
+        fund_id: key.fund_id.to_string(),
+        caller: key.caller.to_string(),
+        key: key.key.to_string(),
+        request_hash: request_hash.to_string(),
+        status_code: None,
+        response_body: None,
+        created_at: now_utc(),
+    };
+    match conn.transaction(|conn| diesel::insert_into(idempotency_keys::table).values(&row).execute(conn)) {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn find(conn: &mut DbConn, key: &KeyRef<'_>) -> QueryResult<Option<IdempotencyRow>> {
+    idempotency_keys::table
+        .filter(idempotency_keys::fund_id.eq(key.fund_id))
+        .filter(idempotency_keys::caller.eq(key.caller))
+        .filter(idempotency_keys::key.eq(key.key))
+        .select(IdempotencyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stores the response of the request that claimed the key.
+pub fn store_response(conn: &mut DbConn, key: &KeyRef<'_>, status: u16, body: &str) -> QueryResult<usize> {
+    diesel::update(
+        idempotency_keys::table
+            .filter(idempotency_keys::fund_id.eq(key.fund_id))
+            .filter(idempotency_keys::caller.eq(key.caller))
+            .filter(idempotency_keys::key.eq(key.key)),
+    )
+    .set((idempotency_keys::status_code.eq(Some(i32::from(status))), idempotency_keys::response_body.eq(Some(body))))
+    .execute(conn)
+}
+
+/// Stores a key with its response in one go, for work done outside a claimed key. A key stored
+/// meanwhile by a racing request wins.
+pub fn insert_answered(conn: &mut DbConn, key: &KeyRef<'_>, request_hash: &str, status: u16, body: &str) -> QueryResult<()> {
+    let row = IdempotencyRow {
+        fund_id: key.fund_id.to_string(),
+        caller: key.caller.to_string(),
+        key: key.key.to_string(),
+        request_hash: request_hash.to_string(),
+        status_code: Some(i32::from(status)),
+        response_body: Some(body.to_string()),
+        created_at: now_utc(),
+    };
+    match diesel::insert_into(idempotency_keys::table).values(&row).execute(conn) {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes keys older than the retention period. Returns how many.
+pub fn purge_expired_keys(conn: &mut DbConn) -> QueryResult<usize> {
+    let cutoff = now_utc() - chrono::Duration::hours(IDEMPOTENCY_RETENTION_HOURS);
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff))).execute(conn)
+}

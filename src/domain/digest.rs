@@ -1,0 +1,16 @@
+//! The fund's digest: one fingerprint over the chain heads of all its budget accounts.
+
+use sha2::{Digest, Sha256};
+
+/// One fingerprint over account heads: SHA-256 of `account_id:hash\n` lines sorted by account.
+pub fn fund_digest(mut heads: Vec<(String, String)>) -> String {
+    heads.sort();
+    let mut hasher = Sha256::new();
+    for (account_id, hash) in &heads {
+        hasher.update(account_id.as_bytes());
+        hasher.update(b":");
+        hasher.update(hash.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
