@@ -1,17 +1,17 @@
 //! Claims (declaraties): submit (decided at once), read, list, approve, reject, pay, reverse.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{Today, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page, with_location};
+use super::common::{bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use super::money_post::{MoneyAction, MoneyPost};
 use crate::domain::time::iso_date;
-use super::json_body::{ActionBody, JsonBody};
-use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
+use super::idempotency::Stored;
 use crate::db::rows::ClaimRow;
 use crate::db::schema::claims;
 use super::metrics::Metrics;
@@ -172,40 +172,30 @@ fn visible_claim(conn: &mut DbConn, caller: &Caller, fund: FundId, claim_id: &st
     Ok(claim)
 }
 
-#[allow(clippy::too_many_arguments, reason = "an actix handler takes one argument per extractor")]
 pub async fn create_claim(
-    req: HttpRequest,
-    caller: Caller,
+    post: MoneyPost,
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
-    key: IdempotencyKey,
-    today: Today,
     metrics: web::Data<Metrics>,
-    body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
-    caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
-    let body = body.into_inner();
-    let hash = request_hash(&req, &body);
-    let request = parse_body::<NewClaim>(body)?.validate()?;
-    let employer = if caller.role == Role::Employer { caller.employer } else { None };
-    let day = today.0;
-    let stored = run(&pool, move |conn| {
-        let owner = caller.idempotency_owner();
-        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
-        run_idempotent(conn, scope, |conn| {
+    let mut post = post.into_parts();
+    post.admit(fund, &[Role::FundAdmin, Role::Employer])?;
+    let request = post.parse::<NewClaim>()?.validate()?;
+    let employer = if post.caller.role == Role::Employer { post.caller.employer } else { None };
+    let day = post.today;
+    let answer = post
+        .run(&pool, fund, move |conn, caller| {
             let claim = ledger_claims::submit(conn, fund, employer, &caller.sub, &request, day)?;
             Stored::new(StatusCode::CREATED, ClaimView::from(claim))
         })
-    })
-    .await?;
-    if !stored.replayed {
-        if let Some(serde_json::Value::String(status)) = stored.field("status") {
+        .await?;
+    if !answer.stored.replayed {
+        if let Some(serde_json::Value::String(status)) = answer.stored.field("status") {
             metrics.claim_decided(&status);
         }
     }
-    let location = stored.id().map(|id| format!("{}/{id}", req.path()));
-    Ok(with_location(stored.into_response(), location))
+    Ok(answer.into_response())
 }
 
 pub async fn get_claim(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
@@ -307,43 +297,30 @@ enum Action {
     Reverse,
 }
 
-#[allow(clippy::too_many_arguments, reason = "an actix handler takes one argument per extractor")]
-async fn act(
-    action: Action,
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundItemPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: ActionBody,
-) -> Result<HttpResponse, ApiError> {
+async fn act(action: Action, post: MoneyAction, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
-    caller.admit(fund, &[Role::FundAdmin])?;
-    let body = body.0;
-    let hash = request_hash(&req, &body);
+    let mut post = post.into_parts();
+    post.admit(fund, &[Role::FundAdmin])?;
     let text = match action {
         Action::Approve => {
-            parse_body::<NoBody>(body)?;
+            post.parse::<NoBody>()?;
             String::new()
         }
         Action::Reject | Action::Reverse => {
-            let body: ReasonBody = parse_body(body)?;
+            let body: ReasonBody = post.parse()?;
             bounded_text("reason", &body.reason, 500)?;
             body.reason
         }
         Action::Pay => {
-            let body: PayBody = parse_body(body)?;
+            let body: PayBody = post.parse()?;
             bounded_text("payment_reference", &body.payment_reference, 100)?;
             body.payment_reference
         }
     };
     let id = path.id.hyphenated().to_string();
-    let day = today.0;
-    let stored = run(&pool, move |conn| {
-        let owner = caller.idempotency_owner();
-        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
-        run_idempotent(conn, scope, |conn| {
+    let day = post.today;
+    let answer = post
+        .run(&pool, fund, move |conn, caller| {
             let claim = match action {
                 Action::Approve => ledger_claims::approve(conn, fund, &id, &caller.sub, day)?,
                 Action::Reject => ledger_claims::reject(conn, fund, &id, &text)?,
@@ -352,24 +329,15 @@ async fn act(
             };
             Stored::new(StatusCode::OK, ClaimView::from(claim))
         })
-    })
-    .await?;
-    Ok(stored.into_response())
+        .await?;
+    Ok(answer.into_response())
 }
 
 /// The four action routes: each its own name for the route table, all the same handler.
 macro_rules! claim_action {
     ($($name:ident => $action:expr),* $(,)?) => {$(
-        pub async fn $name(
-            req: HttpRequest,
-            caller: Caller,
-            pool: web::Data<Pool>,
-            path: web::Path<FundItemPath>,
-            key: IdempotencyKey,
-            today: Today,
-            body: ActionBody,
-        ) -> Result<HttpResponse, ApiError> {
-            act($action, req, caller, pool, path, key, today, body).await
+        pub async fn $name(post: MoneyAction, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
+            act($action, post, pool, path).await
         }
     )*};
 }

@@ -2,18 +2,18 @@
 //! decides the worker's claims that wait for guidance again, in the same transaction.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::claims::ClaimView;
-use super::common::{page_query, parse_body, run, FundItemPath, FundPath, Page, Today, with_location};
+use super::common::{page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use super::money_post::MoneyPost;
 use crate::domain::time::iso_date;
-use super::json_body::JsonBody;
-use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
+use super::idempotency::Stored;
 use crate::db::rows::SessionRow;
 use crate::db::schema::coaching_sessions;
 use crate::db::Pool;
@@ -104,26 +104,21 @@ impl From<SessionError> for ApiError {
     }
 }
 
-#[allow(clippy::too_many_arguments, reason = "an actix handler takes one argument per extractor")]
 pub async fn create_coaching_session(
-    req: HttpRequest,
-    caller: Caller,
+    post: MoneyPost,
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
-    key: IdempotencyKey,
-    today: Today,
     metrics: web::Data<super::metrics::Metrics>,
-    body: JsonBody<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
-    caller.admit(fund, &[Role::Coach, Role::FundAdmin])?;
-    let body = body.into_inner();
-    let hash = request_hash(&req, &body);
-    let input: NewSession = parse_body(body)?;
-    if input.held_on > today.0 {
+    let mut post = post.into_parts();
+    post.admit(fund, &[Role::Coach, Role::FundAdmin])?;
+    let input: NewSession = post.parse()?;
+    let day = post.today;
+    if input.held_on > day {
         return Err(FieldError::new("held_on", "a session is recorded once it has been held: not a future date").into());
     }
-    if input.held_on < today.0 - chrono::Duration::days(3_650) {
+    if day.checked_sub_days(chrono::Days::new(3_650)).is_some_and(|earliest| input.held_on < earliest) {
         return Err(FieldError::new("held_on", "must be within the last ten years").into());
     }
     if !(1..=MAX_SESSION_MINUTES).contains(&input.duration_minutes) {
@@ -137,27 +132,22 @@ pub async fn create_coaching_session(
         voucher_id: input.voucher_id.map(|v| v.hyphenated().to_string()),
         claim_id: input.claim_id.map(|c| c.hyphenated().to_string()),
     };
-    let day = today.0;
-    let stored = run(&pool, move |conn| {
-        let owner = caller.idempotency_owner();
-        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
-        run_idempotent(conn, scope, |conn| {
+    let answer = post
+        .run(&pool, fund, move |conn, caller| {
             let (session, approved) = record_session(conn, fund, &caller.sub, &request, day)?;
             Stored::new(
                 StatusCode::CREATED,
                 RecordedView { session: session.into(), claims_approved: approved.into_iter().map(ClaimView::from).collect() },
             )
         })
-    })
-    .await?;
-    if !stored.replayed {
-        let approved = stored.field("claims_approved").and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0);
+        .await?;
+    if !answer.stored.replayed {
+        let approved = answer.stored.field("claims_approved").and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0);
         for _ in 0..approved {
             metrics.claim_decided("approved_after_guidance");
         }
     }
-    let location = stored.id().map(|id| format!("{}/{id}", req.path()));
-    Ok(with_location(stored.into_response(), location))
+    Ok(answer.into_response())
 }
 
 #[derive(Debug, Deserialize)]

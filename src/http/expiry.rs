@@ -1,16 +1,16 @@
 //! `POST .../expiry-runs`: lapse what is due as of a date.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Caller, Role};
-use super::common::{parse_body, run, FundPath, Today};
+use super::auth::Role;
+use super::common::{run, FundPath};
 use super::error::ApiError;
+use super::money_post::MoneyPost;
 use crate::domain::time::iso_date;
-use super::json_body::JsonBody;
-use super::idempotency::{request_hash, IdempotencyKey, Stored};
+use super::idempotency::Stored;
 use crate::db::idempotency::purge_expired_keys;
 use crate::db::Pool;
 use crate::domain::{format_cents, FieldError, FundId};
@@ -38,32 +38,24 @@ pub struct ExpiryRunView {
 /// `expires_on`, and lapsing it early would take money a worker may still spend. The run is
 /// several database transactions (vouchers, then batches of accounts); an interrupted run is
 /// completed by running it again. With an `Idempotency-Key`, a retry replays the first result.
-pub async fn create_expiry_run(
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: JsonBody<serde_json::Value>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create_expiry_run(post: MoneyPost, pool: web::Data<Pool>, path: web::Path<FundPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
-    caller.admit(fund, &[Role::FundAdmin])?;
-    let body = body.into_inner();
-    let hash = request_hash(&req, &body);
-    let input: NewExpiryRun = parse_body(body)?;
-    if input.as_of > today.0 {
-        return Err(FieldError::new("as_of", format!("must not be after today ({})", today.0)).into());
+    let mut post = post.into_parts();
+    post.admit(fund, &[Role::FundAdmin])?;
+    let input: NewExpiryRun = post.parse()?;
+    if input.as_of > post.today {
+        return Err(FieldError::new("as_of", format!("must not be after today ({})", post.today)).into());
     }
+    let (owner, key, hash) = post.key_parts();
+    let actor = post.caller.sub.clone();
     let stored = run(&pool, move |conn| {
         // The run spans many transactions, so the key is checked and stored around it.
-        let owner = caller.idempotency_owner();
-        let scope = super::idempotency::Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
+        let scope = super::idempotency::Scope { fund, caller: &owner, key: key.as_deref(), request_hash: &hash };
         if let Some(replay) = super::idempotency::replay_only(conn, &scope)? {
             return Ok(replay);
         }
         purge_expired_keys(conn)?;
-        let outcome = run_expiry(conn, fund, &caller.sub, input.as_of, &mut |_, _| {})?;
+        let outcome = run_expiry(conn, fund, &actor, input.as_of, &mut |_, _| {})?;
         let view = ExpiryRunView {
             fund_id: fund.to_string(),
             as_of: input.as_of.to_string(),

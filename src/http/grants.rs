@@ -1,14 +1,14 @@
 //! Grants: one, or a bulk of up to `MAX_BULK_GRANTS` in one database transaction.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Caller, Role};
-use super::common::{parse_body, run, FundPath, Today, with_location};
+use super::auth::Role;
+use super::common::FundPath;
 use super::error::ApiError;
-use super::json_body::JsonBody;
-use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
+use super::money_post::MoneyPost;
+use super::idempotency::Stored;
 use crate::db::Pool;
 use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
 use crate::ledger::grants::{grant_many, grant_one, BulkGrantError, GrantOutcome, GrantRequest};
@@ -85,21 +85,12 @@ pub struct BulkGrantView {
 }
 
 /// `POST /v1/funds/{fund}/grants`: a single grant object, or `{"grants": [...]}`.
-pub async fn create_grants(
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: JsonBody<serde_json::Value>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create_grants(post: MoneyPost, pool: web::Data<Pool>, path: web::Path<FundPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
-    caller.admit(fund, &[Role::FundAdmin])?;
-    let body = body.into_inner();
-    let hash = request_hash(&req, &body);
-    let requests = if body.get("grants").is_some() {
-        let bulk: BulkGrants = parse_body(body)?;
+    let mut post = post.into_parts();
+    post.admit(fund, &[Role::FundAdmin])?;
+    let requests = if post.body().is_some_and(|body| body.get("grants").is_some()) {
+        let bulk: BulkGrants = post.parse()?;
         if bulk.grants.is_empty() || bulk.grants.len() > MAX_BULK_GRANTS {
             return Err(ApiError::unprocessable(
                 "invalid_batch_size",
@@ -108,14 +99,11 @@ pub async fn create_grants(
         }
         Requests::Bulk(bulk.grants.iter().map(GrantRequest::from).collect())
     } else {
-        let single: NewGrant = parse_body(body)?;
-        Requests::Single(GrantRequest::from(&single))
+        Requests::Single(GrantRequest::from(&post.parse::<NewGrant>()?))
     };
-    let day = today.0;
-    let stored = run(&pool, move |conn| {
-        let owner = caller.idempotency_owner();
-        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
-        run_idempotent(conn, scope, |conn| match &requests {
+    let day = post.today;
+    let answer = post
+        .run(&pool, fund, move |conn, caller| match &requests {
             Requests::Single(request) => {
                 let outcome = grant_one(conn, fund, &caller.sub, request, day)?;
                 Stored::new(StatusCode::CREATED, GrantView::from(outcome))
@@ -133,14 +121,13 @@ pub async fn create_grants(
                 )
             }
         })
-    })
-    .await?;
+        .await?;
     // A single grant's resource is the budget it went into; a bulk's is the request's own URL.
-    let location = match stored.field("worker_id") {
+    let location = match answer.stored.field("worker_id") {
         Some(serde_json::Value::String(worker)) => Some(format!("/v1/funds/{fund}/workers/{worker}/budget")),
         _ => None,
     };
-    Ok(with_location(stored.into_response(), location))
+    Ok(answer.located(location))
 }
 
 enum Requests {

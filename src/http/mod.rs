@@ -15,6 +15,7 @@ pub mod json_body;
 pub mod ledger;
 pub mod me;
 pub mod metrics;
+pub mod money_post;
 pub mod reports;
 pub mod request_context;
 pub mod routes;

@@ -1,17 +1,17 @@
 //! Vouchers: issue (reserve), read, list, cancel (release).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{Today, bounded_text, page_query, parse_body, run, FundItemPath, FundPath, Page, with_location};
+use super::common::{bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use super::money_post::{MoneyAction, MoneyPost};
 use crate::domain::time::iso_date;
-use super::json_body::{ActionBody, JsonBody};
-use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
+use super::idempotency::Stored;
 use crate::db::rows::VoucherRow;
 use crate::db::schema::{vouchers, workers};
 use crate::db::{DbConn, Pool};
@@ -96,24 +96,16 @@ fn visible_voucher(conn: &mut DbConn, caller: &Caller, fund: FundId, voucher_id:
     Ok(voucher)
 }
 
-pub async fn create_voucher(
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: JsonBody<serde_json::Value>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create_voucher(post: MoneyPost, pool: web::Data<Pool>, path: web::Path<FundPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
-    caller.admit(fund, &[Role::FundAdmin])?;
-    let body = body.into_inner();
-    let hash = request_hash(&req, &body);
-    let input: NewVoucher = parse_body(body)?;
+    let mut post = post.into_parts();
+    post.admit(fund, &[Role::FundAdmin])?;
+    let input: NewVoucher = post.parse()?;
     bounded_text("course", &input.course, 200)?;
     bounded_text("provider", &input.provider, 200)?;
-    let day = today.0;
-    if input.valid_until < day || input.valid_until > day + chrono::Duration::days(MAX_VOUCHER_VALIDITY_DAYS) {
+    let day = post.today;
+    let latest = day.checked_add_days(chrono::Days::new(MAX_VOUCHER_VALIDITY_DAYS as u64)).unwrap_or(day);
+    if input.valid_until < day || input.valid_until > latest {
         return Err(FieldError::new("valid_until", format!("must be from today to {MAX_VOUCHER_VALIDITY_DAYS} days ahead")).into());
     }
     let request = VoucherRequest {
@@ -124,17 +116,13 @@ pub async fn create_voucher(
         provider: input.provider,
         valid_until: input.valid_until,
     };
-    let stored = run(&pool, move |conn| {
-        let owner = caller.idempotency_owner();
-        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
-        run_idempotent(conn, scope, |conn| {
+    let answer = post
+        .run(&pool, fund, move |conn, caller| {
             let voucher = issue(conn, fund, &caller.sub, &request, day)?;
             Stored::new(StatusCode::CREATED, VoucherView::from(voucher))
         })
-    })
-    .await?;
-    let location = stored.id().map(|id| format!("{}/{id}", req.path()));
-    Ok(with_location(stored.into_response(), location))
+        .await?;
+    Ok(answer.into_response())
 }
 
 pub async fn get_voucher(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
@@ -195,32 +183,20 @@ pub async fn list_vouchers(
     Ok(HttpResponse::Ok().json(page))
 }
 
-pub async fn cancel_voucher(
-    req: HttpRequest,
-    caller: Caller,
-    pool: web::Data<Pool>,
-    path: web::Path<FundItemPath>,
-    key: IdempotencyKey,
-    today: Today,
-    body: ActionBody,
-) -> Result<HttpResponse, ApiError> {
+pub async fn cancel_voucher(post: MoneyAction, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
-    caller.admit(fund, &[Role::FundAdmin])?;
-    let body = body.0;
-    let hash = request_hash(&req, &body);
-    let _: CancelBody = parse_body(body)?;
+    let mut post = post.into_parts();
+    post.admit(fund, &[Role::FundAdmin])?;
+    let _: CancelBody = post.parse()?;
     let id = path.id.hyphenated().to_string();
-    let day = today.0;
-    let stored = run(&pool, move |conn| {
-        let owner = caller.idempotency_owner();
-        let scope = Scope { fund, caller: &owner, key: key.0.as_deref(), request_hash: &hash };
-        run_idempotent(conn, scope, |conn| {
+    let day = post.today;
+    let answer = post
+        .run(&pool, fund, move |conn, caller| {
             let voucher = close(conn, &fund.to_string(), &id, &caller.sub, day, "cancelled")?;
             Stored::new(StatusCode::OK, VoucherView::from(voucher))
         })
-    })
-    .await?;
-    Ok(stored.into_response())
+        .await?;
+    Ok(answer.into_response())
 }
 
 #[derive(Debug, Deserialize)]
