@@ -207,7 +207,7 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
                     reverse(conn, fund_id, &claim.id, "cursus geannuleerd", ACTOR, today).map_err(|e: ClaimError| write_err(e))?;
                 }
                 3..73 => {
-                    pay(conn, fund_id, &claim.id, &format!("SEPA-DEMO-{index}-{n}")).map_err(write_err)?;
+                    pay(conn, fund_id, &claim.id, &format!("SEPA-DEMO-{index}-{n}"), "demo").map_err(write_err)?;
                 }
                 _ => {}
             }

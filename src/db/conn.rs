@@ -193,6 +193,8 @@ impl Manager {
                 let path_str = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path_str)?;
                 // busy_timeout first, or the other pragmas can fail with "database is locked".
+                // recursive_triggers makes the DELETE that `INSERT OR REPLACE` does fire the
+                // append-only triggers, so a replace cannot rewrite a ledger row or a lot.
                 let sync = match self.sqlite_sync {
                     SqliteSync::Full => "FULL",
                     SqliteSync::Normal => "NORMAL",
@@ -201,7 +203,8 @@ impl Manager {
                     "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
                      PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = {sync}; \
-                     PRAGMA foreign_keys = ON;"
+                     PRAGMA foreign_keys = ON; \
+                     PRAGMA recursive_triggers = ON;"
                 ))?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -371,25 +374,31 @@ where
 }
 
 /// True when the error says the database could not be reached, the connection was lost or the
-/// server is going away: the statement's outcome is unknown, the connection is unfit for
-/// reuse, and the client may retry (503) once the database is back. SQLite's "busy" after its
-/// timeout belongs here too: the database is there but could not be had in time.
+/// server is going away, or the statement could not get its locks in time (a lock wait past the
+/// statement timeout, a deadlock, SQLite's "busy" after its timeout): the work did not happen
+/// (or, for a lost commit, its outcome is unknown), and the client may retry (503).
 pub fn is_unavailable(error: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
-    const GONE: [&str; 9] = [
+    const GONE: [&str; 14] = [
         "terminating connection",
         "server closed the connection",
         "connection to server",
         "no connection to the server",
         "could not receive data from server",
         "could not send data to server",
+        "connection has been closed",
         "the database system is shutting down",
         "the database system is starting up",
         "database is locked",
+        // Waited too long for a lock, or lost a deadlock: nothing was written, a retry can succeed.
+        "canceling statement due to statement timeout",
+        "canceling statement due to lock timeout",
+        "deadlock detected",
+        "could not serialize access",
     ];
     match error {
         Error::BrokenTransactionManager => true,
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure, _) => true,
         Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
             let message = info.message();
             GONE.iter().any(|m| message.contains(m))

@@ -215,6 +215,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    claim_payments (claim_id) {
+        claim_id -> Text,
+        fund_id -> Text,
+        payment_reference -> Text,
+        paid_by -> Text,
+        paid_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(scheme_versions -> schemes (scheme_id));
 diesel::joinable!(workers -> employers (employer_id));
 diesel::joinable!(budget_accounts -> workers (worker_id));
@@ -224,6 +234,7 @@ diesel::joinable!(ledger_transactions -> budget_accounts (account_id));
 diesel::joinable!(ledger_postings -> ledger_transactions (transaction_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    claim_payments,
     funds,
     schemes,
     scheme_versions,

@@ -4,6 +4,12 @@ use chrono::NaiveDate;
 
 use super::ids::LotId;
 
+/// The reference of a lot's grant transaction: the lot and its terms, so that the chain's hash
+/// covers them. Entries written before the terms were added carry `lot:<id>` alone.
+pub fn lot_reference(lot: &LotId, grant_year: i32, expires_on: NaiveDate) -> String {
+    format!("lot:{lot}:{grant_year}:{expires_on}")
+}
+
 /// What the allocation needs to know of a lot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LotBalance {

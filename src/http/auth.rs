@@ -23,8 +23,9 @@ pub struct Caller {
 impl Caller {
     fn from_claims(c: TokenClaims) -> Result<Caller, ApiError> {
         let needs_fund = c.role != Role::PlatformAdmin;
-        if c.sub.is_empty() || c.sub.len() > 200 {
-            return Err(ApiError::unauthorized("the token's sub must be 1 to 200 characters"));
+        // The subject is stored as the actor of ledger entries: text a database takes.
+        if c.sub.is_empty() || c.sub.chars().count() > 200 || c.sub.chars().any(char::is_control) {
+            return Err(ApiError::unauthorized("the token's sub must be 1 to 200 characters, without control characters"));
         }
         if needs_fund && c.fund.is_none() {
             return Err(ApiError::unauthorized(format!("a {} token must name its fund", c.role.as_str())));

@@ -152,6 +152,7 @@ impl From<ClaimError> for ApiError {
                 ApiError::conflict("already_reversed", e.to_string())
             }
             ClaimError::InvalidState { .. } => ApiError::conflict("invalid_state", e.to_string()),
+            ClaimError::AlreadyPaid => ApiError::conflict("already_paid", e.to_string()),
             ClaimError::Ledger(e) => e.into(),
         }
     }
@@ -324,7 +325,7 @@ async fn act(action: Action, post: MoneyAction, pool: web::Data<Pool>, path: web
             let claim = match action {
                 Action::Approve => ledger_claims::approve(conn, fund, &id, &caller.sub, day)?,
                 Action::Reject => ledger_claims::reject(conn, fund, &id, &text)?,
-                Action::Pay => ledger_claims::pay(conn, fund, &id, &text)?,
+                Action::Pay => ledger_claims::pay(conn, fund, &id, &text, &caller.sub)?,
                 Action::Reverse => ledger_claims::reverse(conn, fund, &id, &text, &caller.sub, day)?,
             };
             Stored::new(StatusCode::OK, ClaimView::from(claim))

@@ -160,7 +160,7 @@ impl From<diesel::result::Error> for ApiError {
             diesel::result::Error::NotFound => ApiError::not_found("resource"),
             e if crate::db::conn::is_unavailable(&e) => {
                 tracing::warn!(error = %e, "database unavailable");
-                ApiError::unavailable("the database is not reachable right now; nothing was stored, retry shortly")
+                ApiError::unavailable("the database could not complete the request now (unreachable, or busy past its timeout); nothing was stored, retry shortly")
             }
             e if crate::db::is_unique_violation(&e) => {
                 ApiError::conflict("duplicate", "a resource with these unique fields exists already")

@@ -49,6 +49,9 @@ impl Metrics {
 
     /// Counts and times one served request by its route pattern.
     pub fn request_served(&self, route: &str, method: &str, status: u16, elapsed: std::time::Duration) {
+        // A method label only for the methods HTTP defines: a caller cannot mint label values.
+        const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"];
+        let method = if KNOWN.contains(&method) { method } else { "other" };
         self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
         self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
     }

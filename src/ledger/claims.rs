@@ -9,7 +9,7 @@ use super::vouchers::{allocations, find_voucher_by_code};
 use super::{ensure_account, lock_account, LedgerError};
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, ClaimRow, SchemeVersionRow, VoucherRow, WorkerRow};
-use crate::db::schema::{claims, vouchers};
+use crate::db::schema::{claim_payments, claims, vouchers};
 use crate::domain::claims::{affordable_cents, funded_cents, rule_breach, ClaimFacts, RejectionReason};
 use crate::domain::ids::stored;
 use crate::domain::lots::{take_fifo, usable_cents};
@@ -42,6 +42,8 @@ pub enum ClaimError {
     NotFound,
     #[error("invoice {0:?} of this employer was claimed already")]
     DuplicateInvoice(String),
+    #[error("this claim was paid already; a claim is paid once")]
+    AlreadyPaid,
     #[error("the claim is {status}; this needs a claim that is {needed}")]
     InvalidState { status: String, needed: &'static str },
     #[error(transparent)]
@@ -77,7 +79,9 @@ pub fn submit(
     let (worker, account_id) = rows::worker_with_account(conn, &fund, &request.worker_id.to_string(), &scheme_id)?
         .filter(|(w, _)| employer.is_none_or(|e| e.to_string() == w.employer_id))
         .ok_or(ClaimError::UnknownWorker(request.worker_id))?;
-    let rules = rows::scheme_version_in_fund(conn, &fund, &scheme_id, request.training_start)?
+    // The rules in force when the training starts; for a training that has not started yet,
+    // today's rules: a client cannot pick next year's rules by naming a future start.
+    let rules = rows::scheme_version_in_fund(conn, &fund, &scheme_id, request.training_start.min(today))?
         .ok_or(ClaimError::UnknownScheme(request.scheme_id))?;
     let account = match account_id {
         Some(id) => Some(lock_account(conn, stored(&id))?),
@@ -398,12 +402,27 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) 
 /// Records the payment of an approved claim. Moves no budget (the money was spent on
 /// approval), but takes the account lock, so that a payment and a reversal of the same claim
 /// are decided one after the other, never both.
-pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference: &str) -> Result<ClaimRow, ClaimError> {
+pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference: &str, actor: &str) -> Result<ClaimRow, ClaimError> {
     let (claim, _account) = locked_claim(conn, fund_id, claim_id)?;
     if claim.status != "approved" {
         return Err(invalid_state(claim.status, "approved"));
     }
     let now = now_utc();
+    // The append-only payment row first: its primary key refuses a second payment of a claim,
+    // whatever its status says.
+    diesel::insert_into(claim_payments::table)
+        .values((
+            claim_payments::claim_id.eq(claim_id),
+            claim_payments::fund_id.eq(fund_id.to_string()),
+            claim_payments::payment_reference.eq(payment_reference),
+            claim_payments::paid_by.eq(actor),
+            claim_payments::paid_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(|e| match crate::db::is_unique_violation(&e) {
+            true => ClaimError::AlreadyPaid,
+            false => e.into(),
+        })?;
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq("approved")))
         .set((claims::status.eq("paid"), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now))))
         .execute(conn)?;

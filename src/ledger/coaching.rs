@@ -88,29 +88,27 @@ pub fn record_session(
 }
 
 fn decide_waiting_claims(conn: &mut DbConn, worker: &str, actor: &str, today: NaiveDate) -> Result<Vec<ClaimRow>, SessionError> {
+    // The worker's accounts are locked before the waiting claims are read, in one order: a
+    // claim submitted or decided at the same time either committed before (and is read here)
+    // or waits for these locks (and then sees this session). Two sessions cannot deadlock.
+    let mut ids: Vec<String> = rows::accounts_of_worker(conn, worker)?.into_iter().map(|a| a.id).collect();
+    ids.sort();
+    for id in &ids {
+        lock_account(conn, stored(id))?;
+    }
     let waiting: Vec<ClaimRow> = claims::table
         .filter(claims::worker_id.eq(worker))
         .filter(claims::status.eq("awaiting_guidance"))
         .order(claims::id.asc())
         .select(ClaimRow::as_select())
         .load(conn)?;
-    // Lock every account involved first, in one order, so two sessions cannot deadlock. A
-    // claim submitted before the worker had any budget gets its (empty) account now.
-    let mut waiting = waiting;
-    for claim in waiting.iter_mut().filter(|c| c.account_id.is_none()) {
-        let id = super::ensure_account(conn, stored(&claim.fund_id), stored(&claim.worker_id), stored(&claim.scheme_id))?;
-        claim.account_id = Some(id.to_string());
-    }
-    let mut accounts: Vec<String> = waiting.iter().filter_map(|c| c.account_id.clone()).collect();
-    accounts.sort();
-    accounts.dedup();
-    let mut locked = Vec::with_capacity(accounts.len());
-    for account in &accounts {
-        locked.push(lock_account(conn, stored(account))?);
-    }
     let mut approved = Vec::new();
     for claim in waiting {
-        let Some(account) = claim.account_id.as_ref().and_then(|id| locked.iter().find(|a| &a.id == id)).cloned() else {
+        // A claim submitted before the worker had any budget gets its (empty) account now.
+        let account_id = super::ensure_account(conn, stored(&claim.fund_id), stored(&claim.worker_id), stored(&claim.scheme_id))?;
+        let account = lock_account(conn, account_id)?;
+        // Read again under the lock: another request may have decided it meanwhile.
+        let Some(claim) = super::claims::find_claim(conn, &claim.fund_id, &claim.id)?.filter(|c| c.status == "awaiting_guidance") else {
             continue;
         };
         let rules = rows::scheme_versions_of(conn, &claim.scheme_id)?.into_iter().find(|v| v.id == claim.scheme_version_id);
@@ -120,11 +118,6 @@ fn decide_waiting_claims(conn: &mut DbConn, worker: &str, actor: &str, today: Na
         }
         let decided = retry_waiting(conn, &account, claim, actor, today)?;
         if decided.status == "approved" {
-            // The account row moved on: the next claim needs its fresh state.
-            let fresh = lock_account(conn, stored(&account.id))?;
-            if let Some(slot) = locked.iter_mut().find(|a| a.id == fresh.id) {
-                *slot = fresh;
-            }
             approved.push(decided);
         }
     }

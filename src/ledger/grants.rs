@@ -176,19 +176,27 @@ pub fn grant_many(
         crate::on_backend!(conn, |c| diesel::insert_into(budget_accounts::table).values(chunk).on_conflict_do_nothing().execute(c))
             .map_err(db)?;
     }
-    let mut accounts: HashMap<(String, String), AccountRow> = HashMap::new();
+    // Locked for the rest of the transaction, all in one ascending order of account id, so that
+    // two bulks over overlapping workers cannot deadlock: FOR UPDATE on PostgreSQL; on SQLite
+    // the write transaction already excludes every other writer.
+    let mut account_ids: Vec<String> = Vec::new();
     for chunk in named_list.chunks(INSERT_CHUNK_ROWS) {
+        let ids: Vec<String> = budget_accounts::table
+            .filter(budget_accounts::fund_id.eq(&fund))
+            .filter(budget_accounts::worker_id.eq_any(chunk))
+            .select(budget_accounts::id)
+            .load(conn)
+            .map_err(db)?;
+        account_ids.extend(ids);
+    }
+    account_ids.sort();
+    let mut accounts: HashMap<(String, String), AccountRow> = HashMap::new();
+    for chunk in account_ids.chunks(INSERT_CHUNK_ROWS) {
         macro_rules! query {
             () => {
-                budget_accounts::table
-                    .filter(budget_accounts::fund_id.eq(&fund))
-                    .filter(budget_accounts::worker_id.eq_any(chunk))
-                    .order(budget_accounts::id.asc())
-                    .select(AccountRow::as_select())
+                budget_accounts::table.filter(budget_accounts::id.eq_any(chunk)).order(budget_accounts::id.asc()).select(AccountRow::as_select())
             };
         }
-        // Locked for the rest of the transaction: FOR UPDATE on PostgreSQL; on SQLite the write
-        // transaction already excludes every other writer.
         let rows: Vec<AccountRow> = match conn {
             DbConn::Pg(c) => query!().for_update().load(c),
             DbConn::Sqlite(c) => query!().load(c),
@@ -202,8 +210,7 @@ pub fn grant_many(
     // Money that can no longer be spent (lots past their date that no expiry run has lapsed
     // yet) does not count against the cap: a grant gives the same budget before and after
     // the year-end run.
-    let account_ids: Vec<String> = accounts.values().map(|a| a.id.clone()).collect();
-    let unusable = unusable_available_cents(conn, &account_ids, today).map_err(db)?;
+    let mut unusable = unusable_available_cents(conn, &account_ids, today).map_err(db)?;
     // Recorded after the locks are held, so that along every account's chain `recorded_at`
     // follows `seq` (a digest or balance as of a moment agrees with one printed then).
     let now = now_utc();
@@ -232,6 +239,11 @@ pub fn grant_many(
             expires_on,
         };
         if granted_cents > 0 {
+            // A back-dated lot already past its date is held, but cannot be spent: it does not
+            // count against the cap for the items after it either.
+            if expires_on < today {
+                *unusable.entry(account.id.clone()).or_insert(0) += granted_cents;
+            }
             let (lot_id, tx_id) = (LotId::new(), TransactionId::new());
             lots.push(LotRow {
                 id: lot_id.to_string(),
@@ -255,7 +267,9 @@ pub fn grant_many(
                 recorded_at: r.recorded_at.unwrap_or(now),
                 actor: actor.to_string(),
                 reverses: None,
-                reference: Some(format!("lot:{lot_id}")),
+                // The lot's terms ride in the hashed reference: a grant year or expiry date
+                // changed on the lot row later no longer matches its chain.
+                reference: Some(crate::domain::lots::lot_reference(&lot_id, r.grant_year, expires_on)),
                 prev_hash: account.chain_head.clone(),
                 hash: String::new(),
             };

@@ -10,12 +10,13 @@ use super::verify::Checker;
 use super::{LedgerAccount, TxKind};
 use crate::db::conn::DbConn;
 use crate::db::rows::{AccountRow, ClaimRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow, VoucherLotRow, VoucherRow};
-use crate::db::schema::{claims, scheme_versions, voucher_lots, vouchers};
+use crate::db::schema::{claim_payments, claims, scheme_versions, voucher_lots, vouchers};
 use crate::domain::scheme::lot_expires_on;
 
 /// What the link checks read besides the ledger itself.
 pub struct Links {
     claims: Vec<ClaimRow>,
+    payments: HashMap<String, String>,
     vouchers: Vec<VoucherRow>,
     allocations: Vec<VoucherLotRow>,
     versions: Vec<SchemeVersionRow>,
@@ -24,6 +25,12 @@ pub struct Links {
 pub fn load_links(conn: &mut DbConn, fund_id: &str) -> QueryResult<Links> {
     Ok(Links {
         claims: claims::table.filter(claims::fund_id.eq(fund_id)).select(ClaimRow::as_select()).load(conn)?,
+        payments: claim_payments::table
+            .filter(claim_payments::fund_id.eq(fund_id))
+            .select((claim_payments::claim_id, claim_payments::payment_reference))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect(),
         vouchers: vouchers::table.filter(vouchers::fund_id.eq(fund_id)).select(VoucherRow::as_select()).load(conn)?,
         allocations: voucher_lots::table
             .filter(voucher_lots::fund_id.eq(fund_id))
@@ -80,6 +87,17 @@ pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
     }
     for claim in &links.claims {
         check_claim(checker, ledger, &by_reference, claim);
+        check_claim_facts(checker, ledger, links, claim);
+    }
+    // Every claim the ledger names exists: a claim row cannot disappear behind its money.
+    let claim_ids: std::collections::HashSet<&str> = links.claims.iter().map(|c| c.id.as_str()).collect();
+    for (reference, txs) in &by_reference {
+        if let Some(id) = reference.strip_prefix("claim:") {
+            if !claim_ids.contains(id) {
+                let account = txs.first().map(|t| t.account_id.as_str()).unwrap_or("");
+                checker.report(account, None, format!("the ledger moves money for claim {id}, which does not exist"));
+            }
+        }
     }
     for voucher in &links.vouchers {
         check_voucher(checker, ledger, &by_reference, links, voucher);
@@ -118,6 +136,48 @@ fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMa
     }
 }
 
+/// A claim's own facts against what they must agree with: its payment record, its account,
+/// its scheme version, and the share the fund pays of its amount.
+fn check_claim_facts(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links, claim: &ClaimRow) {
+    let mut problems = Vec::new();
+    let paid = claim.status == "paid" || (claim.status == "reversed" && claim.paid_at.is_some());
+    match (paid, links.payments.get(&claim.id)) {
+        (true, Some(reference)) if claim.payment_reference.as_ref() == Some(reference) && claim.paid_at.is_some() => {}
+        (false, None) if claim.payment_reference.is_none() && claim.paid_at.is_none() => {}
+        (_, payment) => problems.push(format!(
+            "status {} (payment reference {:?}) does not match its payment record ({:?})",
+            claim.status, claim.payment_reference, payment
+        )),
+    }
+    let spent = matches!(claim.status.as_str(), "approved" | "paid" | "reversed");
+    if spent == claim.rejection_reason.is_some() && claim.status != "awaiting_guidance" && claim.status != "submitted" {
+        problems.push(format!("status {} with rejection reason {:?}", claim.status, claim.rejection_reason));
+    }
+    if claim.status == "awaiting_guidance" && (claim.rejection_reason.is_some() || claim.decided_at.is_some()) {
+        problems.push("waits for guidance but carries a decision".into());
+    }
+    if let Some(account) = claim.account_id.as_ref().and_then(|id| ledger.accounts.iter().find(|a| &a.id == id)) {
+        if account.worker_id != claim.worker_id || account.scheme_id != claim.scheme_id {
+            problems.push("its account belongs to another worker or scheme".into());
+        }
+    }
+    if let Some(spend) = claim.spend_tx_id.as_ref().and_then(|id| ledger.transactions.get(id)) {
+        if claim.account_id.as_ref() != Some(&spend.account_id) {
+            problems.push("its spend was booked on another account".into());
+        }
+    }
+    match links.versions.iter().find(|v| v.id == claim.scheme_version_id && v.scheme_id == claim.scheme_id) {
+        Some(version) if claim.approved_cents > crate::domain::claims::funded_cents(claim.amount_cents, version.funding_pct) => {
+            problems.push(format!("approved {} cents, more than the fund's share of its amount", claim.approved_cents));
+        }
+        Some(_) => {}
+        None => problems.push("its scheme version does not exist in its scheme".into()),
+    }
+    for problem in problems {
+        checker.report(claim.account_id.as_deref().unwrap_or(""), None, format!("claim {}: {problem}", claim.id));
+    }
+}
+
 fn check_voucher(
     checker: &mut Checker,
     ledger: &Ledger<'_>,
@@ -135,6 +195,20 @@ fn check_voucher(
     let closed_by_release = matches!(voucher.status.as_str(), "cancelled" | "expired");
     if releases.len() != usize::from(closed_by_release) {
         report(format!("status {} but {} release transaction(s)", voucher.status, releases.len()));
+    }
+    let allocated: i64 = links.allocations.iter().filter(|a| a.voucher_id == voucher.id).map(|a| a.amount_cents).sum();
+    let reserved: i64 = reserves
+        .iter()
+        .flat_map(|t| ledger.postings_by_tx.get(&t.id).into_iter().flatten())
+        .filter(|p| p.account == LedgerAccount::Reserved.as_str())
+        .map(|p| p.amount_cents)
+        .sum();
+    if allocated != voucher.amount_cents || (reserves.len() == 1 && reserved != voucher.amount_cents) {
+        report(format!("amount {} cents, but {allocated} allocated and {reserved} reserved", voucher.amount_cents));
+    }
+    match ledger.accounts.iter().find(|a| a.id == voucher.account_id) {
+        Some(account) if account.worker_id == voucher.worker_id && account.scheme_id == voucher.scheme_id => {}
+        _ => report("its account belongs to another worker or scheme".into()),
     }
     let redeemed_by = voucher
         .claim_id
@@ -181,6 +255,13 @@ fn check_reservations(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links)
     }
 }
 
+fn stored_lot_reference(lot: &LotRow) -> String {
+    match lot.id.parse::<crate::domain::LotId>() {
+        Ok(id) => crate::domain::lots::lot_reference(&id, lot.grant_year, lot.expires_on),
+        Err(_) => String::new(),
+    }
+}
+
 /// A lot's amount is what its grant moved into it, and its date follows from the scheme
 /// version in force on 1 January of its grant year.
 fn check_lot_terms(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
@@ -201,6 +282,12 @@ fn check_lot_terms(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
         });
         if granted != Some(lot.amount_cents) {
             report(format!("amount {} cents does not match its grant transaction", lot.amount_cents));
+        }
+        let reference = ledger.transactions.get(&lot.transaction_id).and_then(|t| t.reference.clone()).unwrap_or_default();
+        let legacy = format!("lot:{}", lot.id);
+        let with_terms = stored_lot_reference(lot);
+        if reference != legacy && reference != with_terms {
+            report(format!("grant year {} or expiry {} differ from its grant transaction ({reference})", lot.grant_year, lot.expires_on));
         }
         let expected = scheme_of.get(lot.account_id.as_str()).and_then(|scheme| {
             let year_start = chrono::NaiveDate::from_ymd_opt(lot.grant_year, 1, 1)?;

@@ -579,3 +579,154 @@ on_both_backends!(
     protocol_headers,
     codes_are_case_insensitive,
 );
+
+/// Findings of the review of this release, each kept from coming back.
+mod review {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+
+    /// A back-dated lot already past its date, granted in the same bulk, does not count against
+    /// the cap: the bulk gives what two separate requests give.
+    async fn a_bulk_counts_its_own_expired_lot_as_unusable(app: TestApp) {
+        let mut scheme = standard_scheme_body("ptt");
+        scheme["annual_amount"] = json!("1000.00");
+        scheme["max_balance"] = json!("1000.00");
+        scheme["validity_years"] = json!(1);
+        let fund = app.create_fund("oom").await;
+        let scheme = app.create_scheme(&fund, scheme).await;
+        let employer = app.create_employer(&fund, "12345678").await;
+        let worker = app.create_worker(&fund, &employer, "P-1").await;
+        let year = crate::helpers::this_year();
+        let bulk = json!({"grants": [
+            {"worker_id": worker, "scheme_id": scheme, "amount": "1000.00", "grant_year": year - 2},
+            {"worker_id": worker, "scheme_id": scheme, "amount": "1000.00", "grant_year": year}
+        ]});
+        let reply = app.post(&format!("/v1/funds/{}/grants", fund.id), &fund.admin, &bulk).await.expect(201).body;
+        let amounts: Vec<&str> = reply["grants"].as_array().expect("grants").iter().map(|g| g["amount"].as_str().expect("amount")).collect();
+        assert_eq!(amounts, vec!["1000.00", "1000.00"], "{reply}");
+        let account = app.budget(&fund, &worker).await["accounts"][0].clone();
+        assert_eq!((account["available"].as_str(), account["lapse_pending"].as_str()), (Some("1000.00"), Some("1000.00")));
+        assert_eq!(app.verify(&fund).await["ok"], true);
+    }
+
+    /// A payment is recorded once: a paid claim set back to approved behind the service's back
+    /// is found by verify, and cannot be paid a second time.
+    async fn a_claim_is_paid_once_whatever_its_row_says(app: TestApp) {
+        let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
+        let claim = app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "100.00", "PAY-ONCE")).await.expect(201).body;
+        let id = claim["id"].as_str().expect("id");
+        let pay = format!("/v1/funds/{}/claims/{id}/pay", f.fund.id);
+        app.post(&pay, &f.fund.admin, &json!({"payment_reference": "BANK-1"})).await.expect(200);
+        assert_eq!(app.verify(&f.fund).await["ok"], true);
+        let mut conn = app.raw_connection();
+        conn.batch_execute(&format!("UPDATE claims SET status = 'approved', payment_reference = NULL, paid_at = NULL WHERE id = '{id}'")).expect("tamper");
+        let report = app.verify(&f.fund).await;
+        assert_eq!(report["ok"], false, "{report}");
+        assert!(report["problems"].to_string().contains("payment record"), "{report}");
+        app.post(&pay, &f.fund.admin, &json!({"payment_reference": "BANK-2"})).await.expect_problem(409, "already_paid");
+        // Records of decisions are never deleted, and rules never edited.
+        assert!(conn.batch_execute(&format!("DELETE FROM claims WHERE id = '{id}'")).is_err(), "a claim was deleted");
+        assert!(conn.batch_execute("DELETE FROM claim_payments").is_err(), "a payment record was deleted");
+        assert!(conn.batch_execute("UPDATE scheme_versions SET funding_pct = 100").is_err(), "a scheme version was edited");
+    }
+
+    /// A lot's terms are in its grant's hashed reference: changed together behind the database's
+    /// back (its trigger dropped), verify still finds them.
+    async fn verify_finds_lot_terms_moved_together(app: TestApp) {
+        let f = app.funded_worker(standard_scheme_body("ptt"), "500.00").await;
+        let mut conn = app.raw_connection();
+        let drop = match app.backend {
+            Backend::Sqlite => "DROP TRIGGER grant_lots_terms_fixed",
+            Backend::Postgres => "DROP TRIGGER grant_lots_terms_fixed ON grant_lots",
+        };
+        conn.batch_execute(drop).expect("drop the guard, as an intruder would");
+        let later = match app.backend {
+            Backend::Sqlite => "UPDATE grant_lots SET grant_year = grant_year + 1, expires_on = date(expires_on, '+1 years')",
+            Backend::Postgres => "UPDATE grant_lots SET grant_year = grant_year + 1, expires_on = expires_on + INTERVAL '1 year'",
+        };
+        conn.batch_execute(later).expect("tamper");
+        let report = app.verify(&f.fund).await;
+        assert_eq!(report["ok"], false, "{report}");
+        assert!(report["problems"].to_string().contains("differ from its grant transaction"), "{report}");
+    }
+
+    /// SQLite's INSERT OR REPLACE deletes the row it replaces: the append-only triggers see it.
+    async fn a_replace_cannot_rewrite_a_lot_or_an_entry(app: TestApp) {
+        if app.backend != Backend::Sqlite {
+            return;
+        }
+        let f = app.funded_worker(standard_scheme_body("ptt"), "500.00").await;
+        let mut conn = app.raw_connection();
+        let replace_lot = "INSERT OR REPLACE INTO grant_lots SELECT id, fund_id, account_id, transaction_id, grant_year + 1, amount_cents, \
+                           available_cents, reserved_cents, date(expires_on, '+1 years'), created_at FROM grant_lots";
+        assert!(conn.batch_execute(replace_lot).is_err(), "a lot was rewritten by REPLACE");
+        let replace_tx = "INSERT OR REPLACE INTO ledger_transactions SELECT * FROM ledger_transactions";
+        assert!(conn.batch_execute(replace_tx).is_err(), "a ledger entry was rewritten by REPLACE");
+        assert_eq!(app.verify(&f.fund).await["ok"], true);
+    }
+
+    /// Sessions recorded at once for a worker with waiting claims each answer 201, and the
+    /// claims are approved once.
+    async fn concurrent_sessions_decide_waiting_claims_once(app: TestApp) {
+        let mut scheme = standard_scheme_body("ptt");
+        scheme["guidance_required_above"] = json!("100.00");
+        let f = app.funded_worker(scheme, "2000.00").await;
+        for i in 0..4 {
+            let claim = app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "300.00", &format!("WAIT-{i}"))).await.expect(201).body;
+            assert_eq!(claim["status"], "awaiting_guidance");
+        }
+        let yesterday = crate::helpers::days_ago(1);
+        let sessions = (0..8).map(|_| app.session(&f.fund, &f.worker, &yesterday));
+        let replies = join_all(sessions).await;
+        let approved: usize = replies
+            .into_iter()
+            .map(|r| r.expect(201).body["claims_approved"].as_array().map(Vec::len).unwrap_or(0))
+            .sum();
+        assert_eq!(approved, 4, "each waiting claim approved once");
+        assert_eq!(app.available(&f).await, "800.00");
+        assert_eq!(app.verify(&f.fund).await["ok"], true);
+    }
+
+    /// A claim for a training that starts next year is judged by today's rules.
+    async fn a_future_start_does_not_pick_future_rules(app: TestApp) {
+        let mut scheme = standard_scheme_body("ptt");
+        scheme["funding_pct"] = json!(50);
+        let f = app.funded_worker(scheme, "1000.00").await;
+        let next_year = crate::helpers::this_year() + 1;
+        let mut rules = standard_scheme_body("ptt");
+        if let Some(rules) = rules.as_object_mut() {
+            rules.remove("code");
+            rules.remove("name");
+        }
+        rules["funding_pct"] = json!(100);
+        rules["effective_from"] = json!(format!("{next_year}-01-01"));
+        app.post(&format!("/v1/funds/{}/schemes/{}/versions", f.fund.id, f.scheme), &f.fund.admin, &rules).await.expect(201);
+        let mut body = claim_body(&f, "200.00", "FUTURE");
+        body["training_start"] = json!(format!("{next_year}-01-05"));
+        body["training_end"] = json!(format!("{next_year}-01-06"));
+        let claim = app.claim(&f.fund, &f.fund.admin, &body).await.expect(201).body;
+        assert_eq!(claim["approved_amount"], "100.00", "today's 50 %: {claim}");
+    }
+
+    /// A subject with a control character is refused before it can reach the ledger.
+    async fn a_subject_with_a_control_character_is_refused(app: TestApp) {
+        let claims = json!({"sub": "ops\u{0}x", "role": "platform_admin", "exp": now() + 600});
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(crate::helpers::TEST_SECRET.as_bytes()),
+        )
+        .expect("sign");
+        app.post("/v1/funds", &token, &json!({"code": "nul", "name": "N"})).await.expect_problem(401, "unauthenticated");
+    }
+
+    on_both_backends!(
+        a_bulk_counts_its_own_expired_lot_as_unusable,
+        a_claim_is_paid_once_whatever_its_row_says,
+        verify_finds_lot_terms_moved_together,
+        a_replace_cannot_rewrite_a_lot_or_an_entry,
+        concurrent_sessions_decide_waiting_claims_once,
+        a_future_start_does_not_pick_future_rules,
+        a_subject_with_a_control_character_is_refused,
+    );
+}

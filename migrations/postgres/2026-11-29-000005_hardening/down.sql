@@ -1,3 +1,9 @@
+DROP TABLE claim_payments;
+DROP TRIGGER claims_no_delete ON claims;
+DROP TRIGGER vouchers_no_delete ON vouchers;
+DROP TRIGGER voucher_lots_append_only ON voucher_lots;
+DROP TRIGGER coaching_sessions_append_only ON coaching_sessions;
+DROP TRIGGER scheme_versions_append_only ON scheme_versions;
 DROP INDEX ledger_transactions_reversed_once;
 DROP TRIGGER grant_lots_no_truncate ON grant_lots;
 DROP TRIGGER grant_lots_terms_fixed ON grant_lots;

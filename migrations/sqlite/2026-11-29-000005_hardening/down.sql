@@ -1,3 +1,12 @@
+DROP TABLE claim_payments;
+DROP TRIGGER claims_no_delete;
+DROP TRIGGER vouchers_no_delete;
+DROP TRIGGER voucher_lots_no_update;
+DROP TRIGGER voucher_lots_no_delete;
+DROP TRIGGER coaching_sessions_no_update;
+DROP TRIGGER coaching_sessions_no_delete;
+DROP TRIGGER scheme_versions_no_update;
+DROP TRIGGER scheme_versions_no_delete;
 DROP INDEX ledger_transactions_reversed_once;
 DROP TRIGGER grant_lots_no_delete;
 DROP TRIGGER grant_lots_terms_fixed;
