@@ -314,8 +314,59 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, ConnError> {
     }
 }
 
-/// Orders this process's SQLite write transactions (see `write_tx`).
-static SQLITE_WRITE_GATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Orders this process's SQLite write transactions per database file (see `write_tx`).
+static SQLITE_WRITE_GATES: std::sync::Mutex<Vec<(String, &'static WriteGate)>> = std::sync::Mutex::new(Vec::new());
+
+/// The write gate of the database file this connection writes to. A process serves one file
+/// (tests, several); each gate lives as long as the process.
+fn sqlite_gate(conn: &mut SqliteConnection) -> diesel::QueryResult<&'static WriteGate> {
+    #[derive(diesel::QueryableByName)]
+    struct File {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        file: String,
+    }
+    let file = diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'").get_result::<File>(conn)?.file;
+    let mut gates = SQLITE_WRITE_GATES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, gate)) = gates.iter().find(|(f, _)| *f == file) {
+        return Ok(gate);
+    }
+    let gate: &'static WriteGate = Box::leak(Box::new(WriteGate { busy: std::sync::Mutex::new(false), free: std::sync::Condvar::new() }));
+    gates.push((file, gate));
+    Ok(gate)
+}
+/// How long a writer waits for its turn at the gate before it is answered 503: as long as a
+/// request waits for a pooled connection.
+pub const SQLITE_GATE_WAIT: Duration = POOL_CHECKOUT_TIMEOUT;
+
+/// A queue of one: a writer waits its turn for at most a given time, so that a lock held by
+/// another process (a backup, an operator's sqlite3) makes requests answer 503 in seconds
+/// instead of queueing behind each other's busy timeouts.
+struct WriteGate {
+    busy: std::sync::Mutex<bool>,
+    free: std::sync::Condvar,
+}
+
+struct GateTurn(&'static WriteGate);
+
+impl WriteGate {
+    fn enter(&'static self, wait: Duration) -> Option<GateTurn> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut busy = self.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *busy {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            busy = self.free.wait_timeout(busy, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+        }
+        *busy = true;
+        Some(GateTurn(self))
+    }
+}
+
+impl Drop for GateTurn {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+        self.0.free.notify_one();
+    }
+}
 
 /// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so that a
 /// transaction that reads before it writes cannot fail with "busy" when it upgrades its lock;
@@ -329,8 +380,14 @@ where
     // and polling, which is slow and unfair under load (p99 in seconds); waiting here is a
     // queue. The gate orders access only: every check that guards money stays in the database
     // transaction, and other processes on the same file still meet SQLite's own lock.
-    let _gate = match conn {
-        DbConn::Sqlite(_) => Some(SQLITE_WRITE_GATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+    let _turn = match conn {
+        DbConn::Sqlite(c) => match sqlite_gate(c)?.enter(SQLITE_GATE_WAIT) {
+            Some(turn) => Some(turn),
+            None => {
+                let busy = "database is locked: no turn to write came within the wait".to_string();
+                return Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, Box::new(busy)).into());
+            }
+        },
         DbConn::Pg(_) => None,
     };
     match conn {

@@ -1,7 +1,7 @@
 //! The one route table.
 
 use actix_web::http::Method;
-use actix_web::web;
+use actix_web::{guard, web};
 
 use super::health::method_not_allowed;
 use super::{claims, coaching, employers, expiry, funds, grants, health, ledger, me, reports, schemes, vouchers, workers};
@@ -75,10 +75,18 @@ fn root<const N: usize>(path: &str, routes: [MethodRoute; N]) -> actix_web::Reso
 /// A resource with its methods; any other method answers 405 with an `Allow` header that
 /// lists exactly these.
 fn resource<const N: usize>(path: &str, routes: [MethodRoute; N]) -> actix_web::Resource {
-    let allow = routes.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", ");
+    // A GET route answers HEAD too (the same answer without its body).
+    let allow = routes
+        .iter()
+        .flat_map(|(m, _)| if *m == Method::GET { vec!["GET", "HEAD"] } else { vec![m.as_str()] })
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut resource = web::resource(path);
     for (method, route) in routes {
-        resource = resource.route(route.method(method));
+        resource = match method {
+            Method::GET => resource.route(route.guard(guard::Any(guard::Get()).or(guard::Head()))),
+            other => resource.route(route.method(other)),
+        };
     }
     resource.default_service(web::to(move || method_not_allowed(allow.clone())))
 }

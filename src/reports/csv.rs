@@ -29,6 +29,16 @@ pub const HEADER: [&str; 11] = [
     "suppressed",
 ];
 
+/// A label (an employer's name, a sector) as text a spreadsheet shows, never runs: a cell that
+/// starts with `=`, `+`, `-`, `@` or a control character would be read as a formula (OWASP's
+/// CSV injection), so it gets a leading apostrophe.
+fn as_text(label: &str) -> String {
+    match label.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{label}"),
+        _ => label.to_string(),
+    }
+}
+
 pub fn render(report: &MonthlyReport, dialect: CsvDialect) -> Result<String, csv::Error> {
     let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(Vec::new());
     writer.write_record(HEADER)?;
@@ -53,7 +63,7 @@ pub fn render(report: &MonthlyReport, dialect: CsvDialect) -> Result<String, csv
                 report.month.clone(),
                 name.to_string(),
                 c.key.clone(),
-                c.label.clone(),
+                as_text(&c.label),
                 count(c.workers),
                 count(c.workers_spent_ytd),
                 count(c.workers_coached_ytd),
@@ -66,4 +76,17 @@ pub fn render(report: &MonthlyReport, dialect: CsvDialect) -> Result<String, csv
     }
     let bytes = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_text;
+
+    #[test]
+    fn labels_never_become_formulas() {
+        assert_eq!(as_text("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(as_text("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(as_text("-1+1"), "'-1+1");
+        assert_eq!(as_text("Metaal BV"), "Metaal BV");
+    }
 }

@@ -499,16 +499,23 @@ async fn too_large_bodies_are_problems_on_every_route(app: TestApp) {
 async fn protocol_headers(app: TestApp) {
     let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
     for (method, path, allow) in [
-        (reqwest::Method::DELETE, "/v1/funds".to_string(), "POST, GET"),
-        (reqwest::Method::PUT, format!("/v1/funds/{}/claims/{}", f.fund.id, uuid::Uuid::now_v7()), "GET"),
+        (reqwest::Method::DELETE, "/v1/funds".to_string(), "POST, GET, HEAD"),
+        (reqwest::Method::PUT, format!("/v1/funds/{}/claims/{}", f.fund.id, uuid::Uuid::now_v7()), "GET, HEAD"),
         (reqwest::Method::GET, format!("/v1/funds/{}/grants", f.fund.id), "POST"),
-        (reqwest::Method::POST, "/healthz".to_string(), "GET"),
+        (reqwest::Method::POST, "/healthz".to_string(), "GET, HEAD"),
     ] {
         let response = app.client.request(method.clone(), format!("{}{path}", app.address)).bearer_auth(&f.fund.admin).send().await.expect("sent");
         assert_eq!(response.status().as_u16(), 405, "{method} {path}");
         assert_eq!(response.headers().get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{method} {path}");
         assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"));
     }
+    let head = app.client.head(format!("{}/healthz", app.address)).send().await.expect("sent");
+    assert_eq!(head.status().as_u16(), 200, "HEAD answers like GET");
+    // A method HTTP does not define is counted, but not as a label of its own.
+    let odd = reqwest::Method::from_bytes(b"M12345").expect("method");
+    app.client.request(odd, format!("{}/healthz", app.address)).send().await.expect("sent");
+    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.expect("sent").text().await.expect("text");
+    assert!(!metrics.contains("M12345") && metrics.contains(r#"method="other""#), "{metrics}");
     // Location of what a 201 created, readable there.
     let claim = app
         .client

@@ -409,3 +409,54 @@ async fn a_panic_is_logged_once_as_json() {
     assert!(line.contains("test_hooks.rs:") && line.contains("panic-test-1"), "where, and which request: {line}");
     let _ = std::fs::remove_dir_all(&served.dir);
 }
+
+/// Another process holding SQLite's write lock (an operator's sqlite3, a backup): requests
+/// answer 503 within the waits the README states (a turn at the write gate, then SQLite's busy
+/// timeout), not one after another; once the lock is gone, writes go on. The server runs as its
+/// own process, so that its write gate is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_sqlite_lock_answers_503_in_bounded_time() {
+    let mut served = serve_in_fresh_dir(&[("PTT_JWT_SECRET", TEST_SECRET)]);
+    let tok = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--jwt-secret", TEST_SECRET]);
+        token(&served.dir, &all)
+    };
+    let client = reqwest::Client::new();
+    let admin = tok(&["--role", "platform_admin"]);
+    let post = |path: String, token: String, body: serde_json::Value| {
+        let client = client.clone();
+        let url = format!("{}{path}", served.address);
+        async move { client.post(url).bearer_auth(token).json(&body).send().await.expect("sent") }
+    };
+    let fund: serde_json::Value = post("/v1/funds".into(), admin, json!({"code": "lock", "name": "L"})).await.json().await.expect("json");
+    let fund_id = fund["id"].as_str().expect("id").to_string();
+    let bo = tok(&["--role", "fund_admin", "--fund", &fund_id]);
+    let scheme: serde_json::Value = post(format!("/v1/funds/{fund_id}/schemes"), bo.clone(), standard_scheme_body("ptt")).await.json().await.expect("json");
+    let employer: serde_json::Value =
+        post(format!("/v1/funds/{fund_id}/employers"), bo.clone(), json!({"kvk_number": "12345678", "name": "W", "sector": "metaal"})).await.json().await.expect("json");
+    let worker: serde_json::Value =
+        post(format!("/v1/funds/{fund_id}/workers"), bo.clone(), json!({"participant_number": "P-1", "employer_id": employer["id"]})).await.json().await.expect("json");
+    let grant = json!({"worker_id": worker["id"], "scheme_id": scheme["id"], "amount": "1.00", "grant_year": crate::helpers::this_year()});
+    let mut holder = ptt_ledger::db::conn::Manager::new(
+        ptt_ledger::db::DbUrl::Sqlite(served.dir.join("ptt-ledger.db")),
+        ptt_ledger::db::SqliteSync::Full,
+    )
+    .connect_once()
+    .expect("second connection");
+    holder.batch_execute("BEGIN IMMEDIATE").expect("hold the write lock");
+    let started = Instant::now();
+    // Money movements queue at the write gate.
+    let writes = (0..6).map(|_| post(format!("/v1/funds/{fund_id}/grants"), bo.clone(), grant.clone()));
+    let statuses: Vec<u16> = futures_util::future::join_all(writes).await.iter().map(|r| r.status().as_u16()).collect();
+    let elapsed = started.elapsed();
+    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    let bound = Duration::from_millis(u64::from(ptt_ledger::db::conn::SQLITE_BUSY_TIMEOUT_MS)) + ptt_ledger::db::conn::SQLITE_GATE_WAIT;
+    assert!(elapsed < bound, "six writers took {elapsed:?}");
+    holder.batch_execute("ROLLBACK").expect("release");
+    let after = post(format!("/v1/funds/{fund_id}/grants"), bo.clone(), grant.clone()).await;
+    assert_eq!(after.status().as_u16(), 201);
+    sigterm(&served.child);
+    let _ = served.child.wait();
+    let _ = std::fs::remove_dir_all(&served.dir);
+}
