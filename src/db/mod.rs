@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod idempotency;
 pub mod ledger_reads;
+pub mod queries;
 pub mod rows;
 pub mod schema;
 

@@ -3,17 +3,16 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use crate::db::queries::{self, ClaimFilter};
 use super::money_post::{MoneyAction, MoneyPost};
 use crate::domain::time::iso_date;
 use super::idempotency::Stored;
 use crate::db::rows::ClaimRow;
-use crate::db::schema::claims;
 use super::metrics::Metrics;
 use crate::db::{DbConn, Pool};
 use crate::domain::scheme::is_slug;
@@ -247,26 +246,14 @@ pub async fn list_claims(
         _ => params.employer_id.map(|e| e.hyphenated().to_string()),
     };
     let page = run(&pool, move |conn| {
-        let mut q = claims::table.filter(claims::fund_id.eq(fund.to_string())).select(ClaimRow::as_select()).into_boxed();
-        if let Some(worker) = worker {
-            q = q.filter(claims::worker_id.eq(worker));
-        }
-        if let Some(employer) = employer {
-            q = q.filter(claims::employer_id.eq(employer));
-        }
-        if let Some(status) = params.status {
-            q = q.filter(claims::status.eq(status));
-        }
-        if let Some(from) = params.submitted_from {
-            q = q.filter(claims::submitted_at.ge(amsterdam_day_start_utc(from)));
-        }
-        if let Some(to) = params.submitted_to.and_then(|d| d.succ_opt()) {
-            q = q.filter(claims::submitted_at.lt(amsterdam_day_start_utc(to)));
-        }
-        if let Some(after) = &query.after {
-            q = q.filter(claims::id.lt(after.clone()));
-        }
-        let rows = q.order(claims::id.desc()).limit(query.limit).load(conn)?;
+        let filter = ClaimFilter {
+            worker_id: worker,
+            employer_id: employer,
+            status: params.status,
+            submitted_from: params.submitted_from.map(amsterdam_day_start_utc),
+            submitted_before: params.submitted_to.and_then(|d| d.succ_opt()).map(amsterdam_day_start_utc),
+        };
+        let rows = queries::list_claims(conn, &fund.to_string(), &filter, &query)?;
         Ok(Page::from_rows(rows, &query, |r| r.id.clone(), ClaimView::from))
     })
     .await?;

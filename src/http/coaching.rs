@@ -4,18 +4,17 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::claims::ClaimView;
 use super::common::{page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use crate::db::queries;
 use super::money_post::MoneyPost;
 use crate::domain::time::iso_date;
 use super::idempotency::Stored;
 use crate::db::rows::SessionRow;
-use crate::db::schema::coaching_sessions;
 use crate::db::Pool;
 use crate::domain::time::rfc3339;
 use crate::domain::{FieldError, FundId, WorkerId};
@@ -169,17 +168,8 @@ pub async fn list_coaching_sessions(
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
     let page = run(&pool, move |conn| {
-        let mut q = coaching_sessions::table
-            .filter(coaching_sessions::fund_id.eq(fund.to_string()))
-            .select(SessionRow::as_select())
-            .into_boxed();
-        if let Some(worker) = params.worker_id {
-            q = q.filter(coaching_sessions::worker_id.eq(worker.hyphenated().to_string()));
-        }
-        if let Some(after) = &query.after {
-            q = q.filter(coaching_sessions::id.lt(after.clone()));
-        }
-        let rows = q.order(coaching_sessions::id.desc()).limit(query.limit).load(conn)?;
+        let worker = params.worker_id.map(|w| w.hyphenated().to_string());
+        let rows = queries::list_sessions(conn, &fund.to_string(), worker.as_deref(), &query)?;
         Ok(Page::from_rows(rows, &query, |r| r.id.clone(), SessionView::from))
     })
     .await?;
@@ -191,13 +181,7 @@ pub async fn get_coaching_session(caller: Caller, pool: web::Data<Pool>, path: w
     caller.admit(fund, &[Role::Coach, Role::FundAdmin])?;
     let id = path.id.hyphenated().to_string();
     let session = run(&pool, move |conn| {
-        coaching_sessions::table
-            .filter(coaching_sessions::fund_id.eq(fund.to_string()))
-            .filter(coaching_sessions::id.eq(id))
-            .select(SessionRow::as_select())
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| ApiError::not_found("coaching session"))
+        queries::find_session(conn, &fund.to_string(), &id)?.ok_or_else(|| ApiError::not_found("coaching session"))
     })
     .await?;
     Ok(HttpResponse::Ok().json(SessionView::from(session)))

@@ -1,15 +1,14 @@
 //! Employers: `kvk_number` unique per fund.
 
 use actix_web::{web, HttpResponse};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams, with_location};
 use super::error::ApiError;
+use crate::db::queries::{self, Inserted};
 use super::json_body::JsonBody;
 use crate::db::rows::{self, EmployerRow};
-use crate::db::schema::employers;
 use crate::db::Pool;
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{EmployerId, FieldError, FundId};
@@ -68,14 +67,12 @@ pub async fn create_employer(
         created_at: now_utc(),
     };
     let row = run(&pool, move |conn| {
-        diesel::insert_into(employers::table).values(&row).execute(conn).map_err(|e| {
-            if crate::db::is_unique_violation(&e) {
-                ApiError::conflict("duplicate_kvk_number", format!("employer with KvK number {} exists already", row.kvk_number))
-            } else {
-                e.into()
+        match queries::insert_employer(conn, &row)? {
+            Inserted::Done => Ok(row),
+            Inserted::Duplicate => {
+                Err(ApiError::conflict("duplicate_kvk_number", format!("employer with KvK number {} exists already", row.kvk_number)))
             }
-        })?;
-        Ok(row)
+        }
     })
     .await?;
     let location = format!("/v1/funds/{fund}/employers/{}", row.id);

@@ -1,15 +1,14 @@
 //! Funds: the tenants.
 
 use actix_web::{web, HttpResponse};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, run, FundPath, Page, PageParams, with_location};
 use super::error::ApiError;
+use crate::db::queries::{self, Inserted};
 use super::json_body::JsonBody;
 use crate::db::rows::{self, FundRow};
-use crate::db::schema::funds;
 use crate::db::Pool;
 use crate::domain::scheme::is_slug;
 use crate::domain::time::{now_utc, rfc3339};
@@ -47,14 +46,10 @@ pub async fn create_fund(caller: Caller, pool: web::Data<Pool>, body: JsonBody<N
     bounded_text("name", &body.name, 200)?;
     let row = FundRow { id: FundId::new().to_string(), code: body.code, name: body.name, created_at: now_utc() };
     let row = run(&pool, move |conn| {
-        diesel::insert_into(funds::table).values(&row).execute(conn).map_err(|e| {
-            if crate::db::is_unique_violation(&e) {
-                ApiError::conflict("duplicate_fund_code", format!("a fund with code {:?} exists already", row.code))
-            } else {
-                e.into()
-            }
-        })?;
-        Ok(row)
+        match queries::insert_fund(conn, &row)? {
+            Inserted::Done => Ok(row),
+            Inserted::Duplicate => Err(ApiError::conflict("duplicate_fund_code", format!("a fund with code {:?} exists already", row.code))),
+        }
     })
     .await?;
     let location = format!("/v1/funds/{}", row.id);

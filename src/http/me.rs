@@ -1,17 +1,16 @@
 //! Worker self-service: `GET /v1/me/budget`.
 
 use actix_web::{web, HttpResponse};
-use diesel::prelude::*;
 use serde::Serialize;
 
 use super::auth::{Caller, Role};
 use super::claims::ClaimView;
 use super::common::{run, Today};
 use super::error::ApiError;
+use crate::db::queries;
 use super::ledger::{budget_of, BudgetView};
 use super::vouchers::VoucherView;
 use crate::db::rows::{self, ClaimRow, VoucherRow};
-use crate::db::schema::{claims, vouchers};
 use crate::db::Pool;
 
 /// Most recent claims shown to a worker.
@@ -35,18 +34,8 @@ pub async fn get_my_budget(caller: Caller, pool: web::Data<Pool>, today: Today) 
         let (fund, worker) = (fund.to_string(), worker.to_string());
         rows::find_worker(conn, &fund, &worker)?.ok_or_else(|| ApiError::not_found("worker"))?;
         let budget = budget_of(conn, &worker, today.0)?;
-        let open: Vec<VoucherRow> = vouchers::table
-            .filter(vouchers::worker_id.eq(&worker))
-            .filter(vouchers::status.eq("issued"))
-            .order(vouchers::id.desc())
-            .select(VoucherRow::as_select())
-            .load(conn)?;
-        let recent: Vec<ClaimRow> = claims::table
-            .filter(claims::worker_id.eq(&worker))
-            .order(claims::id.desc())
-            .limit(MY_CLAIMS_SHOWN)
-            .select(ClaimRow::as_select())
-            .load(conn)?;
+        let open: Vec<VoucherRow> = queries::open_vouchers_of_worker(conn, &worker)?;
+        let recent: Vec<ClaimRow> = queries::recent_claims_of_worker(conn, &worker, MY_CLAIMS_SHOWN)?;
         Ok(MyBudgetView {
             fund_id: fund,
             budget,

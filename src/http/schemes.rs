@@ -8,14 +8,13 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams, Today, with_location};
 use super::error::ApiError;
+use crate::db::queries::{self, Inserted};
 use super::json_body::JsonBody;
 use crate::db::rows::{self, SchemeRow, SchemeVersionRow};
-use crate::db::schema::{scheme_versions, schemes};
 use crate::db::{write_tx, DbConn, Pool};
 use crate::domain::scheme::{is_slug, RulesInput, SchemeRules};
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{format_cents, Amount, FieldError, FundId, Money, SchemeId, SchemeVersionId};
-use diesel::prelude::*;
 
 const ALL_FUND_ROLES: &[Role] = &[Role::FundAdmin, Role::Employer, Role::Coach, Role::Board, Role::Worker];
 
@@ -176,15 +175,11 @@ pub async fn create_scheme(
         write_tx(conn, |conn| {
             let scheme =
                 SchemeRow { id: SchemeId::new().to_string(), fund_id: fund.to_string(), code, name, created_at: now_utc() };
-            diesel::insert_into(schemes::table).values(&scheme).execute(conn).map_err(|e| {
-                if crate::db::is_unique_violation(&e) {
-                    ApiError::conflict("duplicate_scheme_code", format!("this fund has a scheme {:?} already", scheme.code))
-                } else {
-                    e.into()
-                }
-            })?;
+            if queries::insert_scheme(conn, &scheme)? == Inserted::Duplicate {
+                return Err(ApiError::conflict("duplicate_scheme_code", format!("this fund has a scheme {:?} already", scheme.code)));
+            }
             let version = version_row(fund, &scheme.id, &rules);
-            diesel::insert_into(scheme_versions::table).values(&version).execute(conn)?;
+            queries::insert_scheme_version(conn, &version)?;
             scheme_view(scheme, &[version], day)
         })
     })
@@ -222,7 +217,7 @@ pub async fn create_scheme_version(
                     .into());
                 }
             }
-            diesel::insert_into(scheme_versions::table).values(&version_row(fund, &scheme_id, &rules)).execute(conn)?;
+            queries::insert_scheme_version(conn, &version_row(fund, &scheme_id, &rules))?;
             load_view(conn, fund, &scheme_id, day)
         })
     })

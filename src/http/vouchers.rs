@@ -3,17 +3,16 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use crate::db::queries::{self, VoucherFilter};
 use super::money_post::{MoneyAction, MoneyPost};
 use crate::domain::time::iso_date;
 use super::idempotency::Stored;
 use crate::db::rows::VoucherRow;
-use crate::db::schema::{vouchers, workers};
 use crate::db::{DbConn, Pool};
 use crate::domain::time::rfc3339;
 use crate::domain::voucher_code::VoucherCode;
@@ -163,20 +162,8 @@ pub async fn list_vouchers(
     };
     let employer_filter = if caller.role == Role::Employer { caller.employer.map(|e| e.to_string()) } else { None };
     let page = run(&pool, move |conn| {
-        let mut q = vouchers::table.filter(vouchers::fund_id.eq(fund.to_string())).select(VoucherRow::as_select()).into_boxed();
-        if let Some(worker) = worker_filter {
-            q = q.filter(vouchers::worker_id.eq(worker));
-        }
-        if let Some(employer) = employer_filter {
-            q = q.filter(vouchers::worker_id.eq_any(workers::table.filter(workers::employer_id.eq(employer)).select(workers::id)));
-        }
-        if let Some(status) = params.status {
-            q = q.filter(vouchers::status.eq(status));
-        }
-        if let Some(after) = &query.after {
-            q = q.filter(vouchers::id.lt(after.clone()));
-        }
-        let rows = q.order(vouchers::id.desc()).limit(query.limit).load(conn)?;
+        let filter = VoucherFilter { worker_id: worker_filter, employer_id: employer_filter, status: params.status };
+        let rows = queries::list_vouchers(conn, &fund.to_string(), &filter, &query)?;
         Ok(Page::from_rows(rows, &query, |r| r.id.clone(), VoucherView::from))
     })
     .await?;

@@ -3,15 +3,14 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Datelike;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, run, FundItemPath, FundPath, Page, Today, with_location};
 use super::error::ApiError;
+use crate::db::queries::{self, Inserted};
 use super::json_body::JsonBody;
 use crate::db::rows::{self, WorkerRow};
-use crate::db::schema::workers;
 use crate::db::{DbConn, Pool};
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{EducationLevel, EmployerId, FieldError, FundId, WorkerId};
@@ -113,16 +112,12 @@ pub async fn create_worker(
         if rows::find_employer(conn, &fund.to_string(), &row.employer_id)?.is_none() {
             return Err(ApiError::unprocessable("unknown_reference", "employer_id: no such employer in this fund"));
         }
-        diesel::insert_into(workers::table).values(&row).execute(conn).map_err(|e| {
-            if crate::db::is_unique_violation(&e) {
-                ApiError::conflict(
-                    "duplicate_participant_number",
-                    format!("a worker with participant number {:?} exists already", row.participant_number),
-                )
-            } else {
-                e.into()
-            }
-        })?;
+        if queries::insert_worker(conn, &row)? == Inserted::Duplicate {
+            return Err(ApiError::conflict(
+                "duplicate_participant_number",
+                format!("a worker with participant number {:?} exists already", row.participant_number),
+            ));
+        }
         Ok(row)
     })
     .await?;
@@ -188,10 +183,7 @@ fn outreach_page(
     selected.sort_by(|a, b| b.0.cmp(&a.0));
     selected.truncate(query.limit as usize);
     let ids: Vec<String> = selected.iter().map(|(w, _, _)| w.clone()).collect();
-    let mut rows: Vec<WorkerRow> = workers::table
-        .filter(workers::id.eq_any(&ids))
-        .select(WorkerRow::as_select())
-        .load(conn)?;
+    let mut rows: Vec<WorkerRow> = queries::workers_by_id(conn, &ids)?;
     rows.sort_by(|a, b| b.id.cmp(&a.id));
     Ok(Page::from_rows(rows, query, |r| r.id.clone(), |r| {
         let lapsing = selected.iter().find(|(w, _, _)| *w == r.id).map(|(_, cents, date)| LapsingView {

@@ -1,0 +1,154 @@
+//! The queries of the reference data and the lists: what the HTTP layer asks of storage, so that
+//! it never touches a table itself. Money is written only by `crate::ledger`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::conn::{is_unique_violation, DbConn};
+use super::rows::{ClaimRow, EmployerRow, FundRow, PageQuery, SchemeRow, SchemeVersionRow, SessionRow, VoucherRow, WorkerRow};
+use super::schema::{claims, coaching_sessions, employers, funds, scheme_versions, schemes, vouchers, workers};
+
+/// What an insert of a row with a unique key did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inserted {
+    Done,
+    /// A row with the same unique key exists already; nothing was written.
+    Duplicate,
+}
+
+fn inserted(result: QueryResult<usize>) -> QueryResult<Inserted> {
+    match result {
+        Ok(_) => Ok(Inserted::Done),
+        Err(e) if is_unique_violation(&e) => Ok(Inserted::Duplicate),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn insert_fund(conn: &mut DbConn, row: &FundRow) -> QueryResult<Inserted> {
+    inserted(diesel::insert_into(funds::table).values(row).execute(conn))
+}
+
+pub fn insert_employer(conn: &mut DbConn, row: &EmployerRow) -> QueryResult<Inserted> {
+    inserted(diesel::insert_into(employers::table).values(row).execute(conn))
+}
+
+pub fn insert_worker(conn: &mut DbConn, row: &WorkerRow) -> QueryResult<Inserted> {
+    inserted(diesel::insert_into(workers::table).values(row).execute(conn))
+}
+
+/// Inside a savepoint, so that a duplicate code leaves the caller's transaction usable.
+pub fn insert_scheme(conn: &mut DbConn, row: &SchemeRow) -> QueryResult<Inserted> {
+    inserted(conn.transaction(|conn| diesel::insert_into(schemes::table).values(row).execute(conn)))
+}
+
+pub fn insert_scheme_version(conn: &mut DbConn, row: &SchemeVersionRow) -> QueryResult<()> {
+    diesel::insert_into(scheme_versions::table).values(row).execute(conn).map(|_| ())
+}
+
+pub fn workers_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<WorkerRow>> {
+    workers::table.filter(workers::id.eq_any(ids)).select(WorkerRow::as_select()).load(conn)
+}
+
+/// Which claims a list shows, beside its fund and page.
+#[derive(Debug, Default, Clone)]
+pub struct ClaimFilter {
+    pub worker_id: Option<String>,
+    pub employer_id: Option<String>,
+    pub status: Option<String>,
+    /// Submitted at or after this instant.
+    pub submitted_from: Option<NaiveDateTime>,
+    /// Submitted before this instant.
+    pub submitted_before: Option<NaiveDateTime>,
+}
+
+/// A page of a fund's claims, newest first.
+pub fn list_claims(conn: &mut DbConn, fund_id: &str, filter: &ClaimFilter, page: &PageQuery) -> QueryResult<Vec<ClaimRow>> {
+    let mut q = claims::table.filter(claims::fund_id.eq(fund_id)).select(ClaimRow::as_select()).into_boxed();
+    if let Some(worker) = &filter.worker_id {
+        q = q.filter(claims::worker_id.eq(worker.clone()));
+    }
+    if let Some(employer) = &filter.employer_id {
+        q = q.filter(claims::employer_id.eq(employer.clone()));
+    }
+    if let Some(status) = &filter.status {
+        q = q.filter(claims::status.eq(status.clone()));
+    }
+    if let Some(from) = filter.submitted_from {
+        q = q.filter(claims::submitted_at.ge(from));
+    }
+    if let Some(before) = filter.submitted_before {
+        q = q.filter(claims::submitted_at.lt(before));
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(claims::id.lt(after.clone()));
+    }
+    q.order(claims::id.desc()).limit(page.limit).load(conn)
+}
+
+/// Which vouchers a list shows, beside its fund and page.
+#[derive(Debug, Default, Clone)]
+pub struct VoucherFilter {
+    pub worker_id: Option<String>,
+    /// Only vouchers of workers this employer employs.
+    pub employer_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A page of a fund's vouchers, newest first.
+pub fn list_vouchers(conn: &mut DbConn, fund_id: &str, filter: &VoucherFilter, page: &PageQuery) -> QueryResult<Vec<VoucherRow>> {
+    let mut q = vouchers::table.filter(vouchers::fund_id.eq(fund_id)).select(VoucherRow::as_select()).into_boxed();
+    if let Some(worker) = &filter.worker_id {
+        q = q.filter(vouchers::worker_id.eq(worker.clone()));
+    }
+    if let Some(employer) = &filter.employer_id {
+        q = q.filter(vouchers::worker_id.eq_any(workers::table.filter(workers::employer_id.eq(employer.clone())).select(workers::id)));
+    }
+    if let Some(status) = &filter.status {
+        q = q.filter(vouchers::status.eq(status.clone()));
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(vouchers::id.lt(after.clone()));
+    }
+    q.order(vouchers::id.desc()).limit(page.limit).load(conn)
+}
+
+/// A worker's vouchers that are still issued, newest first.
+pub fn open_vouchers_of_worker(conn: &mut DbConn, worker_id: &str) -> QueryResult<Vec<VoucherRow>> {
+    vouchers::table
+        .filter(vouchers::worker_id.eq(worker_id))
+        .filter(vouchers::status.eq("issued"))
+        .order(vouchers::id.desc())
+        .select(VoucherRow::as_select())
+        .load(conn)
+}
+
+/// A worker's latest claims, newest first.
+pub fn recent_claims_of_worker(conn: &mut DbConn, worker_id: &str, limit: i64) -> QueryResult<Vec<ClaimRow>> {
+    claims::table
+        .filter(claims::worker_id.eq(worker_id))
+        .order(claims::id.desc())
+        .limit(limit)
+        .select(ClaimRow::as_select())
+        .load(conn)
+}
+
+/// A page of a fund's coaching sessions, newest first.
+pub fn list_sessions(conn: &mut DbConn, fund_id: &str, worker_id: Option<&str>, page: &PageQuery) -> QueryResult<Vec<SessionRow>> {
+    let mut q = coaching_sessions::table.filter(coaching_sessions::fund_id.eq(fund_id)).select(SessionRow::as_select()).into_boxed();
+    if let Some(worker) = worker_id {
+        q = q.filter(coaching_sessions::worker_id.eq(worker.to_string()));
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(coaching_sessions::id.lt(after.clone()));
+    }
+    q.order(coaching_sessions::id.desc()).limit(page.limit).load(conn)
+}
+
+pub fn find_session(conn: &mut DbConn, fund_id: &str, session_id: &str) -> QueryResult<Option<SessionRow>> {
+    coaching_sessions::table
+        .filter(coaching_sessions::fund_id.eq(fund_id))
+        .filter(coaching_sessions::id.eq(session_id))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()
+}
