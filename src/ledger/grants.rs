@@ -3,10 +3,14 @@
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 
-use super::{LedgerAccount, LedgerError, TxKind};
+use std::collections::{BTreeSet, HashMap};
+
+use super::chain::GENESIS_HASH;
+use super::post::transaction_rows;
+use super::{LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
 use crate::db::conn::DbConn;
-use crate::db::rows::{self, AccountRow, LotRow};
-use crate::db::schema::grant_lots;
+use crate::db::rows::{self, AccountRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow};
+use crate::db::schema::{budget_accounts, grant_lots, ledger_postings, ledger_transactions, workers};
 use crate::domain::scheme::{capped_grant_cents, lot_expires_on};
 use crate::domain::time::now_utc;
 use crate::domain::ids::stored;
@@ -101,8 +105,9 @@ const INSERT_CHUNK_ROWS: usize = 1_000;
 /// Books many grants inside the caller's write transaction with set-based statements: one
 /// lookup of the workers, one of the accounts, one lock of all accounts (in id order, so bulks
 /// cannot deadlock each other), multi-row inserts of lots, transactions and postings, and one
-/// update per account. Grants of which nothing fits under `max_balance` are reported with zero
-/// and no lot. An invalid item fails the whole bulk with its index.
+/// update per account. It is the posting engine's batch mode: the rows come from the same
+/// builder as `post`'s. Grants of which nothing fits under `max_balance` are reported with
+/// zero and no lot. An invalid item fails the whole bulk with its index.
 pub fn grant_many(
     conn: &mut DbConn,
     fund_id: FundId,
@@ -110,56 +115,111 @@ pub fn grant_many(
     requests: &[GrantRequest],
     today: NaiveDate,
 ) -> Result<Vec<GrantOutcome>, BulkGrantError> {
-    use std::collections::{BTreeSet, HashMap};
-
-    use crate::db::rows::{PostingRow, TransactionRow};
-    use crate::db::schema::{budget_accounts, ledger_postings, ledger_transactions, workers};
-    use crate::ledger::chain::{transaction_hash, GENESIS_HASH};
-
     let fund = fund_id.to_string();
-    let db = BulkGrantError::db;
-    let latest = today.year() + 1;
+    check_requests(conn, &fund, requests, today)?;
+    let rules = rules_per_scheme_and_year(conn, &fund, requests)?;
+    let mut accounts = lock_accounts(conn, &fund, requests)?;
+    let before: HashMap<String, (i64, i64)> = accounts.values().map(|a| (a.id.clone(), (a.tx_count, a.available_cents))).collect();
+    // Money that can no longer be spent (lots past their date that no expiry run has lapsed
+    // yet) does not count against the cap: a grant gives the same budget before and after
+    // the year-end run.
+    let account_ids: Vec<String> = before.keys().cloned().collect();
+    let unusable = unusable_available_cents(conn, &account_ids, today).map_err(BulkGrantError::db)?;
+    let mut batch = Batch {
+        actor,
+        today,
+        // Recorded after the locks are held, so that along every account's chain `recorded_at`
+        // follows `seq` (a digest or balance as of a moment agrees with one printed then).
+        now: now_utc(),
+        unusable,
+        lots: Vec::new(),
+        txs: Vec::new(),
+        postings: Vec::new(),
+    };
+    let mut outcomes = Vec::with_capacity(requests.len());
     for (i, r) in requests.iter().enumerate() {
-        if !(EARLIEST_GRANT_YEAR..=latest).contains(&r.grant_year) {
-            return Err(BulkGrantError::at(i, GrantError::GrantYear { year: r.grant_year, latest }));
-        }
+        let version = &rules[&(r.scheme_id, r.grant_year)];
+        let account = accounts
+            .get_mut(&(r.worker_id.to_string(), r.scheme_id.to_string()))
+            .ok_or(BulkGrantError::at(i, GrantError::Ledger(LedgerError::Invariant("account missing after insert".into()))))?;
+        outcomes.push(batch.book(account, version, r).map_err(|e| BulkGrantError::at(i, e))?);
     }
-    // Workers of this fund among those named.
+    batch.insert(conn).map_err(BulkGrantError::db)?;
+    let changed: Vec<(&AccountRow, i64, i64)> = accounts
+        .values()
+        .filter_map(|a| {
+            let (old_count, old_available) = before[&a.id];
+            (a.tx_count != old_count).then_some((a, old_count, a.available_cents - old_available))
+        })
+        .collect();
+    let updated = update_accounts(conn, &changed).map_err(BulkGrantError::db)?;
+    if updated != changed.len() {
+        return Err(BulkGrantError { index: None, error: GrantError::Ledger(LedgerError::Invariant("an account changed under its lock".into())) });
+    }
+    for _ in &batch.txs {
+        crate::telemetry::tally_posted(TxKind::Grant);
+    }
+    Ok(outcomes)
+}
+
+/// Every grant year in range and every worker in this fund, or the first item that is not.
+fn check_requests(conn: &mut DbConn, fund: &str, requests: &[GrantRequest], today: NaiveDate) -> Result<(), BulkGrantError> {
+    let latest = today.year() + 1;
+    if let Some(i) = requests.iter().position(|r| !(EARLIEST_GRANT_YEAR..=latest).contains(&r.grant_year)) {
+        return Err(BulkGrantError::at(i, GrantError::GrantYear { year: requests[i].grant_year, latest }));
+    }
     let named: BTreeSet<String> = requests.iter().map(|r| r.worker_id.to_string()).collect();
+    let named: Vec<String> = named.into_iter().collect();
     let mut known: BTreeSet<String> = BTreeSet::new();
-    let named_list: Vec<String> = named.iter().cloned().collect();
-    for chunk in named_list.chunks(INSERT_CHUNK_ROWS) {
+    for chunk in named.chunks(INSERT_CHUNK_ROWS) {
         let found: Vec<String> = workers::table
-            .filter(workers::fund_id.eq(&fund))
+            .filter(workers::fund_id.eq(fund))
             .filter(workers::id.eq_any(chunk))
             .select(workers::id)
             .load(conn)
-            .map_err(db)?;
+            .map_err(BulkGrantError::db)?;
         known.extend(found);
     }
-    if let Some(i) = requests.iter().position(|r| !known.contains(&r.worker_id.to_string())) {
-        return Err(BulkGrantError::at(i, GrantError::UnknownWorker(requests[i].worker_id)));
+    match requests.iter().position(|r| !known.contains(&r.worker_id.to_string())) {
+        Some(i) => Err(BulkGrantError::at(i, GrantError::UnknownWorker(requests[i].worker_id))),
+        None => Ok(()),
     }
-    // The rules per scheme and grant year.
-    let mut rules: HashMap<(SchemeId, i32), crate::db::rows::SchemeVersionRow> = HashMap::new();
+}
+
+/// The rules per scheme and grant year: the version in force on 1 January of the year.
+fn rules_per_scheme_and_year(
+    conn: &mut DbConn,
+    fund: &str,
+    requests: &[GrantRequest],
+) -> Result<HashMap<(SchemeId, i32), SchemeVersionRow>, BulkGrantError> {
+    let mut rules = HashMap::new();
     for (i, r) in requests.iter().enumerate() {
         if rules.contains_key(&(r.scheme_id, r.grant_year)) {
             continue;
         }
-        let year_start = NaiveDate::from_ymd_opt(r.grant_year, 1, 1).unwrap_or(today);
-        let version = rows::scheme_version_in_fund(conn, &fund, &r.scheme_id.to_string(), year_start)
-            .map_err(db)?
+        let year_start = NaiveDate::from_ymd_opt(r.grant_year, 1, 1)
+            .ok_or(BulkGrantError::at(i, GrantError::GrantYear { year: r.grant_year, latest: r.grant_year }))?;
+        let version = rows::scheme_version_in_fund(conn, fund, &r.scheme_id.to_string(), year_start)
+            .map_err(BulkGrantError::db)?
             .ok_or(BulkGrantError::at(i, GrantError::UnknownScheme(r.scheme_id)))?;
         rules.insert((r.scheme_id, r.grant_year), version);
     }
-    // Accounts: create the missing ones, then lock all of them in id order.
+    Ok(rules)
+}
+
+/// Creates the accounts that do not exist yet, then locks every account of the named workers
+/// for the rest of the transaction, all in one ascending order of account id, so that two bulks
+/// over overlapping workers cannot deadlock: FOR UPDATE on PostgreSQL; on SQLite the write
+/// transaction already excludes every other writer.
+fn lock_accounts(conn: &mut DbConn, fund: &str, requests: &[GrantRequest]) -> Result<HashMap<(String, String), AccountRow>, BulkGrantError> {
+    let db = BulkGrantError::db;
     let pairs: BTreeSet<(String, String)> = requests.iter().map(|r| (r.worker_id.to_string(), r.scheme_id.to_string())).collect();
-    let account_created_at = now_utc();
+    let created_at = now_utc();
     let fresh: Vec<AccountRow> = pairs
         .iter()
         .map(|(worker, scheme)| AccountRow {
             id: AccountId::new().to_string(),
-            fund_id: fund.clone(),
+            fund_id: fund.to_string(),
             worker_id: worker.clone(),
             scheme_id: scheme.clone(),
             available_cents: 0,
@@ -169,20 +229,19 @@ pub fn grant_many(
             expired_cents: 0,
             tx_count: 0,
             chain_head: GENESIS_HASH.to_string(),
-            created_at: account_created_at,
+            created_at,
         })
         .collect();
     for chunk in fresh.chunks(INSERT_CHUNK_ROWS) {
         crate::on_backend!(conn, |c| diesel::insert_into(budget_accounts::table).values(chunk).on_conflict_do_nothing().execute(c))
             .map_err(db)?;
     }
-    // Locked for the rest of the transaction, all in one ascending order of account id, so that
-    // two bulks over overlapping workers cannot deadlock: FOR UPDATE on PostgreSQL; on SQLite
-    // the write transaction already excludes every other writer.
+    let named: BTreeSet<&String> = pairs.iter().map(|(worker, _)| worker).collect();
+    let named: Vec<&String> = named.into_iter().collect();
     let mut account_ids: Vec<String> = Vec::new();
-    for chunk in named_list.chunks(INSERT_CHUNK_ROWS) {
+    for chunk in named.chunks(INSERT_CHUNK_ROWS) {
         let ids: Vec<String> = budget_accounts::table
-            .filter(budget_accounts::fund_id.eq(&fund))
+            .filter(budget_accounts::fund_id.eq(fund))
             .filter(budget_accounts::worker_id.eq_any(chunk))
             .select(budget_accounts::id)
             .load(conn)
@@ -190,7 +249,7 @@ pub fn grant_many(
         account_ids.extend(ids);
     }
     account_ids.sort();
-    let mut accounts: HashMap<(String, String), AccountRow> = HashMap::new();
+    let mut accounts = HashMap::new();
     for chunk in account_ids.chunks(INSERT_CHUNK_ROWS) {
         macro_rules! query {
             () => {
@@ -206,26 +265,29 @@ pub fn grant_many(
             accounts.insert((row.worker_id.clone(), row.scheme_id.clone()), row);
         }
     }
-    let before: HashMap<String, (i64, i64)> = accounts.values().map(|a| (a.id.clone(), (a.tx_count, a.available_cents))).collect();
-    // Money that can no longer be spent (lots past their date that no expiry run has lapsed
-    // yet) does not count against the cap: a grant gives the same budget before and after
-    // the year-end run.
-    let mut unusable = unusable_available_cents(conn, &account_ids, today).map_err(db)?;
-    // Recorded after the locks are held, so that along every account's chain `recorded_at`
-    // follows `seq` (a digest or balance as of a moment agrees with one printed then).
-    let now = now_utc();
+    Ok(accounts)
+}
 
-    let mut outcomes = Vec::with_capacity(requests.len());
-    let (mut lots, mut txs, mut postings) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, r) in requests.iter().enumerate() {
-        let version = &rules[&(r.scheme_id, r.grant_year)];
+/// The rows a bulk writes, built in memory under the locks and inserted together.
+struct Batch<'a> {
+    actor: &'a str,
+    today: NaiveDate,
+    now: chrono::NaiveDateTime,
+    /// Per account, money held that can no longer be spent.
+    unusable: HashMap<String, i64>,
+    lots: Vec<LotRow>,
+    txs: Vec<TransactionRow>,
+    postings: Vec<PostingRow>,
+}
+
+impl Batch<'_> {
+    /// Books one grant on its locked account (whose row follows in memory): capped under
+    /// `max_balance` by the money that can still be spent, a lot and its grant transaction.
+    fn book(&mut self, account: &mut AccountRow, version: &SchemeVersionRow, r: &GrantRequest) -> Result<GrantOutcome, GrantError> {
         let expires_on = lot_expires_on(r.grant_year, version.validity_years)
-            .ok_or(BulkGrantError::at(i, GrantError::GrantYear { year: r.grant_year, latest }))?;
-        let account = accounts
-            .get_mut(&(r.worker_id.to_string(), r.scheme_id.to_string()))
-            .ok_or(BulkGrantError::at(i, GrantError::Ledger(LedgerError::Invariant("account missing after insert".into()))))?;
+            .ok_or(GrantError::GrantYear { year: r.grant_year, latest: self.today.year() + 1 })?;
         let requested_cents = r.amount.map(Amount::cents).unwrap_or(version.annual_amount_cents);
-        let usable_cents = account.available_cents + account.reserved_cents - unusable.get(&account.id).copied().unwrap_or(0);
+        let usable_cents = account.available_cents + account.reserved_cents - self.unusable.get(&account.id).copied().unwrap_or(0);
         let granted_cents = capped_grant_cents(requested_cents, usable_cents, version.max_balance_cents);
         let mut outcome = GrantOutcome {
             lot_id: None,
@@ -238,96 +300,67 @@ pub fn grant_many(
             granted_cents,
             expires_on,
         };
-        if granted_cents > 0 {
-            // A back-dated lot already past its date is held, but cannot be spent: it does not
-            // count against the cap for the items after it either.
-            if expires_on < today {
-                *unusable.entry(account.id.clone()).or_insert(0) += granted_cents;
-            }
-            let (lot_id, tx_id) = (LotId::new(), TransactionId::new());
-            lots.push(LotRow {
-                id: lot_id.to_string(),
-                fund_id: fund.clone(),
-                account_id: account.id.clone(),
-                transaction_id: tx_id.to_string(),
-                grant_year: r.grant_year,
-                amount_cents: granted_cents,
-                available_cents: granted_cents,
-                reserved_cents: 0,
-                expires_on,
-                created_at: now,
-            });
-            let tx = TransactionRow {
-                id: tx_id.to_string(),
-                fund_id: fund.clone(),
-                account_id: account.id.clone(),
-                seq: account.tx_count + 1,
-                kind: TxKind::Grant.as_str().to_string(),
-                effective_date: today,
-                recorded_at: r.recorded_at.unwrap_or(now),
-                actor: actor.to_string(),
-                reverses: None,
-                // The lot's terms ride in the hashed reference: a grant year or expiry date
-                // changed on the lot row later no longer matches its chain.
-                reference: Some(crate::domain::lots::lot_reference(&lot_id, r.grant_year, expires_on)),
-                prev_hash: account.chain_head.clone(),
-                hash: String::new(),
-            };
-            let legs = [
-                (LedgerAccount::GrantsIssued, None, None, -granted_cents),
-                (LedgerAccount::Available, Some(account.id.clone()), Some(lot_id.to_string()), granted_cents),
-            ];
-            let tx_postings: Vec<PostingRow> = legs
-                .into_iter()
-                .enumerate()
-                .map(|(line, (ledger_account, budget_account_id, lot, cents))| PostingRow {
-                    transaction_id: tx.id.clone(),
-                    line: line as i32 + 1,
-                    fund_id: fund.clone(),
-                    account: ledger_account.as_str().to_string(),
-                    budget_account_id,
-                    scheme_id: account.scheme_id.clone(),
-                    lot_id: lot,
-                    amount_cents: cents,
-                })
-                .collect();
-            let tx = TransactionRow { hash: transaction_hash(&tx, &tx_postings), ..tx };
-            account.tx_count = tx.seq;
-            account.chain_head = tx.hash.clone();
-            account.available_cents += granted_cents;
-            account.granted_cents += granted_cents;
-            outcome.lot_id = Some(lot_id);
-            outcome.transaction_id = Some(tx_id);
-            txs.push(tx);
-            postings.extend(tx_postings);
+        if granted_cents == 0 {
+            return Ok(outcome);
         }
-        outcomes.push(outcome);
+        // A back-dated lot already past its date is held, but cannot be spent: it does not
+        // count against the cap for the items after it either.
+        if expires_on < self.today {
+            *self.unusable.entry(account.id.clone()).or_insert(0) += granted_cents;
+        }
+        let (lot_id, tx_id) = (LotId::new(), TransactionId::new());
+        let tx = NewTransaction {
+            id: tx_id,
+            kind: TxKind::Grant,
+            effective_date: self.today,
+            actor: self.actor.to_string(),
+            reverses: None,
+            // The lot's terms ride in the hashed reference: a grant year or expiry date
+            // changed on the lot row later no longer matches its chain.
+            reference: Some(crate::domain::lots::lot_reference(&lot_id, r.grant_year, expires_on)),
+            postings: vec![
+                Posting::new(LedgerAccount::GrantsIssued, None, -granted_cents),
+                Posting::new(LedgerAccount::Available, Some(lot_id), granted_cents),
+            ],
+            recorded_at: Some(r.recorded_at.unwrap_or(self.now)),
+        };
+        let (row, postings) = transaction_rows(account, &tx)?;
+        self.lots.push(LotRow {
+            id: lot_id.to_string(),
+            fund_id: account.fund_id.clone(),
+            account_id: account.id.clone(),
+            transaction_id: tx_id.to_string(),
+            grant_year: r.grant_year,
+            amount_cents: granted_cents,
+            available_cents: granted_cents,
+            reserved_cents: 0,
+            expires_on,
+            created_at: self.now,
+        });
+        account.tx_count = row.seq;
+        account.chain_head = row.hash.clone();
+        account.available_cents += granted_cents;
+        account.granted_cents += granted_cents;
+        outcome.lot_id = Some(lot_id);
+        outcome.transaction_id = Some(tx_id);
+        self.txs.push(row);
+        self.postings.extend(postings);
+        Ok(outcome)
     }
-    // Transactions before lots and postings, which refer to them.
-    for chunk in txs.chunks(INSERT_CHUNK_ROWS) {
-        crate::on_backend!(conn, |c| diesel::insert_into(ledger_transactions::table).values(chunk).execute(c)).map_err(db)?;
+
+    /// Transactions before lots and postings, which refer to them; multi-row inserts.
+    fn insert(&self, conn: &mut DbConn) -> QueryResult<()> {
+        for chunk in self.txs.chunks(INSERT_CHUNK_ROWS) {
+            crate::on_backend!(conn, |c| diesel::insert_into(ledger_transactions::table).values(chunk).execute(c))?;
+        }
+        for chunk in self.lots.chunks(INSERT_CHUNK_ROWS) {
+            crate::on_backend!(conn, |c| diesel::insert_into(grant_lots::table).values(chunk).execute(c))?;
+        }
+        for chunk in self.postings.chunks(INSERT_CHUNK_ROWS) {
+            crate::on_backend!(conn, |c| diesel::insert_into(ledger_postings::table).values(chunk).execute(c))?;
+        }
+        Ok(())
     }
-    for chunk in lots.chunks(INSERT_CHUNK_ROWS) {
-        crate::on_backend!(conn, |c| diesel::insert_into(grant_lots::table).values(chunk).execute(c)).map_err(db)?;
-    }
-    for chunk in postings.chunks(INSERT_CHUNK_ROWS) {
-        crate::on_backend!(conn, |c| diesel::insert_into(ledger_postings::table).values(chunk).execute(c)).map_err(db)?;
-    }
-    let changed: Vec<(&AccountRow, i64, i64)> = accounts
-        .values()
-        .filter_map(|a| {
-            let (old_count, old_available) = before[&a.id];
-            (a.tx_count != old_count).then_some((a, old_count, a.available_cents - old_available))
-        })
-        .collect();
-    let updated = update_accounts(conn, &changed).map_err(db)?;
-    if updated != changed.len() {
-        return Err(BulkGrantError { index: None, error: GrantError::Ledger(LedgerError::Invariant("an account changed under its lock".into())) });
-    }
-    for _ in &txs {
-        crate::telemetry::tally_posted(TxKind::Grant);
-    }
-    Ok(outcomes)
 }
 
 /// Per account, the available money of lots past their date on `on` (awaiting an expiry run).

@@ -124,10 +124,10 @@ fn deltas(postings: &[Posting]) -> Deltas {
     d
 }
 
-/// Posts a transaction on a budget account that the caller has locked with `lock_account`
-/// in this database transaction. Refuses (and writes nothing) when a balance would go below
-/// zero. Returns the stored transaction.
-pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Result<TransactionRow, LedgerError> {
+/// The rows of a transaction about to follow the account's chain head: the transaction with
+/// its hash, and its postings. The one place ledger rows are built, for `post` and for bulk
+/// grants alike. Refuses postings that do not balance.
+pub(super) fn transaction_rows(account: &AccountRow, tx: &NewTransaction) -> Result<(TransactionRow, Vec<PostingRow>), LedgerError> {
     if tx.postings.len() < 2 {
         return Err(LedgerError::Invariant(format!("{} transaction with fewer than two postings", tx.kind)));
     }
@@ -143,9 +143,9 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
         kind: tx.kind.as_str().to_string(),
         effective_date: tx.effective_date,
         recorded_at: tx.recorded_at.unwrap_or_else(now_utc),
-        actor: tx.actor,
+        actor: tx.actor.clone(),
         reverses: tx.reverses.map(|id| id.to_string()),
-        reference: tx.reference,
+        reference: tx.reference.clone(),
         prev_hash: account.chain_head.clone(),
         hash: String::new(),
     };
@@ -165,7 +165,14 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
         })
         .collect();
     let row = TransactionRow { hash: transaction_hash(&row, &postings), ..row };
+    Ok((row, postings))
+}
 
+/// Posts a transaction on a budget account that the caller has locked with `lock_account`
+/// in this database transaction. Refuses (and writes nothing) when a balance would go below
+/// zero. Returns the stored transaction.
+pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Result<TransactionRow, LedgerError> {
+    let (row, postings) = transaction_rows(account, &tx)?;
     let d = deltas(&tx.postings);
     // The check-and-debit: one conditional statement, never a read followed by a write.
     let updated = crate::on_backend!(conn, |c| diesel::update(
