@@ -42,6 +42,8 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct PoolConn {
     db: DbConn,
     unfit: bool,
+    /// When the connection last went back to the pool.
+    returned_at: std::time::Instant,
 }
 
 impl PoolConn {
@@ -50,6 +52,17 @@ impl PoolConn {
     /// it still had open.
     pub fn discard(&mut self) {
         self.unfit = true;
+    }
+
+    /// Whether the connection sat idle in the pool long enough that the server may have
+    /// dropped it (a restart, a failover, an idle timeout) without anyone noticing.
+    pub fn idle_long(&self) -> bool {
+        self.returned_at.elapsed() >= IDLE_CHECK_AFTER
+    }
+
+    /// A round trip that tells whether the connection still works.
+    pub fn is_alive(&mut self) -> bool {
+        self.db.batch_execute("SELECT 1").is_ok()
     }
 }
 
@@ -79,6 +92,10 @@ pub fn in_transaction_or_broken(conn: &mut DbConn) -> bool {
 /// Connections kept open per process. Two cores: a handful of connections saturates them, and
 /// several processes share one PostgreSQL.
 pub const POOL_MAX_SIZE: u32 = 8;
+/// A connection idle in the pool this long is checked with a round trip before a request gets
+/// it: busy connections cost nothing extra, and after a database restart the first requests
+/// get fresh connections instead of 503s.
+pub const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
 /// How long a request waits for a free connection before it is answered 503.
 pub const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long SQLite waits on a lock held by another connection before reporting busy.
@@ -235,7 +252,7 @@ impl r2d2::ManageConnection for Manager {
     type Error = ConnError;
 
     fn connect(&self) -> Result<PoolConn, ConnError> {
-        Ok(PoolConn { db: self.connect_once()?, unfit: false })
+        Ok(PoolConn { db: self.connect_once()?, unfit: false, returned_at: std::time::Instant::now() })
     }
 
     fn is_valid(&self, conn: &mut PoolConn) -> Result<(), ConnError> {
@@ -247,6 +264,7 @@ impl r2d2::ManageConnection for Manager {
     /// unfit is closed, never handed to the next request: reusing it could acknowledge writes
     /// of a transaction that is never committed.
     fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        conn.returned_at = std::time::Instant::now();
         std::thread::panicking() || conn.unfit || in_transaction_or_broken(&mut conn.db)
     }
 }

@@ -340,6 +340,35 @@ async fn a_database_that_goes_away_and_comes_back(backend: Backend) {
     assert_eq!(app.verify(&f.fund).await["ok"], true);
 }
 
+/// Every connection dropped by the server while the service is idle (a restart, a failover):
+/// the next requests get fresh connections, not 503s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_dropped_while_idle_are_replaced_unseen() {
+    if !crate::helpers::postgres_configured() {
+        return;
+    }
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = crate::helpers::spawn_app(Backend::Postgres).await;
+    let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
+    let ptt_ledger::db::DbUrl::Postgres(db_url) = &app.db.url else { return };
+    let name = db_url.rsplit('/').next().expect("database name").to_string();
+    tokio::time::sleep(ptt_ledger::db::conn::IDLE_CHECK_AFTER + Duration::from_millis(200)).await;
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
+    tokio::task::spawn_blocking(move || {
+        let mut admin = diesel::PgConnection::establish(&admin_url).expect("admin connection");
+        admin
+            .batch_execute(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+            .expect("terminate");
+    })
+    .await
+    .expect("terminate");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 0..10 {
+        app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "1.00", &format!("AFTER-RESET-{i}"))).await.expect(201);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_and_recovery() {
     if crate::helpers::postgres_configured() {
