@@ -146,7 +146,10 @@ impl From<ClaimError> for ApiError {
         match e {
             ClaimError::UnknownWorker(_) | ClaimError::UnknownScheme(_) => ApiError::unprocessable("unknown_reference", e.to_string()),
             ClaimError::NotFound => ApiError::not_found("claim"),
-            ClaimError::DuplicateInvoice(_) => ApiError::conflict("duplicate_invoice", e.to_string()),
+            ClaimError::DuplicateInvoice { ref existing_id, .. } => {
+                let extra = serde_json::json!({ "existing_id": existing_id });
+                ApiError::conflict("duplicate_invoice", e.to_string()).with_extra(extra)
+            }
             ClaimError::InvalidState { ref status, .. } if status == "reversed" => {
                 ApiError::conflict("already_reversed", e.to_string())
             }

@@ -39,8 +39,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<actix_web::mime::Mime>().ok())
             .is_some_and(|m| m.type_() == actix_web::mime::APPLICATION && (m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON)));
+        let refused = encoding_refused(req);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
+            if let Some(error) = refused {
+                return Err(error);
+            }
             if !is_json {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -64,8 +68,12 @@ impl FromRequest for ActionBody {
     type Future = LocalBoxFuture<'static, Result<ActionBody, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let refused = encoding_refused(req);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
+            if let Some(error) = refused {
+                return Err(error);
+            }
             let bytes = bytes.await.map_err(payload_error)?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(ActionBody(Value::Object(Map::new())));
@@ -73,6 +81,21 @@ impl FromRequest for ActionBody {
             parse_json(&bytes).map(ActionBody)
         })
     }
+}
+
+/// Bodies are taken as sent: a compressed one would be read as garbage (or, mislabelled,
+/// taken as plain), so any content coding but `identity` is 415.
+fn encoding_refused(req: &HttpRequest) -> Option<ApiError> {
+    let coding = req.headers().get(header::CONTENT_ENCODING)?;
+    let identity = coding.to_str().is_ok_and(|c| c.trim().eq_ignore_ascii_case("identity"));
+    (!identity).then(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the body uncompressed, without Content-Encoding",
+        )
+    })
 }
 
 /// The payload could not be read: too large (413), or cut off.

@@ -40,8 +40,8 @@ pub enum ClaimError {
     UnknownScheme(SchemeId),
     #[error("claim not found")]
     NotFound,
-    #[error("invoice {0:?} of this employer was claimed already")]
-    DuplicateInvoice(String),
+    #[error("invoice {invoice:?} of this employer was claimed already")]
+    DuplicateInvoice { invoice: String, existing_id: Option<String> },
     #[error("this claim was paid already; a claim is paid once")]
     AlreadyPaid,
     #[error("the claim is {status}; this needs a claim that is {needed}")]
@@ -87,6 +87,11 @@ pub fn submit(
         Some(id) => Some(lock_account(conn, stored(&id))?),
         None => None,
     };
+    // An invoice this employer claimed before is answered with the claim it made, before any
+    // money is looked at (the unique constraint still catches two submitted at once).
+    if let Some(existing) = find_invoice_claim(conn, &fund, &worker.employer_id, &request.invoice_reference)? {
+        return Err(ClaimError::DuplicateInvoice { invoice: request.invoice_reference.clone(), existing_id: Some(existing) });
+    }
 
     let claim_id = ClaimId::new().to_string();
     let decision = decide(conn, &fund, &worker, &rules, account.as_ref(), request, today)?;
@@ -153,7 +158,7 @@ pub fn submit(
 fn insert_claim(conn: &mut DbConn, row: &ClaimRow) -> Result<(), ClaimError> {
     crate::on_backend!(conn, |c| diesel::insert_into(claims::table).values(row).execute(c)).map_err(|e| {
         if crate::db::is_unique_violation(&e) {
-            ClaimError::DuplicateInvoice(row.invoice_reference.clone())
+            ClaimError::DuplicateInvoice { invoice: row.invoice_reference.clone(), existing_id: None }
         } else {
             e.into()
         }
@@ -275,6 +280,17 @@ fn plan_spend(
         return Ok(Decision::Rejected(RejectionReason::InsufficientBudget));
     }
     Ok(Decision::Approved { plan, voucher })
+}
+
+/// The id of the claim an employer made for an invoice, if any.
+fn find_invoice_claim(conn: &mut DbConn, fund: &str, employer_id: &str, invoice: &str) -> QueryResult<Option<String>> {
+    claims::table
+        .filter(claims::fund_id.eq(fund))
+        .filter(claims::employer_id.eq(employer_id))
+        .filter(claims::invoice_reference.eq(invoice))
+        .select(claims::id)
+        .first(conn)
+        .optional()
 }
 
 pub fn find_claim(conn: &mut DbConn, fund: &str, claim_id: &str) -> QueryResult<Option<ClaimRow>> {

@@ -109,9 +109,10 @@ async fn partial_approval_when_the_scheme_allows_it(app: TestApp) {
 
 async fn an_invoice_is_claimed_once_per_employer(app: TestApp) {
     let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
-    app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "100.00", "INV-7")).await.expect(201);
+    let first = app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "100.00", "INV-7")).await.expect(201).body;
     let again = app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "100.00", "INV-7")).await;
-    again.expect_problem(409, "duplicate_invoice");
+    let again = again.expect_problem(409, "duplicate_invoice");
+    assert_eq!(again.body["existing_id"], first["id"], "the problem names the claim made for the invoice");
     assert_eq!(app.available(&f).await, "900.00");
     // The same invoice number from another employer is another invoice.
     let other_employer = app.create_employer(&f.fund, "87654321").await;

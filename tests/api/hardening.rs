@@ -479,6 +479,11 @@ async fn duplicate_keys_are_refused(app: TestApp) {
     app.post_raw(&action, &f.fund.admin, "application/json", br#"{"reason": "a", "reason": "b"}"#.to_vec())
         .await
         .expect_problem(400, "duplicate_key");
+    // A compressed (or mislabelled) body is refused, not guessed at.
+    let plain = serde_json::to_vec(&claim_body(&f, "10.00", "GZIP")).expect("json");
+    let sent = app.client.post(format!("{}{path}", app.address)).bearer_auth(&f.fund.admin)
+        .header("Content-Type", "application/json").header("Content-Encoding", "gzip").body(plain).send().await.expect("sent");
+    assert_eq!(sent.status().as_u16(), 415);
     assert_eq!(claim_count(&app, &f).await, 0);
     assert_eq!(app.available(&f).await, "1000.00");
 }
