@@ -176,7 +176,7 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
         };
         if let Ok(voucher) = issue(conn, fund_id, ACTOR, &request, today) {
             if rng.random_range(0..3) == 0 {
-                close(conn, &fund_id.to_string(), &voucher.id, ACTOR, today, "cancelled").map_err(write_err)?;
+                close(conn, &fund_id.to_string(), &voucher.id, ACTOR, today, crate::domain::status::VoucherStatus::Cancelled).map_err(write_err)?;
             }
         }
     }
@@ -201,7 +201,7 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
             evidence_reference: None,
         };
         let claim = submit(conn, fund_id, None, ACTOR, &request, today).map_err(write_err)?;
-        if claim.status == "approved" {
+        if claim.is(crate::domain::status::ClaimStatus::Approved) {
             match rng.random_range(0..100) {
                 0..3 => {
                     reverse(conn, fund_id, &claim.id, "cursus geannuleerd", ACTOR, today).map_err(|e: ClaimError| write_err(e))?;

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::conn::{is_unique_violation, DbConn};
+use crate::domain::status::VoucherStatus;
 use super::rows::{ClaimRow, EmployerRow, FundRow, PageQuery, SchemeRow, SchemeVersionRow, SessionRow, VoucherRow, WorkerRow};
 use super::schema::{claims, coaching_sessions, employers, funds, scheme_versions, schemes, vouchers, workers};
 
@@ -116,7 +117,7 @@ pub fn list_vouchers(conn: &mut DbConn, fund_id: &str, filter: &VoucherFilter, p
 pub fn open_vouchers_of_worker(conn: &mut DbConn, worker_id: &str) -> QueryResult<Vec<VoucherRow>> {
     vouchers::table
         .filter(vouchers::worker_id.eq(worker_id))
-        .filter(vouchers::status.eq("issued"))
+        .filter(vouchers::status.eq(VoucherStatus::Issued.as_str()))
         .order(vouchers::id.desc())
         .select(VoucherRow::as_select())
         .load(conn)

@@ -399,3 +399,25 @@ pub fn lots_of_account(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<L
         .select(LotRow::as_select())
         .load(conn)
 }
+
+impl ClaimRow {
+    /// The claim's state; `None` only for a row this service did not write.
+    pub fn state(&self) -> Option<crate::domain::status::ClaimStatus> {
+        crate::domain::status::ClaimStatus::parse(&self.status)
+    }
+
+    pub fn is(&self, status: crate::domain::status::ClaimStatus) -> bool {
+        self.status == status.as_str()
+    }
+}
+
+impl VoucherRow {
+    /// The voucher's state; `None` only for a row this service did not write.
+    pub fn state(&self) -> Option<crate::domain::status::VoucherStatus> {
+        crate::domain::status::VoucherStatus::parse(&self.status)
+    }
+
+    pub fn is(&self, status: crate::domain::status::VoucherStatus) -> bool {
+        self.status == status.as_str()
+    }
+}

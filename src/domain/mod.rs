@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod lots;
 pub mod money;
 pub mod scheme;
+pub mod status;
 pub mod time;
 pub mod voucher_code;
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use crate::domain::status::ClaimStatus;
 use crate::db::queries::{self, ClaimFilter};
 use super::money_post::{MoneyAction, MoneyPost};
 use crate::domain::time::iso_date;
@@ -20,7 +21,6 @@ use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
 use crate::domain::{format_cents, Amount, FieldError, FundId, SchemeId, WorkerId};
 use crate::ledger::claims::{self as ledger_claims, ClaimError, ClaimRequest};
 
-pub const CLAIM_STATUSES: [&str; 6] = ["submitted", "approved", "awaiting_guidance", "rejected", "paid", "reversed"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,7 +150,7 @@ impl From<ClaimError> for ApiError {
                 let extra = serde_json::json!({ "existing_id": existing_id });
                 ApiError::conflict("duplicate_invoice", e.to_string()).with_extra(extra)
             }
-            ClaimError::InvalidState { ref status, .. } if status == "reversed" => {
+            ClaimError::InvalidState { ref status, .. } if status == ClaimStatus::Reversed.as_str() => {
                 ApiError::conflict("already_reversed", e.to_string())
             }
             ClaimError::InvalidState { .. } => ApiError::conflict("invalid_state", e.to_string()),
@@ -236,8 +236,9 @@ pub async fn list_claims(
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
     if let Some(status) = &params.status {
-        if !CLAIM_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::bad_request("invalid_query", format!("status must be one of {}", CLAIM_STATUSES.join(", "))));
+        if ClaimStatus::parse(status).is_none() {
+            let all: Vec<&str> = ClaimStatus::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::bad_request("invalid_query", format!("status must be one of {}", all.join(", "))));
         }
     }
     let worker = match caller.role {

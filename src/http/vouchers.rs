@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use crate::domain::status::VoucherStatus;
 use crate::db::queries::{self, VoucherFilter};
 use super::money_post::{MoneyAction, MoneyPost};
 use crate::domain::time::iso_date;
@@ -152,7 +153,7 @@ pub async fn list_vouchers(
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
     if let Some(status) = &params.status {
-        if !["issued", "redeemed", "cancelled", "expired"].contains(&status.as_str()) {
+        if VoucherStatus::parse(status).is_none() {
             return Err(ApiError::bad_request("invalid_query", "status must be issued, redeemed, cancelled or expired"));
         }
     }
@@ -179,7 +180,7 @@ pub async fn cancel_voucher(post: MoneyAction, pool: web::Data<Pool>, path: web:
     let day = post.today;
     let answer = post
         .run(&pool, fund, move |conn, caller| {
-            let voucher = close(conn, &fund.to_string(), &id, &caller.sub, day, "cancelled")?;
+            let voucher = close(conn, &fund.to_string(), &id, &caller.sub, day, VoucherStatus::Cancelled)?;
             Stored::new(StatusCode::OK, VoucherView::from(voucher))
         })
         .await?;

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::spending::{lot_balances, reverse_spend, spend, Booking, SpendPlan};
 use super::vouchers::{allocations, find_voucher_by_code};
 use super::{ensure_account, lock_account, LedgerError};
+use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, ClaimRow, SchemeVersionRow, VoucherRow, WorkerRow};
 use crate::db::schema::{claim_payments, claims, vouchers};
@@ -93,54 +94,22 @@ pub fn submit(
         return Err(ClaimError::DuplicateInvoice { invoice: request.invoice_reference.clone(), existing_id: Some(existing) });
     }
 
-    let claim_id = ClaimId::new().to_string();
     let decision = decide(conn, &fund, &worker, &rules, account.as_ref(), request, today)?;
-    let now = now_utc();
-    let mut row = ClaimRow {
-        id: claim_id,
-        fund_id: fund,
-        worker_id: worker.id.clone(),
-        employer_id: worker.employer_id.clone(),
-        scheme_id,
-        scheme_version_id: rules.id.clone(),
-        account_id: account.as_ref().map(|a| a.id.clone()),
-        amount_cents: request.amount.cents(),
-        category: request.category.clone(),
-        course: request.course.clone(),
-        provider: request.provider.clone(),
-        invoice_reference: request.invoice_reference.clone(),
-        training_start: request.training_start,
-        training_end: request.training_end,
-        voucher_id: None,
-        voucher_code: request.voucher_code.as_ref().map(|c| VoucherCode::parse(c).map(|c| c.to_string()).unwrap_or(c.clone())),
-        evidence_reference: request.evidence_reference.clone(),
-        status: String::new(),
-        approved_cents: 0,
-        rejection_reason: None,
-        decision_note: None,
-        payment_reference: None,
-        spend_tx_id: None,
-        reversal_tx_id: None,
-        submitted_by: actor.to_string(),
-        submitted_at: now,
-        decided_at: Some(now),
-        paid_at: None,
-        reversed_at: None,
-    };
+    let mut row = new_claim_row(&fund, &worker, &rules, account.as_ref(), request, actor);
     match decision {
         Decision::Rejected(reason) => {
-            row.status = "rejected".into();
+            row.status = ClaimStatus::Rejected.as_str().into();
             row.rejection_reason = Some(reason.as_str().into());
         }
         Decision::AwaitingGuidance => {
-            row.status = "awaiting_guidance".into();
+            row.status = ClaimStatus::AwaitingGuidance.as_str().into();
             row.decided_at = None;
         }
         Decision::Approved { plan, voucher } => {
             let account = account.as_ref().ok_or(LedgerError::Invariant("approved without an account".into()))?;
             let booking = Booking::new(actor, today, format!("claim:{}", row.id));
             let tx = spend(conn, account, &plan, &booking)?;
-            row.status = "approved".into();
+            row.status = ClaimStatus::Approved.as_str().into();
             row.approved_cents = plan.spent_cents();
             row.spend_tx_id = Some(tx.id);
             if let Some(voucher) = voucher {
@@ -155,6 +124,49 @@ pub fn submit(
     Ok(row)
 }
 
+/// The row of a claim about to be decided, as the request and its worker make it.
+fn new_claim_row(
+    fund: &str,
+    worker: &WorkerRow,
+    rules: &SchemeVersionRow,
+    account: Option<&AccountRow>,
+    request: &ClaimRequest,
+    actor: &str,
+) -> ClaimRow {
+    let now = now_utc();
+    ClaimRow {
+        id: ClaimId::new().to_string(),
+        fund_id: fund.to_string(),
+        worker_id: worker.id.clone(),
+        employer_id: worker.employer_id.clone(),
+        scheme_id: request.scheme_id.to_string(),
+        scheme_version_id: rules.id.clone(),
+        account_id: account.map(|a| a.id.clone()),
+        amount_cents: request.amount.cents(),
+        category: request.category.clone(),
+        course: request.course.clone(),
+        provider: request.provider.clone(),
+        invoice_reference: request.invoice_reference.clone(),
+        training_start: request.training_start,
+        training_end: request.training_end,
+        voucher_id: None,
+        voucher_code: request.voucher_code.as_ref().map(|c| VoucherCode::parse(c).map(|c| c.to_string()).unwrap_or(c.clone())),
+        evidence_reference: request.evidence_reference.clone(),
+        status: ClaimStatus::Submitted.as_str().into(),
+        approved_cents: 0,
+        rejection_reason: None,
+        decision_note: None,
+        payment_reference: None,
+        spend_tx_id: None,
+        reversal_tx_id: None,
+        submitted_by: actor.to_string(),
+        submitted_at: now,
+        decided_at: Some(now),
+        paid_at: None,
+        reversed_at: None,
+    }
+}
+
 fn insert_claim(conn: &mut DbConn, row: &ClaimRow) -> Result<(), ClaimError> {
     crate::on_backend!(conn, |c| diesel::insert_into(claims::table).values(row).execute(c)).map_err(|e| {
         if crate::db::is_unique_violation(&e) {
@@ -167,8 +179,8 @@ fn insert_claim(conn: &mut DbConn, row: &ClaimRow) -> Result<(), ClaimError> {
 }
 
 fn redeem_voucher(conn: &mut DbConn, voucher_id: &str, claim_id: &str) -> Result<(), ClaimError> {
-    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq("issued")))
-        .set((vouchers::status.eq("redeemed"), vouchers::claim_id.eq(Some(claim_id)), vouchers::closed_at.eq(Some(now_utc()))))
+    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq(VoucherStatus::Issued.as_str())))
+        .set((vouchers::status.eq(VoucherStatus::Redeemed.as_str()), vouchers::claim_id.eq(Some(claim_id)), vouchers::closed_at.eq(Some(now_utc()))))
         .execute(conn)?;
     if updated != 1 {
         return Err(LedgerError::Invariant(format!("voucher {voucher_id} changed under its account lock")).into());
@@ -237,10 +249,10 @@ fn usable_voucher(
     Ok(if voucher.worker_id != worker_id || voucher.scheme_id != scheme_id {
         Err(RejectionReason::VoucherMismatch)
     } else {
-        match voucher.status.as_str() {
-            "cancelled" => Err(RejectionReason::VoucherCancelled),
-            "redeemed" => Err(RejectionReason::VoucherUsed),
-            "expired" => Err(RejectionReason::VoucherExpired),
+        match voucher.state() {
+            Some(VoucherStatus::Cancelled) => Err(RejectionReason::VoucherCancelled),
+            Some(VoucherStatus::Redeemed) => Err(RejectionReason::VoucherUsed),
+            Some(VoucherStatus::Expired) => Err(RejectionReason::VoucherExpired),
             _ if voucher.valid_until < today => Err(RejectionReason::VoucherExpired),
             _ => Ok(voucher),
         }
@@ -317,8 +329,8 @@ fn locked_claim(conn: &mut DbConn, fund_id: FundId, claim_id: &str) -> Result<(C
 /// (after a new grant). The budget rule still applies; the guidance rule is the fund's call.
 pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
     let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
-    let approvable = claim.status == "awaiting_guidance"
-        || (claim.status == "rejected" && claim.rejection_reason.as_deref() == Some("insufficient_budget"));
+    let approvable = claim.is(ClaimStatus::AwaitingGuidance)
+        || (claim.is(ClaimStatus::Rejected) && claim.rejection_reason.as_deref() == Some("insufficient_budget"));
     if !approvable {
         return Err(ClaimError::InvalidState {
             status: claim.status,
@@ -365,7 +377,7 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
     let now = now_utc();
     let updated = diesel::update(claims::table.filter(claims::id.eq(&claim.id)).filter(claims::status.eq(&claim.status)))
         .set((
-            claims::status.eq("approved"),
+            claims::status.eq(ClaimStatus::Approved.as_str()),
             claims::approved_cents.eq(plan.spent_cents()),
             claims::rejection_reason.eq(None::<String>),
             claims::spend_tx_id.eq(Some(&tx.id)),
@@ -378,7 +390,7 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
         return Err(LedgerError::Invariant(format!("claim {} changed under its account lock", claim.id)).into());
     }
     Ok(ClaimRow {
-        status: "approved".into(),
+        status: ClaimStatus::Approved.as_str().into(),
         approved_cents: plan.spent_cents(),
         rejection_reason: None,
         spend_tx_id: Some(tx.id),
@@ -393,13 +405,13 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
 /// account lock like every change of a claim's state, so that it cannot cross an approval.
 pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) -> Result<ClaimRow, ClaimError> {
     let (claim, _account) = locked_claim(conn, fund_id, claim_id)?;
-    if claim.status != "awaiting_guidance" && claim.status != "submitted" {
-        return Err(ClaimError::InvalidState { status: claim.status, needed: "awaiting_guidance" });
+    if !claim.is(ClaimStatus::AwaitingGuidance) && !claim.is(ClaimStatus::Submitted) {
+        return Err(invalid_state(claim.status, "awaiting_guidance"));
     }
     let now = now_utc();
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(&claim.status)))
         .set((
-            claims::status.eq("rejected"),
+            claims::status.eq(ClaimStatus::Rejected.as_str()),
             claims::rejection_reason.eq(Some(RejectionReason::RejectedByFund.as_str())),
             claims::decision_note.eq(Some(reason)),
             claims::decided_at.eq(Some(now)),
@@ -407,7 +419,7 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) 
         .execute(conn)?;
     changed_one(updated, claim_id)?;
     Ok(ClaimRow {
-        status: "rejected".into(),
+        status: ClaimStatus::Rejected.as_str().into(),
         rejection_reason: Some(RejectionReason::RejectedByFund.as_str().into()),
         decision_note: Some(reason.to_string()),
         decided_at: Some(now),
@@ -420,7 +432,7 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) 
 /// are decided one after the other, never both.
 pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference: &str, actor: &str) -> Result<ClaimRow, ClaimError> {
     let (claim, _account) = locked_claim(conn, fund_id, claim_id)?;
-    if claim.status != "approved" {
+    if !claim.is(ClaimStatus::Approved) {
         return Err(invalid_state(claim.status, "approved"));
     }
     let now = now_utc();
@@ -439,17 +451,17 @@ pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference
             true => ClaimError::AlreadyPaid,
             false => e.into(),
         })?;
-    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq("approved")))
-        .set((claims::status.eq("paid"), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now))))
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(ClaimStatus::Approved.as_str())))
+        .set((claims::status.eq(ClaimStatus::Paid.as_str()), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now))))
         .execute(conn)?;
     changed_one(updated, claim_id)?;
-    Ok(ClaimRow { status: "paid".into(), payment_reference: Some(payment_reference.to_string()), paid_at: Some(now), ..claim })
+    Ok(ClaimRow { status: ClaimStatus::Paid.as_str().into(), payment_reference: Some(payment_reference.to_string()), paid_at: Some(now), ..claim })
 }
 
 /// Reverses an approved or paid claim (refund, cancelled course): the mirror of its spend.
 pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
     let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
-    if claim.status != "approved" && claim.status != "paid" {
+    if !claim.is(ClaimStatus::Approved) && !claim.is(ClaimStatus::Paid) {
         return Err(invalid_state(claim.status, "approved or paid"));
     }
     let spend_tx = claim.spend_tx_id.clone().ok_or(LedgerError::Invariant(format!("claim {claim_id} approved without a spend")))?;
@@ -458,7 +470,7 @@ pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str,
     let now = now_utc();
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(&claim.status)))
         .set((
-            claims::status.eq("reversed"),
+            claims::status.eq(ClaimStatus::Reversed.as_str()),
             claims::reversal_tx_id.eq(Some(&tx.id)),
             claims::reversed_at.eq(Some(now)),
             claims::decision_note.eq(Some(reason)),
@@ -466,7 +478,7 @@ pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str,
         .execute(conn)?;
     changed_one(updated, claim_id)?;
     Ok(ClaimRow {
-        status: "reversed".into(),
+        status: ClaimStatus::Reversed.as_str().into(),
         reversal_tx_id: Some(tx.id),
         reversed_at: Some(now),
         decision_note: Some(reason.to_string()),

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::claims::{retry_waiting, ClaimError};
 use super::guidance::in_window;
 use super::{lock_account, LedgerError};
+use crate::domain::status::ClaimStatus;
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, ClaimRow, SessionRow};
 use crate::db::schema::{claims, coaching_sessions};
@@ -98,7 +99,7 @@ fn decide_waiting_claims(conn: &mut DbConn, worker: &str, actor: &str, today: Na
     }
     let waiting: Vec<ClaimRow> = claims::table
         .filter(claims::worker_id.eq(worker))
-        .filter(claims::status.eq("awaiting_guidance"))
+        .filter(claims::status.eq(ClaimStatus::AwaitingGuidance.as_str()))
         .order(claims::id.asc())
         .select(ClaimRow::as_select())
         .load(conn)?;
@@ -108,7 +109,7 @@ fn decide_waiting_claims(conn: &mut DbConn, worker: &str, actor: &str, today: Na
         let account_id = super::ensure_account(conn, stored(&claim.fund_id), stored(&claim.worker_id), stored(&claim.scheme_id))?;
         let account = lock_account(conn, account_id)?;
         // Read again under the lock: another request may have decided it meanwhile.
-        let Some(claim) = super::claims::find_claim(conn, &claim.fund_id, &claim.id)?.filter(|c| c.status == "awaiting_guidance") else {
+        let Some(claim) = super::claims::find_claim(conn, &claim.fund_id, &claim.id)?.filter(|c| c.is(ClaimStatus::AwaitingGuidance)) else {
             continue;
         };
         let rules = rows::scheme_versions_of(conn, &claim.scheme_id)?.into_iter().find(|v| v.id == claim.scheme_version_id);
@@ -117,7 +118,7 @@ fn decide_waiting_claims(conn: &mut DbConn, worker: &str, actor: &str, today: Na
             continue;
         }
         let decided = retry_waiting(conn, &account, claim, actor, today)?;
-        if decided.status == "approved" {
+        if decided.is(ClaimStatus::Approved) {
             approved.push(decided);
         }
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::spending::Booking;
 use super::vouchers::{close, VoucherError};
 use super::{lock_account, post, LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
+use crate::domain::status::VoucherStatus;
 use crate::db::conn::{write_tx, DbConn};
 use crate::db::rows::LotRow;
 use crate::db::schema::{grant_lots, vouchers};
@@ -43,12 +44,12 @@ pub fn run_expiry(
     // Vouchers first: what they release from a lapsed lot lapses in this same run.
     let due: Vec<(String, i64)> = vouchers::table
         .filter(vouchers::fund_id.eq(&fund))
-        .filter(vouchers::status.eq("issued"))
+        .filter(vouchers::status.eq(VoucherStatus::Issued.as_str()))
         .filter(vouchers::valid_until.lt(as_of))
         .select((vouchers::id, vouchers::amount_cents))
         .load(conn)?;
     for (voucher_id, cents) in due {
-        let closed = write_tx(conn, |conn| close(conn, &fund, &voucher_id, actor, as_of, "expired"));
+        let closed = write_tx(conn, |conn| close(conn, &fund, &voucher_id, actor, as_of, VoucherStatus::Expired));
         match closed {
             Ok(_) => {
                 outcome.vouchers_expired += 1;

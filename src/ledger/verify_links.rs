@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::verify::Checker;
 use super::{LedgerAccount, TxKind};
+use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::db::conn::DbConn;
 use crate::db::rows::{AccountRow, ClaimRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow, VoucherLotRow, VoucherRow};
 use crate::db::schema::{claim_payments, claims, scheme_versions, voucher_lots, vouchers};
@@ -112,8 +113,8 @@ fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMa
     let reference = format!("claim:{}", claim.id);
     let spends = ledger.referring(by_reference, &reference, TxKind::Spend);
     let reversals = ledger.referring(by_reference, &reference, TxKind::Reversal);
-    let spent = matches!(claim.status.as_str(), "approved" | "paid" | "reversed");
-    let reversed = claim.status == "reversed";
+    let spent = claim.state().is_some_and(ClaimStatus::spent);
+    let reversed = claim.is(ClaimStatus::Reversed);
     if spends.len() != usize::from(spent) {
         report(format!("status {} but {} spend transaction(s)", claim.status, spends.len()));
     }
@@ -140,7 +141,7 @@ fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMa
 /// its scheme version, and the share the fund pays of its amount.
 fn check_claim_facts(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links, claim: &ClaimRow) {
     let mut problems = Vec::new();
-    let paid = claim.status == "paid" || (claim.status == "reversed" && claim.paid_at.is_some());
+    let paid = claim.is(ClaimStatus::Paid) || (claim.is(ClaimStatus::Reversed) && claim.paid_at.is_some());
     match (paid, links.payments.get(&claim.id)) {
         (true, Some(reference)) if claim.payment_reference.as_ref() == Some(reference) && claim.paid_at.is_some() => {}
         (false, None) if claim.payment_reference.is_none() && claim.paid_at.is_none() => {}
@@ -149,11 +150,11 @@ fn check_claim_facts(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links, 
             claim.status, claim.payment_reference, payment
         )),
     }
-    let spent = matches!(claim.status.as_str(), "approved" | "paid" | "reversed");
-    if spent == claim.rejection_reason.is_some() && claim.status != "awaiting_guidance" && claim.status != "submitted" {
+    let spent = claim.state().is_some_and(ClaimStatus::spent);
+    if spent == claim.rejection_reason.is_some() && !claim.is(ClaimStatus::AwaitingGuidance) && !claim.is(ClaimStatus::Submitted) {
         problems.push(format!("status {} with rejection reason {:?}", claim.status, claim.rejection_reason));
     }
-    if claim.status == "awaiting_guidance" && (claim.rejection_reason.is_some() || claim.decided_at.is_some()) {
+    if claim.is(ClaimStatus::AwaitingGuidance) && (claim.rejection_reason.is_some() || claim.decided_at.is_some()) {
         problems.push("waits for guidance but carries a decision".into());
     }
     if let Some(account) = claim.account_id.as_ref().and_then(|id| ledger.accounts.iter().find(|a| &a.id == id)) {
@@ -192,7 +193,7 @@ fn check_voucher(
     if reserves.len() != 1 {
         report(format!("{} reserve transaction(s) where one was expected", reserves.len()));
     }
-    let closed_by_release = matches!(voucher.status.as_str(), "cancelled" | "expired");
+    let closed_by_release = matches!(voucher.state(), Some(VoucherStatus::Cancelled | VoucherStatus::Expired));
     if releases.len() != usize::from(closed_by_release) {
         report(format!("status {} but {} release transaction(s)", voucher.status, releases.len()));
     }
@@ -215,7 +216,7 @@ fn check_voucher(
         .as_ref()
         .and_then(|id| links.claims.iter().find(|c| &c.id == id))
         .filter(|c| c.voucher_id.as_ref() == Some(&voucher.id) && c.spend_tx_id.is_some());
-    if (voucher.status == "redeemed") != redeemed_by.is_some() {
+    if voucher.is(VoucherStatus::Redeemed) != redeemed_by.is_some() {
         report(format!("status {} does not match the claim that redeemed it", voucher.status));
     }
 }
@@ -224,7 +225,7 @@ fn check_voucher(
 /// allocations of its issued vouchers.
 fn check_reservations(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
     let issued: HashMap<&str, &VoucherRow> =
-        links.vouchers.iter().filter(|v| v.status == "issued").map(|v| (v.id.as_str(), v)).collect();
+        links.vouchers.iter().filter(|v| v.is(VoucherStatus::Issued)).map(|v| (v.id.as_str(), v)).collect();
     let mut per_account: HashMap<&str, i64> = HashMap::new();
     let mut per_lot: HashMap<&str, i64> = HashMap::new();
     for allocation in &links.allocations {

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::spending::{release, reserve, Booking};
 use super::{lock_account, LedgerError};
+use crate::domain::status::VoucherStatus;
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, VoucherLotRow, VoucherRow};
 use crate::db::schema::{budget_accounts, voucher_lots, vouchers};
@@ -107,7 +108,7 @@ pub fn issue(
         course: request.course.clone(),
         provider: request.provider.clone(),
         valid_until: request.valid_until,
-        status: "issued".into(),
+        status: VoucherStatus::Issued.as_str().into(),
         issued_by: actor.to_string(),
         claim_id: None,
         created_at: now_utc(),
@@ -148,20 +149,20 @@ pub fn close(
     voucher_id: &str,
     actor: &str,
     today: NaiveDate,
-    new_status: &'static str,
+    new_status: VoucherStatus,
 ) -> Result<VoucherRow, VoucherError> {
     let voucher = find_voucher(conn, fund, voucher_id)?.ok_or(VoucherError::NotFound)?;
     let account = lock_account(conn, stored(&voucher.account_id))?;
     let voucher = find_voucher(conn, fund, voucher_id)?.ok_or(VoucherError::NotFound)?;
-    if voucher.status != "issued" {
+    if !voucher.is(VoucherStatus::Issued) {
         return Err(VoucherError::NotIssued(voucher.status));
     }
     let allocations = allocations(conn, voucher_id)?;
     let booking = Booking::new(actor, today, format!("voucher:{voucher_id}"));
     release(conn, &account, &allocations, &booking)?;
     let closed_at = now_utc();
-    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq("issued")))
-        .set((vouchers::status.eq(new_status), vouchers::closed_at.eq(Some(closed_at))))
+    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq(VoucherStatus::Issued.as_str())))
+        .set((vouchers::status.eq(new_status.as_str()), vouchers::closed_at.eq(Some(closed_at))))
         .execute(conn)?;
     if updated != 1 {
         return Err(VoucherError::Ledger(LedgerError::Invariant(format!("voucher {voucher_id} changed under its account lock"))));

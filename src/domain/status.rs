@@ -1,0 +1,101 @@
+//! The states of a claim and of a voucher, as the database stores them (text) and the API
+//! shows them.
+
+use std::fmt;
+
+/// Where a claim stands. `submitted` is the moment before it is decided; a claim is decided in
+/// the transaction that records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClaimStatus {
+    Submitted,
+    Approved,
+    AwaitingGuidance,
+    Rejected,
+    Paid,
+    Reversed,
+}
+
+impl ClaimStatus {
+    pub const ALL: [ClaimStatus; 6] = [
+        ClaimStatus::Submitted,
+        ClaimStatus::Approved,
+        ClaimStatus::AwaitingGuidance,
+        ClaimStatus::Rejected,
+        ClaimStatus::Paid,
+        ClaimStatus::Reversed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimStatus::Submitted => "submitted",
+            ClaimStatus::Approved => "approved",
+            ClaimStatus::AwaitingGuidance => "awaiting_guidance",
+            ClaimStatus::Rejected => "rejected",
+            ClaimStatus::Paid => "paid",
+            ClaimStatus::Reversed => "reversed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ClaimStatus> {
+        ClaimStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether a claim in this state has had its money spent (and possibly given back).
+    pub fn spent(self) -> bool {
+        matches!(self, ClaimStatus::Approved | ClaimStatus::Paid | ClaimStatus::Reversed)
+    }
+}
+
+impl fmt::Display for ClaimStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a voucher stands: issued (money reserved), then redeemed, cancelled or expired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VoucherStatus {
+    Issued,
+    Redeemed,
+    Cancelled,
+    Expired,
+}
+
+impl VoucherStatus {
+    pub const ALL: [VoucherStatus; 4] = [VoucherStatus::Issued, VoucherStatus::Redeemed, VoucherStatus::Cancelled, VoucherStatus::Expired];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoucherStatus::Issued => "issued",
+            VoucherStatus::Redeemed => "redeemed",
+            VoucherStatus::Cancelled => "cancelled",
+            VoucherStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<VoucherStatus> {
+        VoucherStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for VoucherStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_back_what_they_write() {
+        for status in ClaimStatus::ALL {
+            assert_eq!(ClaimStatus::parse(status.as_str()), Some(status));
+        }
+        for status in VoucherStatus::ALL {
+            assert_eq!(VoucherStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(ClaimStatus::parse("APPROVED"), None);
+    }
+}
