@@ -274,10 +274,19 @@ impl r2d2::ManageConnection for Manager {
 /// default. Starts and ends a write transaction that writes nothing.
 pub fn check_writable(conn: &mut DbConn) -> Result<(), ConnError> {
     match conn {
-        DbConn::Sqlite(c) => c.batch_execute("BEGIN IMMEDIATE; ROLLBACK;").map_err(|e| {
-            let _ = c.batch_execute("ROLLBACK;");
-            ConnError::NotWritable(e.to_string())
-        }),
+        // SQLite begins a write transaction on a read-only file and refuses only the first page
+        // it writes: so one row is written and rolled back (nothing reaches the file).
+        DbConn::Sqlite(c) => c
+            .batch_execute(
+                "BEGIN IMMEDIATE; \
+                 INSERT INTO idempotency_keys (fund_id, caller, key, request_hash, created_at) \
+                 VALUES ('-', 'readiness probe', '-', '-', '1970-01-01 00:00:00'); \
+                 ROLLBACK;",
+            )
+            .map_err(|e| {
+                let _ = c.batch_execute("ROLLBACK;");
+                ConnError::NotWritable(e.to_string())
+            }),
         DbConn::Pg(c) => {
             #[derive(diesel::QueryableByName)]
             struct ReadOnly {
@@ -504,6 +513,25 @@ mod tests {
         assert_eq!(DbUrl::parse("x.db").ok(), Some(DbUrl::Sqlite("x.db".into())));
         assert!(DbUrl::parse("mysql://h/db").is_err());
         assert!(DbUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn a_read_only_database_is_not_writable() {
+        let dir = std::env::temp_dir().join(format!("ptt-ro-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("ro.db");
+        let manager = Manager::new(DbUrl::Sqlite(path.clone()), SqliteSync::Full);
+        let mut writable = manager.connect_once().expect("connect");
+        run_migrations(&mut writable).expect("migrate");
+        assert!(check_writable(&mut writable).is_ok());
+        drop(writable);
+        // Root may write any file, so read-only is asked of SQLite itself, as a read-only mount
+        // or file mode would make it.
+        let uri = format!("file:{}?mode=ro", path.display());
+        let mut read_only = DbConn::Sqlite(SqliteConnection::establish(&uri).expect("read-only connection"));
+        let refused = check_writable(&mut read_only).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("does not take writes"), "{refused}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
