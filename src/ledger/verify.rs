@@ -158,6 +158,11 @@ fn verify_account(
     if account.chain_head != prev_hash || account.tx_count != txs.len() as i64 {
         checker.report(&account.id, None, "chain head does not match the last transaction".into());
     }
+    check_projection(checker, account, &sums, lots, lot_sums);
+}
+
+/// The account row and its lots against what their entries sum to.
+fn check_projection(checker: &mut Checker, account: &AccountRow, sums: &Sums, lots: &[LotRow], mut lot_sums: HashMap<String, (i64, i64)>) {
     let projection = [
         ("available", account.available_cents, sums.available),
         ("reserved", account.reserved_cents, sums.reserved),
