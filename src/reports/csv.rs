@@ -29,7 +29,7 @@ pub const HEADER: [&str; 11] = [
     "suppressed",
 ];
 
-/// A label (an employer's name, a sector) as text a spreadsheet shows, never runs: a cell that
+/// A key or label (an employer's name, a sector) as text a spreadsheet shows, never runs: a cell that
 /// starts with `=`, `+`, `-`, `@` or a control character would be read as a formula (OWASP's
 /// CSV injection), so it gets a leading apostrophe.
 fn as_text(label: &str) -> String {
@@ -62,7 +62,7 @@ pub fn render(report: &MonthlyReport, dialect: CsvDialect) -> Result<String, csv
             writer.write_record([
                 report.month.clone(),
                 name.to_string(),
-                c.key.clone(),
+                as_text(&c.key),
                 as_text(&c.label),
                 count(c.workers),
                 count(c.workers_spent_ytd),

@@ -761,7 +761,32 @@ mod review {
         app.post("/v1/funds", &token, &json!({"code": "nul", "name": "N"})).await.expect_problem(401, "unauthenticated");
     }
 
+    /// A scheme version published after a grant (next year's rules, published in December)
+    /// leaves the grant's lot as it was, and verify agrees.
+    async fn a_later_scheme_version_leaves_granted_lots_valid(app: TestApp) {
+        let f = app.funded_worker(standard_scheme_body("ptt"), "500.00").await;
+        let next_year = crate::helpers::this_year() + 1;
+        app.grant(&f.fund, &f.worker, &f.scheme, "500.00", next_year).await.expect(201);
+        let mut rules = standard_scheme_body("ptt");
+        if let Some(rules) = rules.as_object_mut() {
+            rules.remove("code");
+            rules.remove("name");
+        }
+        rules["validity_years"] = json!(1);
+        rules["effective_from"] = json!(format!("{next_year}-01-01"));
+        app.post(&format!("/v1/funds/{}/schemes/{}/versions", f.fund.id, f.scheme), &f.fund.admin, &rules).await.expect(201);
+        let report = app.verify(&f.fund).await;
+        assert_eq!(report["ok"], true, "{report}");
+        if app.backend == Backend::Postgres {
+            let mut conn = app.raw_connection();
+            for table in ["coaching_sessions", "voucher_lots", "claims", "vouchers", "scheme_versions"] {
+                assert!(conn.batch_execute(&format!("TRUNCATE {table} CASCADE")).is_err(), "{table} was truncated");
+            }
+        }
+    }
+
     on_both_backends!(
+        a_later_scheme_version_leaves_granted_lots_valid,
         a_bulk_counts_its_own_expired_lot_as_unusable,
         a_claim_is_paid_once_whatever_its_row_says,
         verify_finds_lot_terms_moved_together,

@@ -1,3 +1,8 @@
+DROP TRIGGER claims_no_truncate ON claims;
+DROP TRIGGER vouchers_no_truncate ON vouchers;
+DROP TRIGGER voucher_lots_no_truncate ON voucher_lots;
+DROP TRIGGER coaching_sessions_no_truncate ON coaching_sessions;
+DROP TRIGGER scheme_versions_no_truncate ON scheme_versions;
 DROP TABLE claim_payments;
 DROP TRIGGER claims_no_delete ON claims;
 DROP TRIGGER vouchers_no_delete ON vouchers;

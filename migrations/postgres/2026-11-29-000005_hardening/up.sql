@@ -48,3 +48,8 @@ CREATE TRIGGER vouchers_no_delete BEFORE DELETE ON vouchers FOR EACH ROW EXECUTE
 CREATE TRIGGER voucher_lots_append_only BEFORE UPDATE OR DELETE ON voucher_lots FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 CREATE TRIGGER coaching_sessions_append_only BEFORE UPDATE OR DELETE ON coaching_sessions FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 CREATE TRIGGER scheme_versions_append_only BEFORE UPDATE OR DELETE ON scheme_versions FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER claims_no_truncate BEFORE TRUNCATE ON claims FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER vouchers_no_truncate BEFORE TRUNCATE ON vouchers FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER voucher_lots_no_truncate BEFORE TRUNCATE ON voucher_lots FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER coaching_sessions_no_truncate BEFORE TRUNCATE ON coaching_sessions FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER scheme_versions_no_truncate BEFORE TRUNCATE ON scheme_versions FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
