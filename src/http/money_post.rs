@@ -3,8 +3,6 @@
 //! transaction guarded by the key. The answer replays on a retry and names what it created.
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{HeaderValue, LOCATION};
-use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use futures_util::future::LocalBoxFuture;
@@ -12,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::auth::{Caller, Role};
-use super::common::{parse_body, run, Today};
+use super::common::{parse_body, run, with_location, Today};
 use super::error::ApiError;
 use super::idempotency::{request_hash, run_idempotent, IdempotencyKey, Scope, Stored};
 use super::json_body::{ActionBody, JsonBody};
@@ -145,11 +143,6 @@ impl Answer {
 
     /// The answer with a `Location` of the caller's choosing on a 201.
     pub fn located(self, location: Option<String>) -> HttpResponse {
-        let created = self.stored.status == StatusCode::CREATED;
-        let mut response = self.stored.into_response();
-        if let (true, Some(value)) = (created, location.and_then(|l| HeaderValue::from_str(&l).ok())) {
-            response.headers_mut().insert(LOCATION, value);
-        }
-        response
+        with_location(self.stored.into_response(), location)
     }
 }

@@ -349,34 +349,63 @@ fn the_token_command_never_invents_a_secret() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A fund with a back-office token, a scheme, an employer and one worker, set up over HTTP on a
+/// server started with `serve_in_fresh_dir` and `PTT_JWT_SECRET`.
+struct Seeded {
+    client: reqwest::Client,
+    base: String,
+    fund_id: String,
+    back_office: String,
+    scheme: serde_json::Value,
+    worker: serde_json::Value,
+}
+
+impl Seeded {
+    async fn new(served: &Served, code: &str) -> Seeded {
+        let tok = |args: &[&str]| {
+            let mut all = args.to_vec();
+            all.extend(["--jwt-secret", TEST_SECRET]);
+            token(&served.dir, &all)
+        };
+        let mut seeded = Seeded {
+            client: reqwest::Client::new(),
+            base: served.address.clone(),
+            fund_id: String::new(),
+            back_office: String::new(),
+            scheme: serde_json::Value::Null,
+            worker: serde_json::Value::Null,
+        };
+        let admin = tok(&["--role", "platform_admin"]);
+        let fund: serde_json::Value = seeded.post_as("/v1/funds", &admin, &json!({"code": code, "name": code})).await.json().await.expect("json");
+        seeded.fund_id = fund["id"].as_str().expect("id").to_string();
+        seeded.back_office = tok(&["--role", "fund_admin", "--fund", &seeded.fund_id]);
+        seeded.scheme = seeded.post("schemes", &standard_scheme_body("ptt")).await.json().await.expect("json");
+        let employer: serde_json::Value =
+            seeded.post("employers", &json!({"kvk_number": "12345678", "name": "W", "sector": "metaal"})).await.json().await.expect("json");
+        seeded.worker =
+            seeded.post("workers", &json!({"participant_number": "P-1", "employer_id": employer["id"]})).await.json().await.expect("json");
+        seeded
+    }
+
+    async fn post_as(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(format!("{}{path}", self.base)).bearer_auth(token).json(body).send().await.expect("sent")
+    }
+
+    /// POSTs to `/v1/funds/{fund}/{what}` as the back office.
+    async fn post(&self, what: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.post_as(&format!("/v1/funds/{}/{what}", self.fund_id), &self.back_office, body).await
+    }
+}
+
 /// A panic inside a request is logged once, as JSON, saying it was a panic and where, with the
 /// request id; the request answers 500 and the server goes on. Logs off a terminal carry no
 /// colour codes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_is_logged_once_as_json() {
     let mut served = serve_in_fresh_dir(&[("PTT_LOG_FORMAT", "json"), ("PTT_JWT_SECRET", TEST_SECRET)]);
-    let tok = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--jwt-secret", TEST_SECRET]);
-        token(&served.dir, &all)
-    };
-    let client = reqwest::Client::new();
-    let post = |path: String, token: String, body: serde_json::Value| {
-        let client = client.clone();
-        let url = format!("{}{path}", served.address);
-        async move { client.post(url).bearer_auth(token).json(&body).send().await.expect("sent") }
-    };
-    let admin = tok(&["--role", "platform_admin"]);
-    let fund: serde_json::Value = post("/v1/funds".into(), admin, json!({"code": "panic", "name": "P"})).await.json().await.expect("json");
-    let fund_id = fund["id"].as_str().expect("id").to_string();
-    let bo = tok(&["--role", "fund_admin", "--fund", &fund_id]);
-    let scheme: serde_json::Value = post(format!("/v1/funds/{fund_id}/schemes"), bo.clone(), standard_scheme_body("ptt")).await.json().await.expect("json");
-    let employer: serde_json::Value =
-        post(format!("/v1/funds/{fund_id}/employers"), bo.clone(), json!({"kvk_number": "12345678", "name": "W", "sector": "metaal"})).await.json().await.expect("json");
-    let worker: serde_json::Value =
-        post(format!("/v1/funds/{fund_id}/workers"), bo.clone(), json!({"participant_number": "P-1", "employer_id": employer["id"]})).await.json().await.expect("json");
-    let year = crate::helpers::this_year();
-    post(format!("/v1/funds/{fund_id}/grants"), bo.clone(), json!({"worker_id": worker["id"], "scheme_id": scheme["id"], "grant_year": year})).await;
+    let seeded = Seeded::new(&served, "panic").await;
+    let (scheme, worker) = (&seeded.scheme, &seeded.worker);
+    seeded.post("grants", &json!({"worker_id": worker["id"], "scheme_id": scheme["id"], "grant_year": crate::helpers::this_year()})).await;
     let claim = |course: &str, invoice: &str| {
         json!({
             "worker_id": worker["id"], "scheme_id": scheme["id"], "amount": "10.00", "category": "vakopleiding",
@@ -384,16 +413,17 @@ async fn a_panic_is_logged_once_as_json() {
             "training_start": crate::helpers::days_ago(40), "training_end": crate::helpers::days_ago(10)
         })
     };
-    let panicked = client
-        .post(format!("{}/v1/funds/{fund_id}/claims", served.address))
-        .bearer_auth(&bo)
+    let panicked = seeded
+        .client
+        .post(format!("{}/v1/funds/{}/claims", served.address, seeded.fund_id))
+        .bearer_auth(&seeded.back_office)
         .header("X-Request-Id", "panic-test-1")
         .json(&claim(ptt_ledger::test_hooks::PANIC_AFTER_WRITE, "PANIC-1"))
         .send()
         .await
         .expect("sent");
     assert_eq!(panicked.status().as_u16(), 500);
-    let after = post(format!("/v1/funds/{fund_id}/claims"), bo.clone(), claim("Lassen", "AFTER-1")).await;
+    let after = seeded.post("claims", &claim("Lassen", "AFTER-1")).await;
     assert_eq!(after.status().as_u16(), 201, "the server goes on");
     sigterm(&served.child);
     assert!(served.child.wait().expect("exit").success());
@@ -417,27 +447,8 @@ async fn a_panic_is_logged_once_as_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_sqlite_lock_answers_503_in_bounded_time() {
     let mut served = serve_in_fresh_dir(&[("PTT_JWT_SECRET", TEST_SECRET)]);
-    let tok = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--jwt-secret", TEST_SECRET]);
-        token(&served.dir, &all)
-    };
-    let client = reqwest::Client::new();
-    let admin = tok(&["--role", "platform_admin"]);
-    let post = |path: String, token: String, body: serde_json::Value| {
-        let client = client.clone();
-        let url = format!("{}{path}", served.address);
-        async move { client.post(url).bearer_auth(token).json(&body).send().await.expect("sent") }
-    };
-    let fund: serde_json::Value = post("/v1/funds".into(), admin, json!({"code": "lock", "name": "L"})).await.json().await.expect("json");
-    let fund_id = fund["id"].as_str().expect("id").to_string();
-    let bo = tok(&["--role", "fund_admin", "--fund", &fund_id]);
-    let scheme: serde_json::Value = post(format!("/v1/funds/{fund_id}/schemes"), bo.clone(), standard_scheme_body("ptt")).await.json().await.expect("json");
-    let employer: serde_json::Value =
-        post(format!("/v1/funds/{fund_id}/employers"), bo.clone(), json!({"kvk_number": "12345678", "name": "W", "sector": "metaal"})).await.json().await.expect("json");
-    let worker: serde_json::Value =
-        post(format!("/v1/funds/{fund_id}/workers"), bo.clone(), json!({"participant_number": "P-1", "employer_id": employer["id"]})).await.json().await.expect("json");
-    let grant = json!({"worker_id": worker["id"], "scheme_id": scheme["id"], "amount": "1.00", "grant_year": crate::helpers::this_year()});
+    let seeded = Seeded::new(&served, "lock").await;
+    let grant = json!({"worker_id": seeded.worker["id"], "scheme_id": seeded.scheme["id"], "amount": "1.00", "grant_year": crate::helpers::this_year()});
     let mut holder = ptt_ledger::db::conn::Manager::new(
         ptt_ledger::db::DbUrl::Sqlite(served.dir.join("ptt-ledger.db")),
         ptt_ledger::db::SqliteSync::Full,
@@ -447,14 +458,14 @@ async fn a_foreign_sqlite_lock_answers_503_in_bounded_time() {
     holder.batch_execute("BEGIN IMMEDIATE").expect("hold the write lock");
     let started = Instant::now();
     // Money movements queue at the write gate.
-    let writes = (0..6).map(|_| post(format!("/v1/funds/{fund_id}/grants"), bo.clone(), grant.clone()));
+    let writes = (0..6).map(|_| seeded.post("grants", &grant));
     let statuses: Vec<u16> = futures_util::future::join_all(writes).await.iter().map(|r| r.status().as_u16()).collect();
     let elapsed = started.elapsed();
     assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
     let bound = Duration::from_millis(u64::from(ptt_ledger::db::conn::SQLITE_BUSY_TIMEOUT_MS)) + ptt_ledger::db::conn::SQLITE_GATE_WAIT;
     assert!(elapsed < bound, "six writers took {elapsed:?}");
     holder.batch_execute("ROLLBACK").expect("release");
-    let after = post(format!("/v1/funds/{fund_id}/grants"), bo.clone(), grant.clone()).await;
+    let after = seeded.post("grants", &grant).await;
     assert_eq!(after.status().as_u16(), 201);
     sigterm(&served.child);
     let _ = served.child.wait();
