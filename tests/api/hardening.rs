@@ -728,20 +728,25 @@ mod review {
         assert_eq!(app.verify(&f.fund).await["ok"], true);
     }
 
+    /// Adds a version of the standard rules from 1 January of `year`, with one rule changed.
+    async fn add_version(app: &TestApp, f: &Funded, year: i32, rule: &str, value: Value) {
+        let mut rules = standard_scheme_body("ptt");
+        if let Some(rules) = rules.as_object_mut() {
+            rules.remove("code");
+            rules.remove("name");
+        }
+        rules[rule] = value;
+        rules["effective_from"] = json!(format!("{year}-01-01"));
+        app.post(&format!("/v1/funds/{}/schemes/{}/versions", f.fund.id, f.scheme), &f.fund.admin, &rules).await.expect(201);
+    }
+
     /// A claim for a training that starts next year is judged by today's rules.
     async fn a_future_start_does_not_pick_future_rules(app: TestApp) {
         let mut scheme = standard_scheme_body("ptt");
         scheme["funding_pct"] = json!(50);
         let f = app.funded_worker(scheme, "1000.00").await;
         let next_year = crate::helpers::this_year() + 1;
-        let mut rules = standard_scheme_body("ptt");
-        if let Some(rules) = rules.as_object_mut() {
-            rules.remove("code");
-            rules.remove("name");
-        }
-        rules["funding_pct"] = json!(100);
-        rules["effective_from"] = json!(format!("{next_year}-01-01"));
-        app.post(&format!("/v1/funds/{}/schemes/{}/versions", f.fund.id, f.scheme), &f.fund.admin, &rules).await.expect(201);
+        add_version(&app, &f, next_year, "funding_pct", json!(100)).await;
         let mut body = claim_body(&f, "200.00", "FUTURE");
         body["training_start"] = json!(format!("{next_year}-01-05"));
         body["training_end"] = json!(format!("{next_year}-01-06"));
@@ -767,14 +772,7 @@ mod review {
         let f = app.funded_worker(standard_scheme_body("ptt"), "500.00").await;
         let next_year = crate::helpers::this_year() + 1;
         app.grant(&f.fund, &f.worker, &f.scheme, "500.00", next_year).await.expect(201);
-        let mut rules = standard_scheme_body("ptt");
-        if let Some(rules) = rules.as_object_mut() {
-            rules.remove("code");
-            rules.remove("name");
-        }
-        rules["validity_years"] = json!(1);
-        rules["effective_from"] = json!(format!("{next_year}-01-01"));
-        app.post(&format!("/v1/funds/{}/schemes/{}/versions", f.fund.id, f.scheme), &f.fund.admin, &rules).await.expect(201);
+        add_version(&app, &f, next_year, "validity_years", json!(1)).await;
         let report = app.verify(&f.fund).await;
         assert_eq!(report["ok"], true, "{report}");
         if app.backend == Backend::Postgres {
