@@ -16,7 +16,6 @@ use diesel::prelude::*;
 use ptt_ledger::db::conn::POOL_CHECKOUT_TIMEOUT;
 use ptt_ledger::db::schema::{budget_accounts, schemes};
 use ptt_ledger::db::{open_pool, write_tx, DbUrl, SqliteSync};
-use ptt_ledger::domain::ids::stored;
 use ptt_ledger::domain::time::today;
 use ptt_ledger::domain::{Amount, FundId, SchemeId, WorkerId};
 use ptt_ledger::ledger::claims::{submit, ClaimError, ClaimRequest};
@@ -35,10 +34,10 @@ fn main() {
     let mut conn = pool.get().expect("connection");
     let day = today();
     let summary = ptt_ledger::cli::demo::build(&mut conn, "floor", workers, 7, day, &mut |_, _| {}).expect("demo data");
-    let fund: FundId = stored(&summary.fund_id);
-    let scheme: String = schemes::table.filter(schemes::fund_id.eq(&summary.fund_id)).select(schemes::id).first(&mut **conn).expect("scheme");
-    let mut worker_ids: Vec<String> =
-        budget_accounts::table.filter(budget_accounts::fund_id.eq(&summary.fund_id)).select(budget_accounts::worker_id).load(&mut **conn).expect("workers");
+    let fund: FundId = summary.fund_id;
+    let scheme: SchemeId = schemes::table.filter(schemes::fund_id.eq(fund)).select(schemes::id).first(&mut **conn).expect("scheme");
+    let mut worker_ids: Vec<WorkerId> =
+        budget_accounts::table.filter(budget_accounts::fund_id.eq(fund)).select(budget_accounts::worker_id).load(&mut **conn).expect("workers");
     if hot {
         worker_ids.truncate(1);
     }
@@ -49,16 +48,16 @@ fn main() {
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let (pool, worker_ids, done, stop, scheme) = (pool.clone(), worker_ids.clone(), done.clone(), stop.clone(), scheme.clone());
+            let (pool, worker_ids, done, stop) = (pool.clone(), worker_ids.clone(), done.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut conn = pool.get().expect("connection");
                 let mut n: u64 = 0;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
-                    let worker = &worker_ids[(n as usize * 7919 + t * 104_729) % worker_ids.len()];
+                    let worker = worker_ids[(n as usize * 7919 + t * 104_729) % worker_ids.len()];
                     let request = ClaimRequest {
-                        worker_id: stored::<WorkerId>(worker),
-                        scheme_id: stored::<SchemeId>(&scheme),
+                        worker_id: worker,
+                        scheme_id: scheme,
                         amount: Amount::from_cents(1_000).expect("amount"),
                         category: "vakopleiding".into(),
                         course: "Bench".into(),

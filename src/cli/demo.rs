@@ -8,15 +8,16 @@
 //! grant years spread over the past.
 
 use chrono::{Datelike, Duration, NaiveDate};
-use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::db::queries::{self, Inserted};
 use crate::db::rows::{EmployerRow, FundRow, SchemeRow, SchemeVersionRow, WorkerRow};
-use crate::db::schema::{employers, funds, scheme_versions, schemes, workers};
 use crate::db::{write_tx, DbConn};
+use crate::domain::scheme::SchemeRules;
+use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
 use crate::domain::time::now_utc;
-use crate::domain::{Amount, EmployerId, FundId, SchemeId, SchemeVersionId, WorkerId};
+use crate::domain::{Amount, EmployerId, FundId, Money, SchemeId, WorkerId};
 use crate::ledger::claims::{pay, reverse, submit, ClaimError, ClaimRequest};
 use crate::ledger::grants::{grant_many, GrantRequest};
 use crate::ledger::coaching::{record_session, SessionRequest};
@@ -31,7 +32,7 @@ const ACTOR: &str = "demo";
 
 #[derive(Debug, Clone)]
 pub struct DemoSummary {
-    pub fund_id: String,
+    pub fund_id: FundId,
     pub workers: usize,
     pub employers: usize,
     pub claims: usize,
@@ -59,51 +60,28 @@ fn write_err(e: impl std::fmt::Display) -> DemoError {
 pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, today: NaiveDate, progress: &mut dyn FnMut(usize, usize)) -> Result<DemoSummary, DemoError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let fund_id = FundId::new();
-    let fund = fund_id.to_string();
-    let exists: i64 = funds::table.filter(funds::code.eq(code)).count().get_result(conn)?;
-    if exists > 0 {
-        return Err(DemoError::FundExists(code.to_string()));
-    }
     let scheme_id = SchemeId::new();
     let employer_ids: Vec<EmployerId> = (0..(worker_count / 40).max(5)).map(|_| EmployerId::new()).collect();
+    let rules = demo_rules(today)?;
     write_tx(conn, |conn| {
         let now = now_utc();
-        diesel::insert_into(funds::table)
-            .values(FundRow { id: fund.clone(), code: code.to_string(), name: format!("Demofonds {code}"), created_at: now })
-            .execute(conn)?;
-        diesel::insert_into(schemes::table)
-            .values(SchemeRow { id: scheme_id.to_string(), fund_id: fund.clone(), code: "ptt".into(), name: "Persoonlijke TrainingsToelage".into(), created_at: now })
-            .execute(conn)?;
-        diesel::insert_into(scheme_versions::table)
-            .values(SchemeVersionRow {
-                id: SchemeVersionId::new().to_string(),
-                fund_id: fund.clone(),
-                scheme_id: scheme_id.to_string(),
-                effective_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today),
-                annual_amount_cents: 75_000,
-                max_balance_cents: 225_000,
-                validity_years: 3,
-                eligible_categories: crate::domain::scheme::join_categories(&CATEGORIES.map(String::from)),
-                max_claim_amount_cents: 150_000,
-                allow_partial: true,
-                guidance_required_above_cents: Some(50_000),
-                guidance_window_days: 365,
-                funding_pct: 50,
-                claim_deadline_days: 120,
+        let fund = FundRow { id: fund_id, code: code.to_string(), name: format!("Demofonds {code}"), created_at: now };
+        if queries::insert_fund(conn, &fund)? == Inserted::Duplicate {
+            return Err(DemoError::FundExists(code.to_string()));
+        }
+        let scheme = SchemeRow { id: scheme_id, fund_id, code: "ptt".into(), name: "Persoonlijke TrainingsToelage".into(), created_at: now };
+        queries::insert_scheme(conn, &scheme)?;
+        queries::insert_scheme_version(conn, &SchemeVersionRow::new(fund_id, scheme_id, &rules))?;
+        for (i, &id) in employer_ids.iter().enumerate() {
+            let employer = EmployerRow {
+                id,
+                fund_id,
+                kvk_number: format!("{:08}", 10_000_000 + i),
+                name: format!("Demobedrijf {}", i + 1),
+                sector: SECTORS[i % SECTORS.len()].to_string(),
                 created_at: now,
-            })
-            .execute(conn)?;
-        for (i, id) in employer_ids.iter().enumerate() {
-            diesel::insert_into(employers::table)
-                .values(EmployerRow {
-                    id: id.to_string(),
-                    fund_id: fund.clone(),
-                    kvk_number: format!("{:08}", 10_000_000 + i),
-                    name: format!("Demobedrijf {}", i + 1),
-                    sector: SECTORS[i % SECTORS.len()].to_string(),
-                    created_at: now,
-                })
-                .execute(conn)?;
+            };
+            queries::insert_employer(conn, &employer)?;
         }
         Ok::<_, DemoError>(())
     })?;
@@ -122,7 +100,25 @@ pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, toda
         done += batch;
         progress(done, worker_count);
     }
-    Ok(DemoSummary { fund_id: fund, workers: worker_count, employers: employer_ids.len(), claims })
+    Ok(DemoSummary { fund_id, workers: worker_count, employers: employer_ids.len(), claims })
+}
+
+/// The demo scheme's rules: a PTT of 750 a year, guidance above 500, half of each invoice paid.
+fn demo_rules(today: NaiveDate) -> Result<SchemeRules, DemoError> {
+    let amount = |cents: i64| Amount::from_cents(cents).ok_or_else(|| write_err("demo amount out of range"));
+    Ok(SchemeRules {
+        annual_amount: amount(75_000)?,
+        max_balance: amount(225_000)?,
+        validity_years: 3,
+        eligible_categories: CATEGORIES.map(String::from).to_vec(),
+        max_claim_amount: amount(150_000)?,
+        allow_partial: true,
+        guidance_required_above: Money::from_cents(50_000),
+        guidance_window_days: 365,
+        funding_pct: 50,
+        claim_deadline_days: 120,
+        effective_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today),
+    })
 }
 
 /// One worker's history; returns the number of claims.
@@ -134,17 +130,16 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
         _ => "theoretisch",
     };
     let birth_year = today.year() - rng.random_range(18..66);
-    diesel::insert_into(workers::table)
-        .values(WorkerRow {
-            id: id.to_string(),
-            fund_id: fund_id.to_string(),
-            participant_number: format!("D{index:07}"),
-            employer_id: employers[index % employers.len()].to_string(),
-            birth_year: (rng.random_range(0..20) > 0).then_some(birth_year),
-            education_level: (rng.random_range(0..25) > 0).then(|| education.to_string()),
-            created_at: now_utc(),
-        })
-        .execute(conn)?;
+    let row = WorkerRow {
+        id,
+        fund_id,
+        participant_number: format!("D{index:07}"),
+        employer_id: employers[index % employers.len()],
+        birth_year: (rng.random_range(0..20) > 0).then_some(birth_year),
+        education_level: (rng.random_range(0..25) > 0).then(|| education.to_string()),
+        created_at: now_utc(),
+    };
+    queries::insert_worker(conn, &row)?;
     // Grants over three years; most workers have been in the fund that long.
     let first_year = today.year() - rng.random_range(0..3);
     let grants: Vec<GrantRequest> = (first_year..=today.year())
@@ -155,8 +150,8 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
     let coached = rng.random_range(0..100) < 30;
     if coached {
         let held_on = today - Duration::days(rng.random_range(0..300));
-        let kind = if rng.random_range(0..2) == 0 { "intake" } else { "loopbaangesprek" };
-        let request = SessionRequest { worker_id: id, held_on, duration_minutes: 45, kind: kind.into(), voucher_id: None, claim_id: None };
+        let kind = if rng.random_range(0..2) == 0 { SessionKind::Intake } else { SessionKind::Loopbaangesprek };
+        let request = SessionRequest { worker_id: id, held_on, duration_minutes: 45, kind, voucher_id: None, claim_id: None };
         record_session(conn, fund_id, "demo-coach", &request, today).map_err(write_err)?;
     }
     let base = match education {
@@ -176,7 +171,7 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
         };
         if let Ok(voucher) = issue(conn, fund_id, ACTOR, &request, today) {
             if rng.random_range(0..3) == 0 {
-                close(conn, &fund_id.to_string(), &voucher.id, ACTOR, today, crate::domain::status::VoucherStatus::Cancelled).map_err(write_err)?;
+                close(conn, fund_id, voucher.id, ACTOR, today, VoucherStatus::Cancelled).map_err(write_err)?;
             }
         }
     }
@@ -201,13 +196,13 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
             evidence_reference: None,
         };
         let claim = submit(conn, fund_id, None, ACTOR, &request, today).map_err(write_err)?;
-        if claim.is(crate::domain::status::ClaimStatus::Approved) {
+        if claim.status == ClaimStatus::Approved {
             match rng.random_range(0..100) {
                 0..3 => {
-                    reverse(conn, fund_id, &claim.id, "cursus geannuleerd", ACTOR, today).map_err(|e: ClaimError| write_err(e))?;
+                    reverse(conn, fund_id, claim.id, "cursus geannuleerd", ACTOR, today).map_err(|e: ClaimError| write_err(e))?;
                 }
                 3..73 => {
-                    pay(conn, fund_id, &claim.id, &format!("SEPA-DEMO-{index}-{n}"), "demo").map_err(write_err)?;
+                    pay(conn, fund_id, claim.id, &format!("SEPA-DEMO-{index}-{n}"), "demo").map_err(write_err)?;
                 }
                 _ => {}
             }

@@ -298,7 +298,6 @@ fn banner(cli: &Cli, database: &DbUrl, url: &str, secret_file: Option<&std::path
 }
 
 fn expire(cli: &Cli, database: DbUrl, as_of: chrono::NaiveDate, fund: Option<uuid::Uuid>) -> Result<ExitCode, CliError> {
-    use diesel::prelude::*;
     let today = crate::domain::time::today();
     if as_of > today {
         return Err(CliError::Usage(format!("--as-of must not be after today ({today}): lots are usable through their date")));
@@ -306,14 +305,7 @@ fn expire(cli: &Cli, database: DbUrl, as_of: chrono::NaiveDate, fund: Option<uui
     let manager = crate::db::conn::Manager::new(database, cli.sqlite_synchronous);
     let mut conn = manager.connect_once()?;
     crate::db::conn::run_migrations(&mut conn)?;
-    let funds: Vec<String> = match fund {
-        Some(fund) => vec![fund.hyphenated().to_string()],
-        None => crate::db::schema::funds::table
-            .select(crate::db::schema::funds::id)
-            .order(crate::db::schema::funds::id.asc())
-            .load(&mut conn)
-            .map_err(crate::db::conn::ConnError::Query)?,
-    };
+    let funds = all_funds(&mut conn, fund)?;
     let purged = crate::db::idempotency::purge_expired_keys(&mut conn).map_err(crate::db::conn::ConnError::Query)?;
     if purged > 0 {
         println!("{purged} idempotency key(s) older than the retention period purged");
@@ -326,7 +318,7 @@ fn expire(cli: &Cli, database: DbUrl, as_of: chrono::NaiveDate, fund: Option<uui
         );
         let outcome = crate::ledger::expiry::run_expiry(
             &mut conn,
-            crate::domain::ids::stored(&fund_id),
+            fund_id,
             "cli-expire",
             as_of,
             &mut |done, total| {
@@ -364,15 +356,15 @@ fn report_monthly(
     let manager = crate::db::conn::Manager::new(database, cli.sqlite_synchronous);
     let mut conn = manager.connect_once()?;
     crate::db::conn::run_migrations(&mut conn)?;
-    let fund_id = fund.hyphenated().to_string();
-    let fund_row = crate::db::rows::find_fund(&mut conn, &fund_id)
+    let fund_id = crate::domain::FundId(fund);
+    let fund_row = crate::db::rows::find_fund(&mut conn, fund_id)
         .map_err(crate::db::conn::ConnError::Query)?
         .ok_or_else(|| CliError::Usage(format!("no fund {fund_id}")))?;
     let audience = match audience {
         CliAudience::Board => Audience::Board,
         CliAudience::FundAdmin => Audience::BackOffice,
     };
-    let report = monthly_report(&mut conn, &fund_id, month, audience).map_err(crate::db::conn::ConnError::Query)?;
+    let report = monthly_report(&mut conn, fund_id, month, audience).map_err(crate::db::conn::ConnError::Query)?;
     let text = match format {
         CliReportFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| CliError::Usage(e.to_string()))?,
         CliReportFormat::Csv => crate::reports::csv::render(&report, dialect).map_err(|e| CliError::Usage(e.to_string()))?,
@@ -415,15 +407,10 @@ fn demo(cli: &Cli, database: DbUrl, workers: usize, code: &str, seed: u64) -> Re
     Ok(ExitCode::SUCCESS)
 }
 
-fn all_funds(conn: &mut crate::db::DbConn, fund: Option<uuid::Uuid>) -> Result<Vec<String>, CliError> {
-    use diesel::prelude::*;
+fn all_funds(conn: &mut crate::db::DbConn, fund: Option<uuid::Uuid>) -> Result<Vec<crate::domain::FundId>, CliError> {
     Ok(match fund {
-        Some(fund) => vec![fund.hyphenated().to_string()],
-        None => crate::db::schema::funds::table
-            .select(crate::db::schema::funds::id)
-            .order(crate::db::schema::funds::id.asc())
-            .load(conn)
-            .map_err(crate::db::conn::ConnError::Query)?,
+        Some(fund) => vec![crate::domain::FundId(fund)],
+        None => crate::db::queries::all_fund_ids(conn).map_err(crate::db::conn::ConnError::Query)?,
     })
 }
 
@@ -433,7 +420,7 @@ fn verify(cli: &Cli, database: DbUrl, fund: Option<uuid::Uuid>) -> Result<ExitCo
     crate::db::conn::run_migrations(&mut conn)?;
     let mut ok = true;
     for fund_id in all_funds(&mut conn, fund)? {
-        let report = crate::db::read_tx(&mut conn, |conn| crate::ledger::verify::verify_fund(conn, &fund_id))
+        let report = crate::db::read_tx(&mut conn, |conn| crate::ledger::verify::verify_fund(conn, fund_id))
             .map_err(crate::db::conn::ConnError::Query)?;
         println!(
             "fund {fund_id}: {} account(s), {} transaction(s), {} posting(s): {}",

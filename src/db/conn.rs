@@ -492,6 +492,33 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
 }
 
 /// True when the error is a violated unique constraint (a duplicate).
+/// What a failed statement means for the caller, so that layers above storage can answer it
+/// without knowing diesel's error type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// A row looked up by key does not exist.
+    NotFound,
+    /// The database is gone, restarting, or busy past its timeout: nothing was stored.
+    Unavailable,
+    /// A unique key exists already.
+    Duplicate,
+    /// A foreign key names a row that does not exist.
+    UnknownReference,
+    /// Anything else: a bug or a damaged database.
+    Other,
+}
+
+pub fn classify(error: &diesel::result::Error) -> Failure {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::NotFound => Failure::NotFound,
+        e if is_unavailable(e) => Failure::Unavailable,
+        e if is_unique_violation(e) => Failure::Duplicate,
+        Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Failure::UnknownReference,
+        _ => Failure::Other,
+    }
+}
+
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(
         error,

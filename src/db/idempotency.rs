@@ -8,13 +8,14 @@ use super::conn::{is_unique_violation, DbConn};
 use super::rows::IdempotencyRow;
 use super::schema::idempotency_keys;
 use crate::domain::time::now_utc;
+use crate::domain::FundId;
 
 /// Keys are kept at least this long; `expire` runs purge older ones.
 pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 7 * 24;
 
 /// Who a key belongs to and which request it names.
 pub struct KeyRef<'a> {
-    pub fund_id: &'a str,
+    pub fund_id: FundId,
     pub caller: &'a str,
     pub key: &'a str,
 }
@@ -23,7 +24,7 @@ pub struct KeyRef<'a> {
 /// In a savepoint, so that a key that exists already leaves the transaction usable.
 pub fn claim(conn: &mut DbConn, key: &KeyRef<'_>, request_hash: &str) -> QueryResult<bool> {
     let row = IdempotencyRow {
-        fund_id: key.fund_id.to_string(),
+        fund_id: key.fund_id,
         caller: key.caller.to_string(),
         key: key.key.to_string(),
         request_hash: request_hash.to_string(),
@@ -64,7 +65,7 @@ pub fn store_response(conn: &mut DbConn, key: &KeyRef<'_>, status: u16, body: &s
 /// meanwhile by a racing request wins.
 pub fn insert_answered(conn: &mut DbConn, key: &KeyRef<'_>, request_hash: &str, status: u16, body: &str) -> QueryResult<()> {
     let row = IdempotencyRow {
-        fund_id: key.fund_id.to_string(),
+        fund_id: key.fund_id,
         caller: key.caller.to_string(),
         key: key.key.to_string(),
         request_hash: request_hash.to_string(),

@@ -5,7 +5,11 @@ pub mod conn;
 pub mod idempotency;
 pub mod ledger_reads;
 pub mod queries;
+pub mod report_queries;
 pub mod rows;
 pub mod schema;
+pub mod types;
 
-pub use conn::{is_unique_violation, open_pool, read_tx, write_tx, DbConn, DbUrl, Pool, SqliteSync};
+pub use conn::{classify, is_unique_violation, open_pool, read_tx, write_tx, DbConn, DbUrl, Failure, Pool, SqliteSync};
+/// A failed statement; `classify` says what it means.
+pub use diesel::result::Error as DbError;

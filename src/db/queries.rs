@@ -5,7 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::conn::{is_unique_violation, DbConn};
-use crate::domain::status::VoucherStatus;
+use crate::domain::status::{ClaimStatus, VoucherStatus};
+use crate::domain::{EmployerId, FundId, SessionId, WorkerId};
 use super::rows::{ClaimRow, EmployerRow, FundRow, PageQuery, SchemeRow, SchemeVersionRow, SessionRow, VoucherRow, WorkerRow};
 use super::schema::{claims, coaching_sessions, employers, funds, scheme_versions, schemes, vouchers, workers};
 
@@ -29,6 +30,11 @@ pub fn insert_fund(conn: &mut DbConn, row: &FundRow) -> QueryResult<Inserted> {
     inserted(diesel::insert_into(funds::table).values(row).execute(conn))
 }
 
+/// Every fund's id, oldest first: what the CLI's fund-wide commands run over.
+pub fn all_fund_ids(conn: &mut DbConn) -> QueryResult<Vec<FundId>> {
+    funds::table.select(funds::id).order(funds::id.asc()).load(conn)
+}
+
 pub fn insert_employer(conn: &mut DbConn, row: &EmployerRow) -> QueryResult<Inserted> {
     inserted(diesel::insert_into(employers::table).values(row).execute(conn))
 }
@@ -46,16 +52,16 @@ pub fn insert_scheme_version(conn: &mut DbConn, row: &SchemeVersionRow) -> Query
     diesel::insert_into(scheme_versions::table).values(row).execute(conn).map(|_| ())
 }
 
-pub fn workers_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<WorkerRow>> {
+pub fn workers_by_id(conn: &mut DbConn, ids: &[WorkerId]) -> QueryResult<Vec<WorkerRow>> {
     workers::table.filter(workers::id.eq_any(ids)).select(WorkerRow::as_select()).load(conn)
 }
 
 /// Which claims a list shows, beside its fund and page.
 #[derive(Debug, Default, Clone)]
 pub struct ClaimFilter {
-    pub worker_id: Option<String>,
-    pub employer_id: Option<String>,
-    pub status: Option<String>,
+    pub worker_id: Option<WorkerId>,
+    pub employer_id: Option<EmployerId>,
+    pub status: Option<ClaimStatus>,
     /// Submitted at or after this instant.
     pub submitted_from: Option<NaiveDateTime>,
     /// Submitted before this instant.
@@ -63,16 +69,16 @@ pub struct ClaimFilter {
 }
 
 /// A page of a fund's claims, newest first.
-pub fn list_claims(conn: &mut DbConn, fund_id: &str, filter: &ClaimFilter, page: &PageQuery) -> QueryResult<Vec<ClaimRow>> {
+pub fn list_claims(conn: &mut DbConn, fund_id: FundId, filter: &ClaimFilter, page: &PageQuery) -> QueryResult<Vec<ClaimRow>> {
     let mut q = claims::table.filter(claims::fund_id.eq(fund_id)).select(ClaimRow::as_select()).into_boxed();
-    if let Some(worker) = &filter.worker_id {
-        q = q.filter(claims::worker_id.eq(worker.clone()));
+    if let Some(worker) = filter.worker_id {
+        q = q.filter(claims::worker_id.eq(worker));
     }
-    if let Some(employer) = &filter.employer_id {
-        q = q.filter(claims::employer_id.eq(employer.clone()));
+    if let Some(employer) = filter.employer_id {
+        q = q.filter(claims::employer_id.eq(employer));
     }
-    if let Some(status) = &filter.status {
-        q = q.filter(claims::status.eq(status.clone()));
+    if let Some(status) = filter.status {
+        q = q.filter(claims::status.eq(status));
     }
     if let Some(from) = filter.submitted_from {
         q = q.filter(claims::submitted_at.ge(from));
@@ -89,23 +95,23 @@ pub fn list_claims(conn: &mut DbConn, fund_id: &str, filter: &ClaimFilter, page:
 /// Which vouchers a list shows, beside its fund and page.
 #[derive(Debug, Default, Clone)]
 pub struct VoucherFilter {
-    pub worker_id: Option<String>,
+    pub worker_id: Option<WorkerId>,
     /// Only vouchers of workers this employer employs.
-    pub employer_id: Option<String>,
-    pub status: Option<String>,
+    pub employer_id: Option<EmployerId>,
+    pub status: Option<VoucherStatus>,
 }
 
 /// A page of a fund's vouchers, newest first.
-pub fn list_vouchers(conn: &mut DbConn, fund_id: &str, filter: &VoucherFilter, page: &PageQuery) -> QueryResult<Vec<VoucherRow>> {
+pub fn list_vouchers(conn: &mut DbConn, fund_id: FundId, filter: &VoucherFilter, page: &PageQuery) -> QueryResult<Vec<VoucherRow>> {
     let mut q = vouchers::table.filter(vouchers::fund_id.eq(fund_id)).select(VoucherRow::as_select()).into_boxed();
-    if let Some(worker) = &filter.worker_id {
-        q = q.filter(vouchers::worker_id.eq(worker.clone()));
+    if let Some(worker) = filter.worker_id {
+        q = q.filter(vouchers::worker_id.eq(worker));
     }
-    if let Some(employer) = &filter.employer_id {
-        q = q.filter(vouchers::worker_id.eq_any(workers::table.filter(workers::employer_id.eq(employer.clone())).select(workers::id)));
+    if let Some(employer) = filter.employer_id {
+        q = q.filter(vouchers::worker_id.eq_any(workers::table.filter(workers::employer_id.eq(employer)).select(workers::id)));
     }
-    if let Some(status) = &filter.status {
-        q = q.filter(vouchers::status.eq(status.clone()));
+    if let Some(status) = filter.status {
+        q = q.filter(vouchers::status.eq(status));
     }
     if let Some(after) = &page.after {
         q = q.filter(vouchers::id.lt(after.clone()));
@@ -114,17 +120,17 @@ pub fn list_vouchers(conn: &mut DbConn, fund_id: &str, filter: &VoucherFilter, p
 }
 
 /// A worker's vouchers that are still issued, newest first.
-pub fn open_vouchers_of_worker(conn: &mut DbConn, worker_id: &str) -> QueryResult<Vec<VoucherRow>> {
+pub fn open_vouchers_of_worker(conn: &mut DbConn, worker_id: WorkerId) -> QueryResult<Vec<VoucherRow>> {
     vouchers::table
         .filter(vouchers::worker_id.eq(worker_id))
-        .filter(vouchers::status.eq(VoucherStatus::Issued.as_str()))
+        .filter(vouchers::status.eq(VoucherStatus::Issued))
         .order(vouchers::id.desc())
         .select(VoucherRow::as_select())
         .load(conn)
 }
 
 /// A worker's latest claims, newest first.
-pub fn recent_claims_of_worker(conn: &mut DbConn, worker_id: &str, limit: i64) -> QueryResult<Vec<ClaimRow>> {
+pub fn recent_claims_of_worker(conn: &mut DbConn, worker_id: WorkerId, limit: i64) -> QueryResult<Vec<ClaimRow>> {
     claims::table
         .filter(claims::worker_id.eq(worker_id))
         .order(claims::id.desc())
@@ -134,10 +140,10 @@ pub fn recent_claims_of_worker(conn: &mut DbConn, worker_id: &str, limit: i64) -
 }
 
 /// A page of a fund's coaching sessions, newest first.
-pub fn list_sessions(conn: &mut DbConn, fund_id: &str, worker_id: Option<&str>, page: &PageQuery) -> QueryResult<Vec<SessionRow>> {
+pub fn list_sessions(conn: &mut DbConn, fund_id: FundId, worker_id: Option<WorkerId>, page: &PageQuery) -> QueryResult<Vec<SessionRow>> {
     let mut q = coaching_sessions::table.filter(coaching_sessions::fund_id.eq(fund_id)).select(SessionRow::as_select()).into_boxed();
     if let Some(worker) = worker_id {
-        q = q.filter(coaching_sessions::worker_id.eq(worker.to_string()));
+        q = q.filter(coaching_sessions::worker_id.eq(worker));
     }
     if let Some(after) = &page.after {
         q = q.filter(coaching_sessions::id.lt(after.clone()));
@@ -145,7 +151,7 @@ pub fn list_sessions(conn: &mut DbConn, fund_id: &str, worker_id: Option<&str>, 
     q.order(coaching_sessions::id.desc()).limit(page.limit).load(conn)
 }
 
-pub fn find_session(conn: &mut DbConn, fund_id: &str, session_id: &str) -> QueryResult<Option<SessionRow>> {
+pub fn find_session(conn: &mut DbConn, fund_id: FundId, session_id: SessionId) -> QueryResult<Option<SessionRow>> {
     coaching_sessions::table
         .filter(coaching_sessions::fund_id.eq(fund_id))
         .filter(coaching_sessions::id.eq(session_id))

@@ -5,6 +5,12 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::conn::DbConn;
+use crate::domain::scheme::{join_categories, split_categories, SchemeRules};
+use crate::domain::time::now_utc;
+use crate::domain::Money;
+use crate::domain::ledger::{LedgerAccount, TxKind};
+use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
+use crate::domain::{AccountId, ClaimId, EmployerId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WorkerId};
 use super::schema::{
     budget_accounts, claims, coaching_sessions, employers, funds, grant_lots, idempotency_keys, ledger_postings, ledger_transactions,
     scheme_versions, schemes, voucher_lots, vouchers, workers,
@@ -14,30 +20,28 @@ use super::schema::{
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = funds)]
 pub struct FundRow {
-    pub id: String,
+    pub id: FundId,
     pub code: String,
     pub name: String,
-    pub created_at: NaiveDateTime,
-}
+    pub created_at: NaiveDateTime,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = schemes)]
 pub struct SchemeRow {
-    pub id: String,
-    pub fund_id: String,
+    pub id: SchemeId,
+    pub fund_id: FundId,
     pub code: String,
     pub name: String,
-    pub created_at: NaiveDateTime,
-}
+    pub created_at: NaiveDateTime,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = scheme_versions)]
 pub struct SchemeVersionRow {
-    pub id: String,
-    pub fund_id: String,
-    pub scheme_id: String,
+    pub id: SchemeVersionId,
+    pub fund_id: FundId,
+    pub scheme_id: SchemeId,
     pub effective_from: NaiveDate,
     pub annual_amount_cents: i64,
     pub max_balance_cents: i64,
@@ -49,42 +53,39 @@ pub struct SchemeVersionRow {
     pub guidance_window_days: i32,
     pub funding_pct: i32,
     pub claim_deadline_days: i32,
-    pub created_at: NaiveDateTime,
-}
+    pub created_at: NaiveDateTime,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = employers)]
 pub struct EmployerRow {
-    pub id: String,
-    pub fund_id: String,
+    pub id: EmployerId,
+    pub fund_id: FundId,
     pub kvk_number: String,
     pub name: String,
     pub sector: String,
-    pub created_at: NaiveDateTime,
-}
+    pub created_at: NaiveDateTime,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = workers)]
 pub struct WorkerRow {
-    pub id: String,
-    pub fund_id: String,
+    pub id: WorkerId,
+    pub fund_id: FundId,
     pub participant_number: String,
-    pub employer_id: String,
+    pub employer_id: EmployerId,
     pub birth_year: Option<i32>,
     pub education_level: Option<String>,
-    pub created_at: NaiveDateTime,
-}
+    pub created_at: NaiveDateTime,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = budget_accounts)]
 pub struct AccountRow {
-    pub id: String,
-    pub fund_id: String,
-    pub worker_id: String,
-    pub scheme_id: String,
+    pub id: AccountId,
+    pub fund_id: FundId,
+    pub worker_id: WorkerId,
+    pub scheme_id: SchemeId,
     pub available_cents: i64,
     pub reserved_cents: i64,
     pub granted_cents: i64,
@@ -92,99 +93,93 @@ pub struct AccountRow {
     pub expired_cents: i64,
     pub tx_count: i64,
     pub chain_head: String,
-    pub created_at: NaiveDateTime,
-}
+    pub created_at: NaiveDateTime,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = grant_lots)]
 pub struct LotRow {
-    pub id: String,
-    pub fund_id: String,
-    pub account_id: String,
-    pub transaction_id: String,
+    pub id: LotId,
+    pub fund_id: FundId,
+    pub account_id: AccountId,
+    pub transaction_id: TransactionId,
     pub grant_year: i32,
     pub amount_cents: i64,
     pub available_cents: i64,
     pub reserved_cents: i64,
     pub expires_on: NaiveDate,
-    pub created_at: NaiveDateTime,
-}
+    pub created_at: NaiveDateTime,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = ledger_transactions)]
 pub struct TransactionRow {
-    pub id: String,
-    pub fund_id: String,
-    pub account_id: String,
+    pub id: TransactionId,
+    pub fund_id: FundId,
+    pub account_id: AccountId,
     pub seq: i64,
-    pub kind: String,
+    pub kind: TxKind,
     pub effective_date: NaiveDate,
     pub recorded_at: NaiveDateTime,
     pub actor: String,
-    pub reverses: Option<String>,
+    pub reverses: Option<TransactionId>,
     pub reference: Option<String>,
     pub prev_hash: String,
-    pub hash: String,
-}
+    pub hash: String,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = ledger_postings)]
 pub struct PostingRow {
-    pub transaction_id: String,
+    pub transaction_id: TransactionId,
     pub line: i32,
-    pub fund_id: String,
-    pub account: String,
-    pub budget_account_id: Option<String>,
-    pub scheme_id: String,
-    pub lot_id: Option<String>,
-    pub amount_cents: i64,
-}
+    pub fund_id: FundId,
+    pub account: LedgerAccount,
+    pub budget_account_id: Option<AccountId>,
+    pub scheme_id: SchemeId,
+    pub lot_id: Option<LotId>,
+    pub amount_cents: i64,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = vouchers)]
 pub struct VoucherRow {
-    pub id: String,
-    pub fund_id: String,
-    pub worker_id: String,
-    pub scheme_id: String,
-    pub account_id: String,
+    pub id: VoucherId,
+    pub fund_id: FundId,
+    pub worker_id: WorkerId,
+    pub scheme_id: SchemeId,
+    pub account_id: AccountId,
     pub code: String,
     pub amount_cents: i64,
     pub course: String,
     pub provider: String,
     pub valid_until: NaiveDate,
-    pub status: String,
+    pub status: VoucherStatus,
     pub issued_by: String,
-    pub claim_id: Option<String>,
+    pub claim_id: Option<ClaimId>,
     pub created_at: NaiveDateTime,
-    pub closed_at: Option<NaiveDateTime>,
-}
+    pub closed_at: Option<NaiveDateTime>,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = voucher_lots)]
 pub struct VoucherLotRow {
-    pub voucher_id: String,
-    pub lot_id: String,
-    pub fund_id: String,
-    pub amount_cents: i64,
-}
+    pub voucher_id: VoucherId,
+    pub lot_id: LotId,
+    pub fund_id: FundId,
+    pub amount_cents: i64,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = claims)]
 pub struct ClaimRow {
-    pub id: String,
-    pub fund_id: String,
-    pub worker_id: String,
-    pub employer_id: String,
-    pub scheme_id: String,
-    pub scheme_version_id: String,
-    pub account_id: Option<String>,
+    pub id: ClaimId,
+    pub fund_id: FundId,
+    pub worker_id: WorkerId,
+    pub employer_id: EmployerId,
+    pub scheme_id: SchemeId,
+    pub scheme_version_id: SchemeVersionId,
+    pub account_id: Option<AccountId>,
     pub amount_cents: i64,
     pub category: String,
     pub course: String,
@@ -192,51 +187,48 @@ pub struct ClaimRow {
     pub invoice_reference: String,
     pub training_start: NaiveDate,
     pub training_end: NaiveDate,
-    pub voucher_id: Option<String>,
+    pub voucher_id: Option<VoucherId>,
     pub voucher_code: Option<String>,
     pub evidence_reference: Option<String>,
-    pub status: String,
+    pub status: ClaimStatus,
     pub approved_cents: i64,
     pub rejection_reason: Option<String>,
     pub decision_note: Option<String>,
     pub payment_reference: Option<String>,
-    pub spend_tx_id: Option<String>,
-    pub reversal_tx_id: Option<String>,
+    pub spend_tx_id: Option<TransactionId>,
+    pub reversal_tx_id: Option<TransactionId>,
     pub submitted_by: String,
     pub submitted_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
     pub paid_at: Option<NaiveDateTime>,
-    pub reversed_at: Option<NaiveDateTime>,
-}
+    pub reversed_at: Option<NaiveDateTime>,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = idempotency_keys)]
 pub struct IdempotencyRow {
-    pub fund_id: String,
+    pub fund_id: FundId,
     pub caller: String,
     pub key: String,
     pub request_hash: String,
     pub status_code: Option<i32>,
     pub response_body: Option<String>,
-    pub created_at: NaiveDateTime,
-}
+    pub created_at: NaiveDateTime,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = coaching_sessions)]
 pub struct SessionRow {
-    pub id: String,
-    pub fund_id: String,
-    pub worker_id: String,
+    pub id: SessionId,
+    pub fund_id: FundId,
+    pub worker_id: WorkerId,
     pub coach: String,
     pub held_on: NaiveDate,
     pub duration_minutes: i32,
-    pub kind: String,
-    pub voucher_id: Option<String>,
-    pub claim_id: Option<String>,
-    pub created_at: NaiveDateTime,
-}
+    pub kind: SessionKind,
+    pub voucher_id: Option<VoucherId>,
+    pub claim_id: Option<ClaimId>,
+    pub created_at: NaiveDateTime,}
 
 /// A page request: at most `limit` rows with ids below `after`, newest first.
 #[derive(Clone, Debug)]
@@ -245,7 +237,7 @@ pub struct PageQuery {
     pub limit: i64,
 }
 
-pub fn find_fund(conn: &mut DbConn, fund_id: &str) -> QueryResult<Option<FundRow>> {
+pub fn find_fund(conn: &mut DbConn, fund_id: FundId) -> QueryResult<Option<FundRow>> {
     funds::table.find(fund_id).select(FundRow::as_select()).first(conn).optional()
 }
 
@@ -257,7 +249,7 @@ pub fn list_funds(conn: &mut DbConn, page: &PageQuery) -> QueryResult<Vec<FundRo
     query.order(funds::id.desc()).limit(page.limit).load(conn)
 }
 
-pub fn find_scheme(conn: &mut DbConn, fund_id: &str, scheme_id: &str) -> QueryResult<Option<SchemeRow>> {
+pub fn find_scheme(conn: &mut DbConn, fund_id: FundId, scheme_id: SchemeId) -> QueryResult<Option<SchemeRow>> {
     schemes::table
         .filter(schemes::fund_id.eq(fund_id))
         .filter(schemes::id.eq(scheme_id))
@@ -266,9 +258,9 @@ pub fn find_scheme(conn: &mut DbConn, fund_id: &str, scheme_id: &str) -> QueryRe
         .optional()
 }
 
-pub fn list_schemes(conn: &mut DbConn, fund_id: &str, page: &PageQuery) -> QueryResult<Vec<SchemeRow>> {
+pub fn list_schemes(conn: &mut DbConn, fund_id: FundId, page: &PageQuery) -> QueryResult<Vec<SchemeRow>> {
     let mut query = schemes::table
-        .filter(schemes::fund_id.eq(fund_id.to_string()))
+        .filter(schemes::fund_id.eq(fund_id))
         .select(SchemeRow::as_select())
         .into_boxed();
     if let Some(after) = &page.after {
@@ -278,7 +270,7 @@ pub fn list_schemes(conn: &mut DbConn, fund_id: &str, page: &PageQuery) -> Query
 }
 
 /// All versions of a scheme, oldest rules first.
-pub fn scheme_versions_of(conn: &mut DbConn, scheme_id: &str) -> QueryResult<Vec<SchemeVersionRow>> {
+pub fn scheme_versions_of(conn: &mut DbConn, scheme_id: SchemeId) -> QueryResult<Vec<SchemeVersionRow>> {
     scheme_versions::table
         .filter(scheme_versions::scheme_id.eq(scheme_id))
         .order(scheme_versions::effective_from.asc())
@@ -290,8 +282,8 @@ pub fn scheme_versions_of(conn: &mut DbConn, scheme_id: &str) -> QueryResult<Vec
 /// first version), in one query when it exists.
 pub fn scheme_version_in_fund(
     conn: &mut DbConn,
-    fund_id: &str,
-    scheme_id: &str,
+    fund_id: FundId,
+    scheme_id: SchemeId,
     date: NaiveDate,
 ) -> QueryResult<Option<SchemeVersionRow>> {
     let in_force = scheme_versions::table
@@ -319,15 +311,15 @@ pub fn scheme_version_in_fund(
 /// A worker of this fund and the id of its budget account in a scheme, if it has one: one query.
 pub fn worker_with_account(
     conn: &mut DbConn,
-    fund_id: &str,
-    worker_id: &str,
-    scheme_id: &str,
-) -> QueryResult<Option<(WorkerRow, Option<String>)>> {
+    fund_id: FundId,
+    worker_id: WorkerId,
+    scheme_id: SchemeId,
+) -> QueryResult<Option<(WorkerRow, Option<AccountId>)>> {
     workers::table
         .left_join(
             budget_accounts::table.on(budget_accounts::worker_id
                 .eq(workers::id)
-                .and(budget_accounts::scheme_id.eq(scheme_id.to_string()))),
+                .and(budget_accounts::scheme_id.eq(scheme_id))),
         )
         .filter(workers::fund_id.eq(fund_id))
         .filter(workers::id.eq(worker_id))
@@ -336,7 +328,7 @@ pub fn worker_with_account(
         .optional()
 }
 
-pub fn find_employer(conn: &mut DbConn, fund_id: &str, employer_id: &str) -> QueryResult<Option<EmployerRow>> {
+pub fn find_employer(conn: &mut DbConn, fund_id: FundId, employer_id: EmployerId) -> QueryResult<Option<EmployerRow>> {
     employers::table
         .filter(employers::fund_id.eq(fund_id))
         .filter(employers::id.eq(employer_id))
@@ -345,9 +337,9 @@ pub fn find_employer(conn: &mut DbConn, fund_id: &str, employer_id: &str) -> Que
         .optional()
 }
 
-pub fn list_employers(conn: &mut DbConn, fund_id: &str, page: &PageQuery) -> QueryResult<Vec<EmployerRow>> {
+pub fn list_employers(conn: &mut DbConn, fund_id: FundId, page: &PageQuery) -> QueryResult<Vec<EmployerRow>> {
     let mut query = employers::table
-        .filter(employers::fund_id.eq(fund_id.to_string()))
+        .filter(employers::fund_id.eq(fund_id))
         .select(EmployerRow::as_select())
         .into_boxed();
     if let Some(after) = &page.after {
@@ -356,7 +348,7 @@ pub fn list_employers(conn: &mut DbConn, fund_id: &str, page: &PageQuery) -> Que
     query.order(employers::id.desc()).limit(page.limit).load(conn)
 }
 
-pub fn find_worker(conn: &mut DbConn, fund_id: &str, worker_id: &str) -> QueryResult<Option<WorkerRow>> {
+pub fn find_worker(conn: &mut DbConn, fund_id: FundId, worker_id: WorkerId) -> QueryResult<Option<WorkerRow>> {
     workers::table
         .filter(workers::fund_id.eq(fund_id))
         .filter(workers::id.eq(worker_id))
@@ -367,16 +359,16 @@ pub fn find_worker(conn: &mut DbConn, fund_id: &str, worker_id: &str) -> QueryRe
 
 pub fn list_workers(
     conn: &mut DbConn,
-    fund_id: &str,
-    employer_id: Option<&str>,
+    fund_id: FundId,
+    employer_id: Option<EmployerId>,
     page: &PageQuery,
 ) -> QueryResult<Vec<WorkerRow>> {
     let mut query = workers::table
-        .filter(workers::fund_id.eq(fund_id.to_string()))
+        .filter(workers::fund_id.eq(fund_id))
         .select(WorkerRow::as_select())
         .into_boxed();
     if let Some(employer_id) = employer_id {
-        query = query.filter(workers::employer_id.eq(employer_id.to_string()));
+        query = query.filter(workers::employer_id.eq(employer_id));
     }
     if let Some(after) = &page.after {
         query = query.filter(workers::id.lt(after.clone()));
@@ -384,7 +376,7 @@ pub fn list_workers(
     query.order(workers::id.desc()).limit(page.limit).load(conn)
 }
 
-pub fn accounts_of_worker(conn: &mut DbConn, worker_id: &str) -> QueryResult<Vec<AccountRow>> {
+pub fn accounts_of_worker(conn: &mut DbConn, worker_id: WorkerId) -> QueryResult<Vec<AccountRow>> {
     budget_accounts::table
         .filter(budget_accounts::worker_id.eq(worker_id))
         .order(budget_accounts::id.asc())
@@ -392,7 +384,7 @@ pub fn accounts_of_worker(conn: &mut DbConn, worker_id: &str) -> QueryResult<Vec
         .load(conn)
 }
 
-pub fn lots_of_account(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<LotRow>> {
+pub fn lots_of_account(conn: &mut DbConn, account_id: AccountId) -> QueryResult<Vec<LotRow>> {
     grant_lots::table
         .filter(grant_lots::account_id.eq(account_id))
         .order((grant_lots::expires_on.asc(), grant_lots::id.asc()))
@@ -400,24 +392,30 @@ pub fn lots_of_account(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<L
         .load(conn)
 }
 
-impl ClaimRow {
-    /// The claim's state; `None` only for a row this service did not write.
-    pub fn state(&self) -> Option<crate::domain::status::ClaimStatus> {
-        crate::domain::status::ClaimStatus::parse(&self.status)
+impl SchemeVersionRow {
+    /// The row of a new version of a scheme with these (validated) rules.
+    pub fn new(fund_id: FundId, scheme_id: SchemeId, rules: &SchemeRules) -> SchemeVersionRow {
+        SchemeVersionRow {
+            id: SchemeVersionId::new(),
+            fund_id,
+            scheme_id,
+            effective_from: rules.effective_from,
+            annual_amount_cents: rules.annual_amount.cents(),
+            max_balance_cents: rules.max_balance.cents(),
+            validity_years: rules.validity_years,
+            eligible_categories: join_categories(&rules.eligible_categories),
+            max_claim_amount_cents: rules.max_claim_amount.cents(),
+            allow_partial: rules.allow_partial,
+            guidance_required_above_cents: rules.guidance_required_above.map(Money::cents),
+            guidance_window_days: rules.guidance_window_days,
+            funding_pct: rules.funding_pct,
+            claim_deadline_days: rules.claim_deadline_days,
+            created_at: now_utc(),
+        }
     }
 
-    pub fn is(&self, status: crate::domain::status::ClaimStatus) -> bool {
-        self.status == status.as_str()
-    }
-}
-
-impl VoucherRow {
-    /// The voucher's state; `None` only for a row this service did not write.
-    pub fn state(&self) -> Option<crate::domain::status::VoucherStatus> {
-        crate::domain::status::VoucherStatus::parse(&self.status)
-    }
-
-    pub fn is(&self, status: crate::domain::status::VoucherStatus) -> bool {
-        self.status == status.as_str()
+    /// The categories a claim may be for, as the list they were given.
+    pub fn categories(&self) -> Vec<String> {
+        split_categories(&self.eligible_categories)
     }
 }

@@ -10,6 +10,8 @@ use uuid::Uuid;
 macro_rules! typed_id {
     ($($name:ident),* $(,)?) => {$(
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -41,14 +43,3 @@ macro_rules! typed_id {
 }
 
 typed_id!(FundId, SchemeId, SchemeVersionId, EmployerId, WorkerId, AccountId, LotId, TransactionId, VoucherId, ClaimId, SessionId);
-
-/// Reads an id stored as text by this service. Stored ids were written from typed ids, so a
-/// malformed one means the database was changed behind the service's back.
-#[allow(clippy::panic, reason = "an invariant of the stored data, not input; a request that meets it answers 500 and its connection is discarded")]
-pub fn stored<T: FromStr>(text: &str) -> T {
-    match text.parse() {
-        Ok(id) => id,
-        // Invariant, not input: the row was written by this service from a valid id.
-        Err(_) => panic!("malformed id {text:?} in the database"),
-    }
-}

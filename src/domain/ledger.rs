@@ -2,10 +2,14 @@
 
 use std::fmt;
 
+use super::UnknownName;
+
 /// The accounts a posting can touch. `Available` and `Reserved` belong to a worker's budget
 /// account; the others are fund-level per scheme and have no balance row (no hot rows): their
 /// balances are sums over postings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum LedgerAccount {
     Available,
     Reserved,
@@ -43,8 +47,16 @@ impl LedgerAccount {
     }
 }
 
+impl fmt::Display for LedgerAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a ledger transaction does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum TxKind {
     Grant,
     Reserve,
@@ -79,5 +91,19 @@ impl TxKind {
     /// The kind's place in `ALL`.
     pub fn index(self) -> usize {
         self as usize
+    }
+}
+
+impl std::str::FromStr for LedgerAccount {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        LedgerAccount::ALL.into_iter().find(|v| v.as_str() == text).ok_or(UnknownName)
+    }
+}
+
+impl std::str::FromStr for TxKind {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        TxKind::ALL.into_iter().find(|v| v.as_str() == text).ok_or(UnknownName)
     }
 }

@@ -1,4 +1,6 @@
-//! Pure types and rules: money, ids, dates, schemes, lots. No actix, no diesel.
+//! Pure types and rules: money, ids, dates, schemes, lots. No actix and no queries; diesel
+//! appears only as derive markers naming the SQL type a value is stored as (`Text`), while
+//! the mapping itself lives in `crate::db::types`.
 
 pub mod claims;
 pub mod digest;
@@ -13,6 +15,11 @@ pub mod voucher_code;
 
 pub use ids::*;
 pub use money::{format_cents, Amount, Money, MoneyError, SignedCents, MAX_AMOUNT_CENTS};
+
+/// A name that is none of a closed set's names (a status, a transaction kind, an account).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a known name")]
+pub struct UnknownName;
 
 /// A field of a request that parsed but breaks a rule; answered 422 naming the field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -3,9 +3,13 @@
 
 use std::fmt;
 
+use super::UnknownName;
+
 /// Where a claim stands. `submitted` is the moment before it is decided; a claim is decided in
 /// the transaction that records it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum ClaimStatus {
     Submitted,
     Approved,
@@ -53,7 +57,9 @@ impl fmt::Display for ClaimStatus {
 }
 
 /// Where a voucher stands: issued (money reserved), then redeemed, cancelled or expired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum VoucherStatus {
     Issued,
     Redeemed,
@@ -84,6 +90,55 @@ impl fmt::Display for VoucherStatus {
     }
 }
 
+/// What a coaching session was: the first talk, a career conversation, or a follow-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Intake,
+    Loopbaangesprek,
+    FollowUp,
+}
+
+impl SessionKind {
+    pub const ALL: [SessionKind; 3] = [SessionKind::Intake, SessionKind::Loopbaangesprek, SessionKind::FollowUp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Intake => "intake",
+            SessionKind::Loopbaangesprek => "loopbaangesprek",
+            SessionKind::FollowUp => "follow_up",
+        }
+    }
+}
+
+impl fmt::Display for SessionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SessionKind {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        SessionKind::ALL.into_iter().find(|v| v.as_str() == text).ok_or(UnknownName)
+    }
+}
+
+impl std::str::FromStr for ClaimStatus {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        ClaimStatus::ALL.into_iter().find(|v| v.as_str() == text).ok_or(UnknownName)
+    }
+}
+
+impl std::str::FromStr for VoucherStatus {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        VoucherStatus::ALL.into_iter().find(|v| v.as_str() == text).ok_or(UnknownName)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +152,15 @@ mod tests {
             assert_eq!(VoucherStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(ClaimStatus::parse("APPROVED"), None);
+        for status in ClaimStatus::ALL {
+            assert_eq!(serde_json::to_value(status).ok(), Some(serde_json::Value::from(status.as_str())));
+        }
+        for status in VoucherStatus::ALL {
+            assert_eq!(serde_json::to_value(status).ok(), Some(serde_json::Value::from(status.as_str())));
+        }
+        for kind in SessionKind::ALL {
+            assert_eq!(serde_json::to_value(kind).ok(), Some(serde_json::Value::from(kind.as_str())));
+            assert_eq!(kind.as_str().parse::<SessionKind>(), Ok(kind));
+        }
     }
 }

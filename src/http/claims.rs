@@ -18,7 +18,7 @@ use super::metrics::Metrics;
 use crate::db::{DbConn, Pool};
 use crate::domain::scheme::is_slug;
 use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
-use crate::domain::{format_cents, Amount, FieldError, FundId, SchemeId, WorkerId};
+use crate::domain::{format_cents, Amount, ClaimId, EmployerId, FieldError, FundId, SchemeId, SchemeVersionId, TransactionId, VoucherId, WorkerId};
 use crate::ledger::claims::{self as ledger_claims, ClaimError, ClaimRequest};
 
 
@@ -77,12 +77,12 @@ impl NewClaim {
 
 #[derive(Debug, Serialize)]
 pub struct ClaimView {
-    pub id: String,
-    pub fund_id: String,
-    pub worker_id: String,
-    pub employer_id: String,
-    pub scheme_id: String,
-    pub scheme_version_id: String,
+    pub id: ClaimId,
+    pub fund_id: FundId,
+    pub worker_id: WorkerId,
+    pub employer_id: EmployerId,
+    pub scheme_id: SchemeId,
+    pub scheme_version_id: SchemeVersionId,
     pub amount: String,
     pub category: String,
     pub course: String,
@@ -91,16 +91,16 @@ pub struct ClaimView {
     pub training_start: String,
     pub training_end: String,
     pub voucher_code: Option<String>,
-    pub voucher_id: Option<String>,
+    pub voucher_id: Option<VoucherId>,
     pub evidence_reference: Option<String>,
-    pub status: String,
+    pub status: ClaimStatus,
     /// What the fund pays: its share of the invoice, within budget.
     pub approved_amount: String,
     pub rejection_reason: Option<String>,
     pub decision_note: Option<String>,
     pub payment_reference: Option<String>,
-    pub transaction_id: Option<String>,
-    pub reversal_transaction_id: Option<String>,
+    pub transaction_id: Option<TransactionId>,
+    pub reversal_transaction_id: Option<TransactionId>,
     pub submitted_at: String,
     pub decided_at: Option<String>,
     pub paid_at: Option<String>,
@@ -150,7 +150,7 @@ impl From<ClaimError> for ApiError {
                 let extra = serde_json::json!({ "existing_id": existing_id });
                 ApiError::conflict("duplicate_invoice", e.to_string()).with_extra(extra)
             }
-            ClaimError::InvalidState { ref status, .. } if status == ClaimStatus::Reversed.as_str() => {
+            ClaimError::InvalidState { status: ClaimStatus::Reversed, .. } => {
                 ApiError::conflict("already_reversed", e.to_string())
             }
             ClaimError::InvalidState { .. } => ApiError::conflict("invalid_state", e.to_string()),
@@ -162,11 +162,11 @@ impl From<ClaimError> for ApiError {
 
 /// Loads a claim the caller may see: the back office all of its fund, an employer its own, a
 /// worker its own.
-fn visible_claim(conn: &mut DbConn, caller: &Caller, fund: FundId, claim_id: &str) -> Result<ClaimRow, ApiError> {
-    let claim = ledger_claims::find_claim(conn, &fund.to_string(), claim_id)?.ok_or_else(|| ApiError::not_found("claim"))?;
+fn visible_claim(conn: &mut DbConn, caller: &Caller, fund: FundId, claim_id: ClaimId) -> Result<ClaimRow, ApiError> {
+    let claim = ledger_claims::find_claim(conn, fund, claim_id)?.ok_or_else(|| ApiError::not_found("claim"))?;
     let hidden = match caller.role {
-        Role::Employer => caller.employer.map(|e| e.to_string()) != Some(claim.employer_id.clone()),
-        Role::Worker => caller.worker.map(|w| w.to_string()) != Some(claim.worker_id.clone()),
+        Role::Employer => caller.employer != Some(claim.employer_id),
+        Role::Worker => caller.worker != Some(claim.worker_id),
         _ => false,
     };
     if hidden {
@@ -204,8 +204,8 @@ pub async fn create_claim(
 pub async fn get_claim(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
-    let id = path.id.hyphenated().to_string();
-    let claim = run(&pool, move |conn| visible_claim(conn, &caller, fund, &id)).await?;
+    let id = ClaimId(path.id);
+    let claim = run(&pool, move |conn| visible_claim(conn, &caller, fund, id)).await?;
     Ok(HttpResponse::Ok().json(ClaimView::from(claim)))
 }
 
@@ -235,30 +235,34 @@ pub async fn list_claims(
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
-    if let Some(status) = &params.status {
-        if ClaimStatus::parse(status).is_none() {
-            let all: Vec<&str> = ClaimStatus::ALL.iter().map(|s| s.as_str()).collect();
-            return Err(ApiError::bad_request("invalid_query", format!("status must be one of {}", all.join(", "))));
-        }
-    }
+    let status = params
+        .status
+        .as_deref()
+        .map(|status| {
+            status.parse::<ClaimStatus>().map_err(|_| {
+                let all: Vec<&str> = ClaimStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::bad_request("invalid_query", format!("status must be one of {}", all.join(", ")))
+            })
+        })
+        .transpose()?;
     let worker = match caller.role {
-        Role::Worker => caller.worker.map(|w| w.to_string()),
-        _ => params.worker_id.map(|w| w.hyphenated().to_string()),
+        Role::Worker => caller.worker,
+        _ => params.worker_id.map(WorkerId),
     };
     let employer = match caller.role {
-        Role::Employer => caller.employer.map(|e| e.to_string()),
-        _ => params.employer_id.map(|e| e.hyphenated().to_string()),
+        Role::Employer => caller.employer,
+        _ => params.employer_id.map(EmployerId),
     };
     let page = run(&pool, move |conn| {
         let filter = ClaimFilter {
             worker_id: worker,
             employer_id: employer,
-            status: params.status,
+            status,
             submitted_from: params.submitted_from.map(amsterdam_day_start_utc),
             submitted_before: params.submitted_to.and_then(|d| d.succ_opt()).map(amsterdam_day_start_utc),
         };
-        let rows = queries::list_claims(conn, &fund.to_string(), &filter, &query)?;
-        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), ClaimView::from))
+        let rows = queries::list_claims(conn, fund, &filter, &query)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id, ClaimView::from))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -309,15 +313,15 @@ async fn act(action: Action, post: MoneyAction, pool: web::Data<Pool>, path: web
             body.payment_reference
         }
     };
-    let id = path.id.hyphenated().to_string();
+    let id = ClaimId(path.id);
     let day = post.today;
     let answer = post
         .run(&pool, fund, move |conn, caller| {
             let claim = match action {
-                Action::Approve => ledger_claims::approve(conn, fund, &id, &caller.sub, day)?,
-                Action::Reject => ledger_claims::reject(conn, fund, &id, &text)?,
-                Action::Pay => ledger_claims::pay(conn, fund, &id, &text, &caller.sub)?,
-                Action::Reverse => ledger_claims::reverse(conn, fund, &id, &text, &caller.sub, day)?,
+                Action::Approve => ledger_claims::approve(conn, fund, id, &caller.sub, day)?,
+                Action::Reject => ledger_claims::reject(conn, fund, id, &text)?,
+                Action::Pay => ledger_claims::pay(conn, fund, id, &text, &caller.sub)?,
+                Action::Reverse => ledger_claims::reverse(conn, fund, id, &text, &caller.sub, day)?,
             };
             Stored::new(StatusCode::OK, ClaimView::from(claim))
         })

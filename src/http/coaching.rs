@@ -17,29 +17,12 @@ use super::idempotency::Stored;
 use crate::db::rows::SessionRow;
 use crate::db::Pool;
 use crate::domain::time::rfc3339;
-use crate::domain::{FieldError, FundId, WorkerId};
+use crate::domain::status::SessionKind;
+use crate::domain::{ClaimId, FieldError, FundId, SessionId, VoucherId, WorkerId};
 use crate::ledger::coaching::{record_session, SessionError, SessionRequest};
 
 /// Longest session recorded, in minutes: a working day.
 pub const MAX_SESSION_MINUTES: i32 = 8 * 60;
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionKind {
-    Intake,
-    Loopbaangesprek,
-    FollowUp,
-}
-
-impl SessionKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Intake => "intake",
-            SessionKind::Loopbaangesprek => "loopbaangesprek",
-            SessionKind::FollowUp => "follow_up",
-        }
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,15 +40,15 @@ pub struct NewSession {
 
 #[derive(Debug, Serialize)]
 pub struct SessionView {
-    pub id: String,
-    pub fund_id: String,
-    pub worker_id: String,
+    pub id: SessionId,
+    pub fund_id: FundId,
+    pub worker_id: WorkerId,
     pub coach: String,
     pub held_on: String,
     pub duration_minutes: i32,
-    pub kind: String,
-    pub voucher_id: Option<String>,
-    pub claim_id: Option<String>,
+    pub kind: SessionKind,
+    pub voucher_id: Option<VoucherId>,
+    pub claim_id: Option<ClaimId>,
     pub created_at: String,
 }
 
@@ -127,9 +110,9 @@ pub async fn create_coaching_session(
         worker_id: WorkerId(input.worker_id),
         held_on: input.held_on,
         duration_minutes: input.duration_minutes,
-        kind: input.kind.as_str().to_string(),
-        voucher_id: input.voucher_id.map(|v| v.hyphenated().to_string()),
-        claim_id: input.claim_id.map(|c| c.hyphenated().to_string()),
+        kind: input.kind,
+        voucher_id: input.voucher_id.map(VoucherId),
+        claim_id: input.claim_id.map(ClaimId),
     };
     let answer = post
         .run(&pool, fund, move |conn, caller| {
@@ -168,9 +151,8 @@ pub async fn list_coaching_sessions(
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
     let page = run(&pool, move |conn| {
-        let worker = params.worker_id.map(|w| w.hyphenated().to_string());
-        let rows = queries::list_sessions(conn, &fund.to_string(), worker.as_deref(), &query)?;
-        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), SessionView::from))
+        let rows = queries::list_sessions(conn, fund, params.worker_id.map(WorkerId), &query)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id, SessionView::from))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -179,9 +161,9 @@ pub async fn list_coaching_sessions(
 pub async fn get_coaching_session(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::Coach, Role::FundAdmin])?;
-    let id = path.id.hyphenated().to_string();
+    let id = SessionId(path.id);
     let session = run(&pool, move |conn| {
-        queries::find_session(conn, &fund.to_string(), &id)?.ok_or_else(|| ApiError::not_found("coaching session"))
+        queries::find_session(conn, fund, id)?.ok_or_else(|| ApiError::not_found("coaching session"))
     })
     .await?;
     Ok(HttpResponse::Ok().json(SessionView::from(session)))

@@ -112,11 +112,11 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds the page from rows fetched with `PageQuery::limit` (one more than asked).
-    pub fn from_rows<R>(mut rows: Vec<R>, query: &PageQuery, id: impl Fn(&R) -> String, view: impl Fn(R) -> T) -> Page<T> {
+    pub fn from_rows<R, K: std::fmt::Display>(mut rows: Vec<R>, query: &PageQuery, id: impl Fn(&R) -> K, view: impl Fn(R) -> T) -> Page<T> {
         let page_size = (query.limit - 1) as usize;
         let more = rows.len() > page_size;
         rows.truncate(page_size);
-        let next_cursor = if more { rows.last().map(&id) } else { None };
+        let next_cursor = if more { rows.last().map(|row| id(row).to_string()) } else { None };
         Page { items: rows.into_iter().map(view).collect(), next_cursor }
     }
 }

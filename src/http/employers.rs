@@ -23,8 +23,8 @@ pub struct NewEmployer {
 
 #[derive(Debug, Serialize)]
 pub struct EmployerView {
-    pub id: String,
-    pub fund_id: String,
+    pub id: EmployerId,
+    pub fund_id: FundId,
     pub kvk_number: String,
     pub name: String,
     pub sector: String,
@@ -59,8 +59,8 @@ pub async fn create_employer(
     bounded_text("name", &body.name, 200)?;
     bounded_text("sector", &body.sector, 100)?;
     let row = EmployerRow {
-        id: EmployerId::new().to_string(),
-        fund_id: fund.to_string(),
+        id: EmployerId::new(),
+        fund_id: fund,
         kvk_number: body.kvk_number,
         name: body.name,
         sector: body.sector,
@@ -89,8 +89,8 @@ pub async fn list_employers(
     caller.admit(fund, &[Role::FundAdmin])?;
     let query = params.query()?;
     let page = run(&pool, move |conn| {
-        let rows = rows::list_employers(conn, &fund.to_string(), &query)?;
-        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), EmployerView::from))
+        let rows = rows::list_employers(conn, fund, &query)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id, EmployerView::from))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -104,7 +104,7 @@ pub async fn get_employer(caller: Caller, pool: web::Data<Pool>, path: web::Path
         return Err(ApiError::not_found("employer"));
     }
     let row = run(&pool, move |conn| {
-        rows::find_employer(conn, &fund.to_string(), &employer_id.to_string())?.ok_or_else(|| ApiError::not_found("employer"))
+        rows::find_employer(conn, fund, employer_id)?.ok_or_else(|| ApiError::not_found("employer"))
     })
     .await?;
     Ok(HttpResponse::Ok().json(EmployerView::from(row)))

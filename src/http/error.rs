@@ -4,6 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::db::{classify, DbError, Failure};
 use crate::domain::{FieldError, MoneyError};
 use crate::ledger::grants::GrantError;
 use crate::ledger::LedgerError;
@@ -154,21 +155,19 @@ impl From<MoneyError> for ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(e: diesel::result::Error) -> ApiError {
-        match e {
-            diesel::result::Error::NotFound => ApiError::not_found("resource"),
-            e if crate::db::conn::is_unavailable(&e) => {
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> ApiError {
+        match classify(&e) {
+            Failure::NotFound => ApiError::not_found("resource"),
+            Failure::Unavailable => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::unavailable("the database could not complete the request now (unreachable, or busy past its timeout); nothing was stored, retry shortly")
             }
-            e if crate::db::is_unique_violation(&e) => {
-                ApiError::conflict("duplicate", "a resource with these unique fields exists already")
-            }
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _) => {
+            Failure::Duplicate => ApiError::conflict("duplicate", "a resource with these unique fields exists already"),
+            Failure::UnknownReference => {
                 ApiError::unprocessable("unknown_reference", "the request refers to something that does not exist in this fund")
             }
-            e => ApiError::internal(e),
+            Failure::Other => ApiError::internal(e),
         }
     }
 }

@@ -23,7 +23,7 @@ pub struct NewFund {
 
 #[derive(Debug, Serialize)]
 pub struct FundView {
-    pub id: String,
+    pub id: FundId,
     pub code: String,
     pub name: String,
     pub created_at: String,
@@ -44,7 +44,7 @@ pub async fn create_fund(caller: Caller, pool: web::Data<Pool>, body: JsonBody<N
         return Err(FieldError::new("code", "use 1 to 40 letters, digits, _ or -, starting with a letter (kept in lower case)").into());
     }
     bounded_text("name", &body.name, 200)?;
-    let row = FundRow { id: FundId::new().to_string(), code: body.code, name: body.name, created_at: now_utc() };
+    let row = FundRow { id: FundId::new(), code: body.code, name: body.name, created_at: now_utc() };
     let row = run(&pool, move |conn| {
         match queries::insert_fund(conn, &row)? {
             Inserted::Done => Ok(row),
@@ -61,7 +61,7 @@ pub async fn list_funds(caller: Caller, pool: web::Data<Pool>, params: web::Quer
     let query = params.query()?;
     let page = run(&pool, move |conn| {
         let rows = rows::list_funds(conn, &query)?;
-        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), FundView::from))
+        Ok(Page::from_rows(rows, &query, |r| r.id, FundView::from))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -73,6 +73,6 @@ pub async fn get_fund(caller: Caller, pool: web::Data<Pool>, path: web::Path<Fun
         fund,
         &[Role::PlatformAdmin, Role::FundAdmin, Role::Employer, Role::Coach, Role::Board, Role::Worker],
     )?;
-    let row = run(&pool, move |conn| rows::find_fund(conn, &fund.to_string())?.ok_or_else(|| ApiError::not_found("fund"))).await?;
+    let row = run(&pool, move |conn| rows::find_fund(conn, fund)?.ok_or_else(|| ApiError::not_found("fund"))).await?;
     Ok(HttpResponse::Ok().json(FundView::from(row)))
 }

@@ -116,8 +116,7 @@ pub fn run_idempotent(
         let Some(key) = scope.key else {
             return work(conn);
         };
-        let fund = scope.fund.to_string();
-        let key = KeyRef { fund_id: &fund, caller: scope.caller, key };
+        let key = KeyRef { fund_id: scope.fund, caller: scope.caller, key };
         if !keys::claim(conn, &key, scope.request_hash)? {
             let existing = keys::find(conn, &key)?.ok_or_else(|| ApiError::internal("an idempotency key vanished"))?;
             return match replay(existing, scope.request_hash)? {
@@ -157,8 +156,7 @@ fn replay(existing: IdempotencyRow, request_hash: &str) -> Result<Option<Stored>
 /// response of an earlier request with this key, if any.
 pub fn replay_only(conn: &mut DbConn, scope: &Scope<'_>) -> Result<Option<Stored>, ApiError> {
     let Some(key) = scope.key else { return Ok(None) };
-    let fund = scope.fund.to_string();
-    match keys::find(conn, &KeyRef { fund_id: &fund, caller: scope.caller, key })? {
+    match keys::find(conn, &KeyRef { fund_id: scope.fund, caller: scope.caller, key })? {
         Some(existing) => replay(existing, scope.request_hash),
         None => Ok(None),
     }
@@ -168,7 +166,6 @@ pub fn replay_only(conn: &mut DbConn, scope: &Scope<'_>) -> Result<Option<Stored
 /// racing request wins; both did the same idempotent work.
 pub fn remember(conn: &mut DbConn, scope: &Scope<'_>, stored: &Stored) -> Result<(), ApiError> {
     let Some(key) = scope.key else { return Ok(()) };
-    let fund = scope.fund.to_string();
-    keys::insert_answered(conn, &KeyRef { fund_id: &fund, caller: scope.caller, key }, scope.request_hash, stored.status.as_u16(), &stored.body)?;
+    keys::insert_answered(conn, &KeyRef { fund_id: scope.fund, caller: scope.caller, key }, scope.request_hash, stored.status.as_u16(), &stored.body)?;
     Ok(())
 }

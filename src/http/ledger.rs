@@ -11,14 +11,15 @@ use super::workers::visible_worker;
 use crate::db::rows::{self, PostingRow, TransactionRow};
 use crate::db::{read_tx, DbConn, Pool};
 use crate::domain::time::{now_utc, rfc3339};
-use crate::domain::{format_cents, FundId, SignedCents, WorkerId};
+use crate::domain::ledger::{LedgerAccount, TxKind};
+use crate::domain::{format_cents, AccountId, FundId, LotId, SchemeId, SignedCents, TransactionId, WorkerId};
 use crate::ledger::guidance;
 use crate::db::ledger_reads::{fund_digest_at, worker_transactions};
 use crate::ledger::verify::{verify_fund, VerifyReport};
 
 #[derive(Debug, Serialize)]
 pub struct LotView {
-    pub id: String,
+    pub id: LotId,
     pub grant_year: i32,
     pub amount: String,
     /// Not yet spent or lapsed: available plus reserved.
@@ -40,8 +41,8 @@ pub struct AccountGuidanceView {
 
 #[derive(Debug, Serialize)]
 pub struct AccountView {
-    pub account_id: String,
-    pub scheme_id: String,
+    pub account_id: AccountId,
+    pub scheme_id: SchemeId,
     /// What can be spent or reserved today: lots past their date do not count.
     pub available: String,
     /// Available money of lots past their date, which the next expiry run lapses.
@@ -61,18 +62,18 @@ pub struct GuidanceView {
 
 #[derive(Debug, Serialize)]
 pub struct BudgetView {
-    pub worker_id: String,
+    pub worker_id: WorkerId,
     pub accounts: Vec<AccountView>,
     pub guidance: GuidanceView,
 }
 
 /// A worker's balances per scheme with their lots and guidance status, read in one snapshot.
-pub fn budget_of(conn: &mut DbConn, worker_id: &str, today: NaiveDate) -> Result<BudgetView, ApiError> {
+pub fn budget_of(conn: &mut DbConn, worker_id: WorkerId, today: NaiveDate) -> Result<BudgetView, ApiError> {
     read_tx(conn, |conn| {
         let accounts = rows::accounts_of_worker(conn, worker_id)?;
         let mut views = Vec::with_capacity(accounts.len());
         for account in accounts {
-            let lots = rows::lots_of_account(conn, &account.id)?;
+            let lots = rows::lots_of_account(conn, account.id)?;
             let lapse_pending: i64 =
                 lots.iter().filter(|l| l.expires_on < today).map(|l| l.available_cents).sum();
             let lots = lots
@@ -87,7 +88,7 @@ pub fn budget_of(conn: &mut DbConn, worker_id: &str, today: NaiveDate) -> Result
                     expires_on: l.expires_on.to_string(),
                 })
                 .collect();
-            let rules = rows::scheme_version_in_fund(conn, &account.fund_id, &account.scheme_id, today)?;
+            let rules = rows::scheme_version_in_fund(conn, account.fund_id, account.scheme_id, today)?;
             let guidance = match rules {
                 Some(rules) => AccountGuidanceView {
                     required_above: rules.guidance_required_above_cents.map(format_cents),
@@ -110,7 +111,7 @@ pub fn budget_of(conn: &mut DbConn, worker_id: &str, today: NaiveDate) -> Result
             });
         }
         Ok(BudgetView {
-            worker_id: worker_id.to_string(),
+            worker_id,
             accounts: views,
             guidance: GuidanceView { last_session_on: guidance::last_session_on(conn, worker_id)?.map(|d| d.to_string()) },
         })
@@ -128,7 +129,7 @@ pub async fn get_worker_budget(
     let worker = WorkerId(path.id);
     let view = run(&pool, move |conn| {
         visible_worker(conn, &caller, fund, worker)?;
-        budget_of(conn, &worker.to_string(), today.0)
+        budget_of(conn, worker, today.0)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -137,21 +138,21 @@ pub async fn get_worker_budget(
 #[derive(Debug, Serialize)]
 pub struct PostingView {
     pub line: i32,
-    pub account: String,
+    pub account: LedgerAccount,
     pub amount: SignedCents,
-    pub lot_id: Option<String>,
+    pub lot_id: Option<LotId>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct EntryView {
-    pub id: String,
-    pub account_id: String,
+    pub id: TransactionId,
+    pub account_id: AccountId,
     pub seq: i64,
-    pub kind: String,
+    pub kind: TxKind,
     pub effective_date: String,
     pub recorded_at: String,
     pub actor: String,
-    pub reverses: Option<String>,
+    pub reverses: Option<TransactionId>,
     pub reference: Option<String>,
     pub hash: String,
     pub postings: Vec<PostingView>,
@@ -188,8 +189,8 @@ pub async fn list_worker_ledger(
     let query = params.query()?;
     let page = run(&pool, move |conn| {
         visible_worker(conn, &caller, fund, worker)?;
-        let rows = worker_transactions(conn, &worker.to_string(), &query)?;
-        Ok(Page::from_rows(rows, &query, |(t, _)| t.id.clone(), entry_view))
+        let rows = worker_transactions(conn, worker, &query)?;
+        Ok(Page::from_rows(rows, &query, |(t, _)| t.id, entry_view))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -198,7 +199,7 @@ pub async fn list_worker_ledger(
 pub async fn verify_ledger(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
-    let report: VerifyReport = run(&pool, move |conn| Ok(read_tx(conn, |conn| verify_fund(conn, &fund.to_string()))?)).await?;
+    let report: VerifyReport = run(&pool, move |conn| Ok(read_tx(conn, |conn| verify_fund(conn, fund))?)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -210,7 +211,7 @@ pub struct DigestParams {
 
 #[derive(Debug, Serialize)]
 pub struct DigestView {
-    pub fund_id: String,
+    pub fund_id: FundId,
     pub at: String,
     pub accounts: usize,
     pub digest: String,
@@ -231,6 +232,6 @@ pub async fn get_ledger_digest(
         None => now_utc(),
     };
     let (digest, accounts) =
-        run(&pool, move |conn| Ok(read_tx(conn, |conn| fund_digest_at(conn, &fund.to_string(), at))?)).await?;
-    Ok(HttpResponse::Ok().json(DigestView { fund_id: fund.to_string(), at: rfc3339(at), accounts, digest }))
+        run(&pool, move |conn| Ok(read_tx(conn, |conn| fund_digest_at(conn, fund, at))?)).await?;
+    Ok(HttpResponse::Ok().json(DigestView { fund_id: fund, at: rfc3339(at), accounts, digest }))
 }

@@ -12,13 +12,14 @@ use super::ledger::{budget_of, BudgetView};
 use super::vouchers::VoucherView;
 use crate::db::rows::{self, ClaimRow, VoucherRow};
 use crate::db::Pool;
+use crate::domain::FundId;
 
 /// Most recent claims shown to a worker.
 pub const MY_CLAIMS_SHOWN: i64 = 50;
 
 #[derive(Debug, Serialize)]
 pub struct MyBudgetView {
-    pub fund_id: String,
+    pub fund_id: FundId,
     #[serde(flatten)]
     pub budget: BudgetView,
     pub open_vouchers: Vec<VoucherView>,
@@ -31,11 +32,10 @@ pub async fn get_my_budget(caller: Caller, pool: web::Data<Pool>, today: Today) 
         return Err(ApiError::unauthorized("a worker token must name its fund and worker"));
     };
     let view = run(&pool, move |conn| {
-        let (fund, worker) = (fund.to_string(), worker.to_string());
-        rows::find_worker(conn, &fund, &worker)?.ok_or_else(|| ApiError::not_found("worker"))?;
-        let budget = budget_of(conn, &worker, today.0)?;
-        let open: Vec<VoucherRow> = queries::open_vouchers_of_worker(conn, &worker)?;
-        let recent: Vec<ClaimRow> = queries::recent_claims_of_worker(conn, &worker, MY_CLAIMS_SHOWN)?;
+        rows::find_worker(conn, fund, worker)?.ok_or_else(|| ApiError::not_found("worker"))?;
+        let budget = budget_of(conn, worker, today.0)?;
+        let open: Vec<VoucherRow> = queries::open_vouchers_of_worker(conn, worker)?;
+        let recent: Vec<ClaimRow> = queries::recent_claims_of_worker(conn, worker, MY_CLAIMS_SHOWN)?;
         Ok(MyBudgetView {
             fund_id: fund,
             budget,

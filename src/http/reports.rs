@@ -48,8 +48,8 @@ pub async fn get_monthly_report(
     }
     let audience = if caller.role == Role::Board { Audience::Board } else { Audience::BackOffice };
     let (report, fund_row) = run(&pool, move |conn| {
-        let fund_row = rows::find_fund(conn, &fund.to_string())?.ok_or_else(|| ApiError::not_found("fund"))?;
-        Ok((monthly_report(conn, &fund.to_string(), month, audience)?, fund_row))
+        let fund_row = rows::find_fund(conn, fund)?.ok_or_else(|| ApiError::not_found("fund"))?;
+        Ok((monthly_report(conn, fund, month, audience)?, fund_row))
     })
     .await?;
     Ok(match params.format {

@@ -12,7 +12,7 @@ use crate::db::queries::{self, Inserted};
 use super::json_body::JsonBody;
 use crate::db::rows::{self, SchemeRow, SchemeVersionRow};
 use crate::db::{write_tx, DbConn, Pool};
-use crate::domain::scheme::{is_slug, RulesInput, SchemeRules};
+use crate::domain::scheme::{is_slug, RulesInput};
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{format_cents, Amount, FieldError, FundId, Money, SchemeId, SchemeVersionId};
 
@@ -63,7 +63,7 @@ impl NewScheme {
 
 #[derive(Debug, Serialize)]
 pub struct RulesView {
-    pub version_id: String,
+    pub version_id: SchemeVersionId,
     pub effective_from: NaiveDate,
     pub annual_amount: String,
     pub max_balance: String,
@@ -80,12 +80,12 @@ pub struct RulesView {
 impl From<&SchemeVersionRow> for RulesView {
     fn from(v: &SchemeVersionRow) -> RulesView {
         RulesView {
-            version_id: v.id.clone(),
+            version_id: v.id,
             effective_from: v.effective_from,
             annual_amount: format_cents(v.annual_amount_cents),
             max_balance: format_cents(v.max_balance_cents),
             validity_years: v.validity_years,
-            eligible_categories: crate::domain::scheme::split_categories(&v.eligible_categories),
+            eligible_categories: v.categories(),
             max_claim_amount: format_cents(v.max_claim_amount_cents),
             allow_partial: v.allow_partial,
             guidance_required_above: v.guidance_required_above_cents.map(format_cents),
@@ -99,8 +99,8 @@ impl From<&SchemeVersionRow> for RulesView {
 /// A scheme with the rules in force today at the top level and every version listed.
 #[derive(Debug, Serialize)]
 pub struct SchemeView {
-    pub id: String,
-    pub fund_id: String,
+    pub id: SchemeId,
+    pub fund_id: FundId,
     pub code: String,
     pub name: String,
     #[serde(flatten)]
@@ -127,28 +127,8 @@ fn scheme_view(scheme: SchemeRow, versions: &[SchemeVersionRow], on: NaiveDate) 
     })
 }
 
-fn version_row(fund: FundId, scheme_id: &str, rules: &SchemeRules) -> SchemeVersionRow {
-    SchemeVersionRow {
-        id: SchemeVersionId::new().to_string(),
-        fund_id: fund.to_string(),
-        scheme_id: scheme_id.to_string(),
-        effective_from: rules.effective_from,
-        annual_amount_cents: rules.annual_amount.cents(),
-        max_balance_cents: rules.max_balance.cents(),
-        validity_years: rules.validity_years,
-        eligible_categories: crate::domain::scheme::join_categories(&rules.eligible_categories),
-        max_claim_amount_cents: rules.max_claim_amount.cents(),
-        allow_partial: rules.allow_partial,
-        guidance_required_above_cents: rules.guidance_required_above.map(Money::cents),
-        guidance_window_days: rules.guidance_window_days,
-        funding_pct: rules.funding_pct,
-        claim_deadline_days: rules.claim_deadline_days,
-        created_at: now_utc(),
-    }
-}
-
-fn load_view(conn: &mut DbConn, fund: FundId, scheme_id: &str, day: NaiveDate) -> Result<SchemeView, ApiError> {
-    let scheme = rows::find_scheme(conn, &fund.to_string(), scheme_id)?.ok_or_else(|| ApiError::not_found("scheme"))?;
+fn load_view(conn: &mut DbConn, fund: FundId, scheme_id: SchemeId, day: NaiveDate) -> Result<SchemeView, ApiError> {
+    let scheme = rows::find_scheme(conn, fund, scheme_id)?.ok_or_else(|| ApiError::not_found("scheme"))?;
     let versions = rows::scheme_versions_of(conn, scheme_id)?;
     scheme_view(scheme, &versions, day)
 }
@@ -173,12 +153,11 @@ pub async fn create_scheme(
     let rules = rules.validate(day)?;
     let view = run(&pool, move |conn| {
         write_tx(conn, |conn| {
-            let scheme =
-                SchemeRow { id: SchemeId::new().to_string(), fund_id: fund.to_string(), code, name, created_at: now_utc() };
+            let scheme = SchemeRow { id: SchemeId::new(), fund_id: fund, code, name, created_at: now_utc() };
             if queries::insert_scheme(conn, &scheme)? == Inserted::Duplicate {
                 return Err(ApiError::conflict("duplicate_scheme_code", format!("this fund has a scheme {:?} already", scheme.code)));
             }
-            let version = version_row(fund, &scheme.id, &rules);
+            let version = SchemeVersionRow::new(fund, scheme.id, &rules);
             queries::insert_scheme_version(conn, &version)?;
             scheme_view(scheme, &[version], day)
         })
@@ -198,7 +177,7 @@ pub async fn create_scheme_version(
     let day = today.0;
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
-    let scheme_id = path.id.hyphenated().to_string();
+    let scheme_id = SchemeId(path.id);
     let rules = body.into_inner();
     let Some(effective_from) = rules.effective_from else {
         return Err(FieldError::new("effective_from", "a new version must say from which date it applies").into());
@@ -206,8 +185,8 @@ pub async fn create_scheme_version(
     let rules = rules.validate(day)?;
     let view = run(&pool, move |conn| {
         write_tx(conn, |conn| {
-            rows::find_scheme(conn, &fund.to_string(), &scheme_id)?.ok_or_else(|| ApiError::not_found("scheme"))?;
-            let versions = rows::scheme_versions_of(conn, &scheme_id)?;
+            rows::find_scheme(conn, fund, scheme_id)?.ok_or_else(|| ApiError::not_found("scheme"))?;
+            let versions = rows::scheme_versions_of(conn, scheme_id)?;
             if let Some(latest) = versions.last() {
                 if effective_from <= latest.effective_from {
                     return Err(FieldError::new(
@@ -217,8 +196,8 @@ pub async fn create_scheme_version(
                     .into());
                 }
             }
-            queries::insert_scheme_version(conn, &version_row(fund, &scheme_id, &rules))?;
-            load_view(conn, fund, &scheme_id, day)
+            queries::insert_scheme_version(conn, &SchemeVersionRow::new(fund, scheme_id, &rules))?;
+            load_view(conn, fund, scheme_id, day)
         })
     })
     .await?;
@@ -237,13 +216,13 @@ pub async fn list_schemes(
     caller.admit(fund, ALL_FUND_ROLES)?;
     let query = params.query()?;
     let page = run(&pool, move |conn| {
-        let schemes = rows::list_schemes(conn, &fund.to_string(), &query)?;
+        let schemes = rows::list_schemes(conn, fund, &query)?;
         let mut views = Vec::with_capacity(schemes.len());
         for scheme in schemes {
-            let versions = rows::scheme_versions_of(conn, &scheme.id)?;
+            let versions = rows::scheme_versions_of(conn, scheme.id)?;
             views.push(scheme_view(scheme, &versions, today.0)?);
         }
-        Ok(Page::from_rows(views, &query, |v| v.id.clone(), |v| v))
+        Ok(Page::from_rows(views, &query, |v| v.id, |v| v))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -252,7 +231,7 @@ pub async fn list_schemes(
 pub async fn get_scheme(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>, today: Today) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, ALL_FUND_ROLES)?;
-    let scheme_id = path.id.hyphenated().to_string();
-    let view = run(&pool, move |conn| load_view(conn, fund, &scheme_id, today.0)).await?;
+    let scheme_id = SchemeId(path.id);
+    let view = run(&pool, move |conn| load_view(conn, fund, scheme_id, today.0)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -17,7 +17,7 @@ use crate::db::rows::VoucherRow;
 use crate::db::{DbConn, Pool};
 use crate::domain::time::rfc3339;
 use crate::domain::voucher_code::VoucherCode;
-use crate::domain::{format_cents, Amount, FieldError, FundId, SchemeId, WorkerId};
+use crate::domain::{format_cents, Amount, ClaimId, FieldError, FundId, SchemeId, VoucherId, WorkerId};
 use crate::ledger::vouchers::{close, find_voucher, issue, VoucherError, VoucherRequest};
 
 /// How far ahead a voucher may run.
@@ -37,17 +37,17 @@ pub struct NewVoucher {
 
 #[derive(Debug, Serialize)]
 pub struct VoucherView {
-    pub id: String,
-    pub fund_id: String,
-    pub worker_id: String,
-    pub scheme_id: String,
+    pub id: VoucherId,
+    pub fund_id: FundId,
+    pub worker_id: WorkerId,
+    pub scheme_id: SchemeId,
     pub code: String,
     pub amount: String,
     pub course: String,
     pub provider: String,
     pub valid_until: String,
-    pub status: String,
-    pub claim_id: Option<String>,
+    pub status: VoucherStatus,
+    pub claim_id: Option<ClaimId>,
     pub created_at: String,
     pub closed_at: Option<String>,
 }
@@ -89,10 +89,9 @@ impl From<VoucherError> for ApiError {
 
 /// Loads a voucher the caller may see: the back office all of its fund, an employer those of
 /// its workers, a worker its own.
-fn visible_voucher(conn: &mut DbConn, caller: &Caller, fund: FundId, voucher_id: &str) -> Result<VoucherRow, ApiError> {
-    let voucher = find_voucher(conn, &fund.to_string(), voucher_id)?.ok_or_else(|| ApiError::not_found("voucher"))?;
-    let worker = WorkerId(crate::domain::ids::stored(&voucher.worker_id));
-    super::workers::visible_worker(conn, caller, fund, worker).map_err(|_| ApiError::not_found("voucher"))?;
+fn visible_voucher(conn: &mut DbConn, caller: &Caller, fund: FundId, voucher_id: VoucherId) -> Result<VoucherRow, ApiError> {
+    let voucher = find_voucher(conn, fund, voucher_id)?.ok_or_else(|| ApiError::not_found("voucher"))?;
+    super::workers::visible_worker(conn, caller, fund, voucher.worker_id).map_err(|_| ApiError::not_found("voucher"))?;
     Ok(voucher)
 }
 
@@ -128,8 +127,8 @@ pub async fn create_voucher(post: MoneyPost, pool: web::Data<Pool>, path: web::P
 pub async fn get_voucher(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
-    let id = path.id.hyphenated().to_string();
-    let voucher = run(&pool, move |conn| visible_voucher(conn, &caller, fund, &id)).await?;
+    let id = VoucherId(path.id);
+    let voucher = run(&pool, move |conn| visible_voucher(conn, &caller, fund, id)).await?;
     Ok(HttpResponse::Ok().json(VoucherView::from(voucher)))
 }
 
@@ -152,20 +151,24 @@ pub async fn list_vouchers(
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
-    if let Some(status) = &params.status {
-        if VoucherStatus::parse(status).is_none() {
-            return Err(ApiError::bad_request("invalid_query", "status must be issued, redeemed, cancelled or expired"));
-        }
-    }
+    let status = params
+        .status
+        .as_deref()
+        .map(|status| {
+            status
+                .parse::<VoucherStatus>()
+                .map_err(|_| ApiError::bad_request("invalid_query", "status must be issued, redeemed, cancelled or expired"))
+        })
+        .transpose()?;
     let worker_filter = match caller.role {
-        Role::Worker => caller.worker.map(|w| w.to_string()),
-        _ => params.worker_id.map(|w| w.hyphenated().to_string()),
+        Role::Worker => caller.worker,
+        _ => params.worker_id.map(WorkerId),
     };
-    let employer_filter = if caller.role == Role::Employer { caller.employer.map(|e| e.to_string()) } else { None };
+    let employer_filter = if caller.role == Role::Employer { caller.employer } else { None };
     let page = run(&pool, move |conn| {
-        let filter = VoucherFilter { worker_id: worker_filter, employer_id: employer_filter, status: params.status };
-        let rows = queries::list_vouchers(conn, &fund.to_string(), &filter, &query)?;
-        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), VoucherView::from))
+        let filter = VoucherFilter { worker_id: worker_filter, employer_id: employer_filter, status };
+        let rows = queries::list_vouchers(conn, fund, &filter, &query)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id, VoucherView::from))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -176,11 +179,11 @@ pub async fn cancel_voucher(post: MoneyAction, pool: web::Data<Pool>, path: web:
     let mut post = post.into_parts();
     post.admit(fund, &[Role::FundAdmin])?;
     let _: CancelBody = post.parse()?;
-    let id = path.id.hyphenated().to_string();
+    let id = VoucherId(path.id);
     let day = post.today;
     let answer = post
         .run(&pool, fund, move |conn, caller| {
-            let voucher = close(conn, &fund.to_string(), &id, &caller.sub, day, VoucherStatus::Cancelled)?;
+            let voucher = close(conn, fund, id, &caller.sub, day, VoucherStatus::Cancelled)?;
             Stored::new(StatusCode::OK, VoucherView::from(voucher))
         })
         .await?;

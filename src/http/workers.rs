@@ -39,10 +39,10 @@ pub struct LapsingView {
 
 #[derive(Debug, Serialize)]
 pub struct WorkerView {
-    pub id: String,
-    pub fund_id: String,
+    pub id: WorkerId,
+    pub fund_id: FundId,
     pub participant_number: String,
-    pub employer_id: String,
+    pub employer_id: EmployerId,
     pub birth_year: Option<i32>,
     pub education_level: Option<String>,
     pub created_at: String,
@@ -71,8 +71,8 @@ pub fn visible_worker(conn: &mut DbConn, caller: &Caller, fund: FundId, worker: 
     if caller.role == Role::Worker && caller.worker != Some(worker) {
         return Err(ApiError::not_found("worker"));
     }
-    let row = rows::find_worker(conn, &fund.to_string(), &worker.to_string())?.ok_or_else(|| ApiError::not_found("worker"))?;
-    if caller.role == Role::Employer && caller.employer.map(|e| e.to_string()) != Some(row.employer_id.clone()) {
+    let row = rows::find_worker(conn, fund, worker)?.ok_or_else(|| ApiError::not_found("worker"))?;
+    if caller.role == Role::Employer && caller.employer != Some(row.employer_id) {
         return Err(ApiError::not_found("worker"));
     }
     Ok(row)
@@ -100,16 +100,16 @@ pub async fn create_worker(
         return Err(ApiError::unprocessable("unknown_reference", "employer_id: an employer registers its own workers only"));
     }
     let row = WorkerRow {
-        id: WorkerId::new().to_string(),
-        fund_id: fund.to_string(),
+        id: WorkerId::new(),
+        fund_id: fund,
         participant_number: body.participant_number,
-        employer_id: employer_id.to_string(),
+        employer_id,
         birth_year: body.birth_year,
         education_level: body.education_level.map(|e| e.as_str().to_string()),
         created_at: now_utc(),
     };
     let row = run(&pool, move |conn| {
-        if rows::find_employer(conn, &fund.to_string(), &row.employer_id)?.is_none() {
+        if rows::find_employer(conn, fund, row.employer_id)?.is_none() {
             return Err(ApiError::unprocessable("unknown_reference", "employer_id: no such employer in this fund"));
         }
         if queries::insert_worker(conn, &row)? == Inserted::Duplicate {
@@ -157,10 +157,10 @@ pub async fn list_workers(
         let page = run(&pool, move |conn| outreach_page(conn, fund, today.0, until, &query)).await?;
         return Ok(HttpResponse::Ok().json(page));
     }
-    let employer = if caller.role == Role::Employer { caller.employer.map(|e| e.to_string()) } else { None };
+    let employer = if caller.role == Role::Employer { caller.employer } else { None };
     let page = run(&pool, move |conn| {
-        let rows = rows::list_workers(conn, &fund.to_string(), employer.as_deref(), &query)?;
-        Ok(Page::from_rows(rows, &query, |r| r.id.clone(), WorkerView::from))
+        let rows = rows::list_workers(conn, fund, employer, &query)?;
+        Ok(Page::from_rows(rows, &query, |r| r.id, WorkerView::from))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -175,17 +175,16 @@ fn outreach_page(
     until: chrono::NaiveDate,
     query: &crate::db::rows::PageQuery,
 ) -> Result<Page<WorkerView>, ApiError> {
-    let lapsing = crate::db::ledger_reads::lapsing_by_worker(conn, &fund.to_string(), from, until)?;
-    let mut selected: Vec<(String, i64, chrono::NaiveDate)> = lapsing
-        .into_iter()
-        .filter(|(worker, _, _)| query.after.as_ref().is_none_or(|after| worker < after))
-        .collect();
-    selected.sort_by(|a, b| b.0.cmp(&a.0));
+    let lapsing = crate::db::ledger_reads::lapsing_by_worker(conn, fund, from, until)?;
+    let after: Option<WorkerId> = query.after.as_deref().and_then(|after| after.parse().ok());
+    let mut selected: Vec<(WorkerId, i64, chrono::NaiveDate)> =
+        lapsing.into_iter().filter(|(worker, _, _)| after.is_none_or(|after| *worker < after)).collect();
+    selected.sort_by_key(|(worker, _, _)| std::cmp::Reverse(*worker));
     selected.truncate(query.limit as usize);
-    let ids: Vec<String> = selected.iter().map(|(w, _, _)| w.clone()).collect();
+    let ids: Vec<WorkerId> = selected.iter().map(|(w, _, _)| *w).collect();
     let mut rows: Vec<WorkerRow> = queries::workers_by_id(conn, &ids)?;
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
-    Ok(Page::from_rows(rows, query, |r| r.id.clone(), |r| {
+    rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+    Ok(Page::from_rows(rows, query, |r| r.id, |r| {
         let lapsing = selected.iter().find(|(w, _, _)| *w == r.id).map(|(_, cents, date)| LapsingView {
             amount: crate::domain::format_cents(*cents),
             first_expires_on: date.to_string(),

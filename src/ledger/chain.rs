@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::rows::{PostingRow, TransactionRow};
 use crate::domain::time::rfc3339;
+use crate::domain::{AccountId, FundId, LotId, SchemeId, TransactionId};
 
 /// The `prev_hash` of an account's first transaction.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -14,25 +15,26 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 struct CanonicalPosting<'a> {
     line: i32,
     account: &'a str,
-    budget_account_id: Option<&'a str>,
-    scheme_id: &'a str,
-    lot_id: Option<&'a str>,
+    budget_account_id: Option<AccountId>,
+    scheme_id: SchemeId,
+    lot_id: Option<LotId>,
     amount_cents: i64,
 }
 
-/// Version 1 of the canonical encoding: JSON with a fixed field order.
+/// Version 1 of the canonical encoding: JSON with a fixed field order. Ids are written as
+/// their hyphenated lower-case text, as they are stored.
 #[derive(Serialize)]
 struct CanonicalTransaction<'a> {
     v: u8,
-    id: &'a str,
-    fund_id: &'a str,
-    account_id: &'a str,
+    id: TransactionId,
+    fund_id: FundId,
+    account_id: AccountId,
     seq: i64,
     kind: &'a str,
     effective_date: String,
     recorded_at: String,
     actor: &'a str,
-    reverses: Option<&'a str>,
+    reverses: Option<TransactionId>,
     reference: Option<&'a str>,
     prev_hash: &'a str,
     postings: Vec<CanonicalPosting<'a>>,
@@ -43,25 +45,25 @@ struct CanonicalTransaction<'a> {
 pub fn transaction_hash(tx: &TransactionRow, postings: &[PostingRow]) -> String {
     let canonical = CanonicalTransaction {
         v: 1,
-        id: &tx.id,
-        fund_id: &tx.fund_id,
-        account_id: &tx.account_id,
+        id: tx.id,
+        fund_id: tx.fund_id,
+        account_id: tx.account_id,
         seq: tx.seq,
-        kind: &tx.kind,
+        kind: tx.kind.as_str(),
         effective_date: tx.effective_date.to_string(),
         recorded_at: rfc3339(tx.recorded_at),
         actor: &tx.actor,
-        reverses: tx.reverses.as_deref(),
+        reverses: tx.reverses,
         reference: tx.reference.as_deref(),
         prev_hash: &tx.prev_hash,
         postings: postings
             .iter()
             .map(|p| CanonicalPosting {
                 line: p.line,
-                account: &p.account,
-                budget_account_id: p.budget_account_id.as_deref(),
-                scheme_id: &p.scheme_id,
-                lot_id: p.lot_id.as_deref(),
+                account: p.account.as_str(),
+                budget_account_id: p.budget_account_id,
+                scheme_id: p.scheme_id,
+                lot_id: p.lot_id,
                 amount_cents: p.amount_cents,
             })
             .collect(),

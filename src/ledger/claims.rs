@@ -12,11 +12,10 @@ use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, ClaimRow, SchemeVersionRow, VoucherRow, WorkerRow};
 use crate::db::schema::{claim_payments, claims, vouchers};
 use crate::domain::claims::{affordable_cents, funded_cents, rule_breach, ClaimFacts, RejectionReason};
-use crate::domain::ids::stored;
 use crate::domain::lots::{take_fifo, usable_cents};
 use crate::domain::time::now_utc;
 use crate::domain::voucher_code::VoucherCode;
-use crate::domain::{Amount, ClaimId, EmployerId, FundId, SchemeId, WorkerId};
+use crate::domain::{Amount, ClaimId, EmployerId, FundId, SchemeId, VoucherId, WorkerId};
 
 #[derive(Clone, Debug)]
 pub struct ClaimRequest {
@@ -42,11 +41,11 @@ pub enum ClaimError {
     #[error("claim not found")]
     NotFound,
     #[error("invoice {invoice:?} of this employer was claimed already")]
-    DuplicateInvoice { invoice: String, existing_id: Option<String> },
+    DuplicateInvoice { invoice: String, existing_id: Option<ClaimId> },
     #[error("this claim was paid already; a claim is paid once")]
     AlreadyPaid,
     #[error("the claim is {status}; this needs a claim that is {needed}")]
-    InvalidState { status: String, needed: &'static str },
+    InvalidState { status: ClaimStatus, needed: &'static str },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -75,46 +74,44 @@ pub fn submit(
     request: &ClaimRequest,
     today: NaiveDate,
 ) -> Result<ClaimRow, ClaimError> {
-    let fund = fund_id.to_string();
-    let scheme_id = request.scheme_id.to_string();
-    let (worker, account_id) = rows::worker_with_account(conn, &fund, &request.worker_id.to_string(), &scheme_id)?
-        .filter(|(w, _)| employer.is_none_or(|e| e.to_string() == w.employer_id))
+    let (worker, account_id) = rows::worker_with_account(conn, fund_id, request.worker_id, request.scheme_id)?
+        .filter(|(w, _)| employer.is_none_or(|e| e == w.employer_id))
         .ok_or(ClaimError::UnknownWorker(request.worker_id))?;
     // The rules in force when the training starts; for a training that has not started yet,
     // today's rules: a client cannot pick next year's rules by naming a future start.
-    let rules = rows::scheme_version_in_fund(conn, &fund, &scheme_id, request.training_start.min(today))?
+    let rules = rows::scheme_version_in_fund(conn, fund_id, request.scheme_id, request.training_start.min(today))?
         .ok_or(ClaimError::UnknownScheme(request.scheme_id))?;
     let account = match account_id {
-        Some(id) => Some(lock_account(conn, stored(&id))?),
+        Some(id) => Some(lock_account(conn, id)?),
         None => None,
     };
     // An invoice this employer claimed before is answered with the claim it made, before any
     // money is looked at (the unique constraint still catches two submitted at once).
-    if let Some(existing) = find_invoice_claim(conn, &fund, &worker.employer_id, &request.invoice_reference)? {
+    if let Some(existing) = find_invoice_claim(conn, fund_id, worker.employer_id, &request.invoice_reference)? {
         return Err(ClaimError::DuplicateInvoice { invoice: request.invoice_reference.clone(), existing_id: Some(existing) });
     }
 
-    let decision = decide(conn, &fund, &worker, &rules, account.as_ref(), request, today)?;
-    let mut row = new_claim_row(&fund, &worker, &rules, account.as_ref(), request, actor);
+    let decision = decide(conn, fund_id, &worker, &rules, account.as_ref(), request, today)?;
+    let mut row = new_claim_row(fund_id, &worker, &rules, account.as_ref(), request, actor);
     match decision {
         Decision::Rejected(reason) => {
-            row.status = ClaimStatus::Rejected.as_str().into();
+            row.status = ClaimStatus::Rejected;
             row.rejection_reason = Some(reason.as_str().into());
         }
         Decision::AwaitingGuidance => {
-            row.status = ClaimStatus::AwaitingGuidance.as_str().into();
+            row.status = ClaimStatus::AwaitingGuidance;
             row.decided_at = None;
         }
         Decision::Approved { plan, voucher } => {
             let account = account.as_ref().ok_or(LedgerError::Invariant("approved without an account".into()))?;
             let booking = Booking::new(actor, today, format!("claim:{}", row.id));
             let tx = spend(conn, account, &plan, &booking)?;
-            row.status = ClaimStatus::Approved.as_str().into();
+            row.status = ClaimStatus::Approved;
             row.approved_cents = plan.spent_cents();
             row.spend_tx_id = Some(tx.id);
             if let Some(voucher) = voucher {
-                row.voucher_id = Some(voucher.id.clone());
-                redeem_voucher(conn, &voucher.id, &row.id)?;
+                row.voucher_id = Some(voucher.id);
+                redeem_voucher(conn, voucher.id, row.id)?;
             }
         }
     }
@@ -126,7 +123,7 @@ pub fn submit(
 
 /// The row of a claim about to be decided, as the request and its worker make it.
 fn new_claim_row(
-    fund: &str,
+    fund_id: FundId,
     worker: &WorkerRow,
     rules: &SchemeVersionRow,
     account: Option<&AccountRow>,
@@ -135,13 +132,13 @@ fn new_claim_row(
 ) -> ClaimRow {
     let now = now_utc();
     ClaimRow {
-        id: ClaimId::new().to_string(),
-        fund_id: fund.to_string(),
-        worker_id: worker.id.clone(),
-        employer_id: worker.employer_id.clone(),
-        scheme_id: request.scheme_id.to_string(),
-        scheme_version_id: rules.id.clone(),
-        account_id: account.map(|a| a.id.clone()),
+        id: ClaimId::new(),
+        fund_id,
+        worker_id: worker.id,
+        employer_id: worker.employer_id,
+        scheme_id: request.scheme_id,
+        scheme_version_id: rules.id,
+        account_id: account.map(|a| a.id),
         amount_cents: request.amount.cents(),
         category: request.category.clone(),
         course: request.course.clone(),
@@ -152,7 +149,7 @@ fn new_claim_row(
         voucher_id: None,
         voucher_code: request.voucher_code.as_ref().map(|c| VoucherCode::parse(c).map(|c| c.to_string()).unwrap_or(c.clone())),
         evidence_reference: request.evidence_reference.clone(),
-        status: ClaimStatus::Submitted.as_str().into(),
+        status: ClaimStatus::Submitted,
         approved_cents: 0,
         rejection_reason: None,
         decision_note: None,
@@ -178,9 +175,9 @@ fn insert_claim(conn: &mut DbConn, row: &ClaimRow) -> Result<(), ClaimError> {
     Ok(())
 }
 
-fn redeem_voucher(conn: &mut DbConn, voucher_id: &str, claim_id: &str) -> Result<(), ClaimError> {
-    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq(VoucherStatus::Issued.as_str())))
-        .set((vouchers::status.eq(VoucherStatus::Redeemed.as_str()), vouchers::claim_id.eq(Some(claim_id)), vouchers::closed_at.eq(Some(now_utc()))))
+fn redeem_voucher(conn: &mut DbConn, voucher_id: VoucherId, claim_id: ClaimId) -> Result<(), ClaimError> {
+    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq(VoucherStatus::Issued)))
+        .set((vouchers::status.eq(VoucherStatus::Redeemed), vouchers::claim_id.eq(Some(claim_id)), vouchers::closed_at.eq(Some(now_utc()))))
         .execute(conn)?;
     if updated != 1 {
         return Err(LedgerError::Invariant(format!("voucher {voucher_id} changed under its account lock")).into());
@@ -190,14 +187,14 @@ fn redeem_voucher(conn: &mut DbConn, voucher_id: &str, claim_id: &str) -> Result
 
 fn decide(
     conn: &mut DbConn,
-    fund: &str,
+    fund: FundId,
     worker: &WorkerRow,
     rules: &SchemeVersionRow,
     account: Option<&AccountRow>,
     request: &ClaimRequest,
     today: NaiveDate,
 ) -> Result<Decision, ClaimError> {
-    let categories = crate::domain::scheme::split_categories(&rules.eligible_categories);
+    let categories = rules.categories();
     let facts = ClaimFacts {
         category: &request.category,
         eligible_categories: &categories,
@@ -211,7 +208,7 @@ fn decide(
         return Ok(Decision::Rejected(reason));
     }
     let voucher = match &request.voucher_code {
-        Some(code) => match usable_voucher(conn, fund, &worker.id, &request.scheme_id.to_string(), code, today)? {
+        Some(code) => match usable_voucher(conn, fund, worker.id, request.scheme_id, code, today)? {
             Ok(voucher) => Some(voucher),
             Err(reason) => return Ok(Decision::Rejected(reason)),
         },
@@ -222,7 +219,7 @@ fn decide(
     // reservation only. A claim that spends beyond it meets the rule as a whole, as if there
     // were no voucher: otherwise a small voucher would carry a large claim past the rule.
     let covered_by_voucher = voucher.as_ref().map_or(0, |v| v.amount_cents.min(payable));
-    if payable > covered_by_voucher && !super::guidance::met(conn, &worker.id, rules, payable, today)? {
+    if payable > covered_by_voucher && !super::guidance::met(conn, worker.id, rules, payable, today)? {
         return Ok(Decision::AwaitingGuidance);
     }
     Ok(match account {
@@ -234,9 +231,9 @@ fn decide(
 /// The voucher named by a claim, or why it cannot be used.
 fn usable_voucher(
     conn: &mut DbConn,
-    fund: &str,
-    worker_id: &str,
-    scheme_id: &str,
+    fund: FundId,
+    worker_id: WorkerId,
+    scheme_id: SchemeId,
     code: &str,
     today: NaiveDate,
 ) -> Result<Result<VoucherRow, RejectionReason>, ClaimError> {
@@ -249,10 +246,10 @@ fn usable_voucher(
     Ok(if voucher.worker_id != worker_id || voucher.scheme_id != scheme_id {
         Err(RejectionReason::VoucherMismatch)
     } else {
-        match voucher.state() {
-            Some(VoucherStatus::Cancelled) => Err(RejectionReason::VoucherCancelled),
-            Some(VoucherStatus::Redeemed) => Err(RejectionReason::VoucherUsed),
-            Some(VoucherStatus::Expired) => Err(RejectionReason::VoucherExpired),
+        match voucher.status {
+            VoucherStatus::Cancelled => Err(RejectionReason::VoucherCancelled),
+            VoucherStatus::Redeemed => Err(RejectionReason::VoucherUsed),
+            VoucherStatus::Expired => Err(RejectionReason::VoucherExpired),
             _ if voucher.valid_until < today => Err(RejectionReason::VoucherExpired),
             _ => Ok(voucher),
         }
@@ -271,13 +268,13 @@ fn plan_spend(
 ) -> Result<Decision, ClaimError> {
     let (mut plan, rest) = match &voucher {
         Some(v) => {
-            let reserved = allocations(conn, &v.id)?;
+            let reserved = allocations(conn, v.id)?;
             (SpendPlan::from_voucher(&reserved, payable.min(v.amount_cents)), payable - v.amount_cents.min(payable))
         }
         None => (SpendPlan::default(), payable),
     };
     if rest > 0 {
-        let lots = lot_balances(conn, &account.id)?;
+        let lots = lot_balances(conn, account.id)?;
         let covered = affordable_cents(rest, usable_cents(&lots, today), allow_partial);
         match covered {
             Some(cents) => {
@@ -295,7 +292,7 @@ fn plan_spend(
 }
 
 /// The id of the claim an employer made for an invoice, if any.
-fn find_invoice_claim(conn: &mut DbConn, fund: &str, employer_id: &str, invoice: &str) -> QueryResult<Option<String>> {
+fn find_invoice_claim(conn: &mut DbConn, fund: FundId, employer_id: EmployerId, invoice: &str) -> QueryResult<Option<ClaimId>> {
     claims::table
         .filter(claims::fund_id.eq(fund))
         .filter(claims::employer_id.eq(employer_id))
@@ -305,7 +302,7 @@ fn find_invoice_claim(conn: &mut DbConn, fund: &str, employer_id: &str, invoice:
         .optional()
 }
 
-pub fn find_claim(conn: &mut DbConn, fund: &str, claim_id: &str) -> QueryResult<Option<ClaimRow>> {
+pub fn find_claim(conn: &mut DbConn, fund: FundId, claim_id: ClaimId) -> QueryResult<Option<ClaimRow>> {
     claims::table
         .filter(claims::fund_id.eq(fund))
         .filter(claims::id.eq(claim_id))
@@ -316,21 +313,20 @@ pub fn find_claim(conn: &mut DbConn, fund: &str, claim_id: &str) -> QueryResult<
 
 /// Loads a claim with its worker's budget account locked, so that what is read next cannot
 /// change until the transaction ends.
-fn locked_claim(conn: &mut DbConn, fund_id: FundId, claim_id: &str) -> Result<(ClaimRow, AccountRow), ClaimError> {
-    let fund = fund_id.to_string();
-    let claim = find_claim(conn, &fund, claim_id)?.ok_or(ClaimError::NotFound)?;
-    let account_id = ensure_account(conn, fund_id, stored(&claim.worker_id), stored(&claim.scheme_id))?;
+fn locked_claim(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId) -> Result<(ClaimRow, AccountRow), ClaimError> {
+    let claim = find_claim(conn, fund_id, claim_id)?.ok_or(ClaimError::NotFound)?;
+    let account_id = ensure_account(conn, fund_id, claim.worker_id, claim.scheme_id)?;
     let account = lock_account(conn, account_id)?;
-    let claim = find_claim(conn, &fund, claim_id)?.ok_or(ClaimError::NotFound)?;
+    let claim = find_claim(conn, fund_id, claim_id)?.ok_or(ClaimError::NotFound)?;
     Ok((claim, account))
 }
 
 /// Approves by hand a claim that waits for guidance, or one rejected for lack of budget
 /// (after a new grant). The budget rule still applies; the guidance rule is the fund's call.
-pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
+pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
     let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
-    let approvable = claim.is(ClaimStatus::AwaitingGuidance)
-        || (claim.is(ClaimStatus::Rejected) && claim.rejection_reason.as_deref() == Some("insufficient_budget"));
+    let approvable = claim.status == ClaimStatus::AwaitingGuidance
+        || (claim.status == ClaimStatus::Rejected && claim.rejection_reason.as_deref() == Some(RejectionReason::InsufficientBudget.as_str()));
     if !approvable {
         return Err(ClaimError::InvalidState {
             status: claim.status,
@@ -347,13 +343,13 @@ pub fn retry_waiting(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, a
 }
 
 fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str, today: NaiveDate, must: bool) -> Result<ClaimRow, ClaimError> {
-    let rules = rows::scheme_versions_of(conn, &claim.scheme_id)?
+    let rules = rows::scheme_versions_of(conn, claim.scheme_id)?
         .into_iter()
         .find(|v| v.id == claim.scheme_version_id)
         .ok_or(ClaimError::NotFound)?;
     let payable = funded_cents(claim.amount_cents, rules.funding_pct);
     let voucher = match &claim.voucher_code {
-        Some(code) => match usable_voucher(conn, &claim.fund_id, &claim.worker_id, &claim.scheme_id, code, today)? {
+        Some(code) => match usable_voucher(conn, claim.fund_id, claim.worker_id, claim.scheme_id, code, today)? {
             Ok(v) => Some(v),
             Err(_) if must => return Err(LedgerError::InsufficientBudget { usable_cents: 0 }.into()),
             Err(_) => return Ok(claim),
@@ -363,7 +359,7 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
     let plan = match plan_spend(conn, account, voucher, payable, rules.allow_partial, today)? {
         Decision::Approved { plan, voucher } => (plan, voucher),
         _ if must => {
-            let lots = lot_balances(conn, &account.id)?;
+            let lots = lot_balances(conn, account.id)?;
             return Err(LedgerError::InsufficientBudget { usable_cents: usable_cents(&lots, today) }.into());
         }
         _ => return Ok(claim),
@@ -372,17 +368,17 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
     let booking = Booking::new(actor, today, format!("claim:{}", claim.id));
     let tx = spend(conn, account, &plan, &booking)?;
     if let Some(voucher) = &voucher {
-        redeem_voucher(conn, &voucher.id, &claim.id)?;
+        redeem_voucher(conn, voucher.id, claim.id)?;
     }
     let now = now_utc();
-    let updated = diesel::update(claims::table.filter(claims::id.eq(&claim.id)).filter(claims::status.eq(&claim.status)))
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim.id)).filter(claims::status.eq(claim.status)))
         .set((
-            claims::status.eq(ClaimStatus::Approved.as_str()),
+            claims::status.eq(ClaimStatus::Approved),
             claims::approved_cents.eq(plan.spent_cents()),
             claims::rejection_reason.eq(None::<String>),
-            claims::spend_tx_id.eq(Some(&tx.id)),
-            claims::account_id.eq(Some(&account.id)),
-            claims::voucher_id.eq(voucher.as_ref().map(|v| v.id.clone())),
+            claims::spend_tx_id.eq(Some(tx.id)),
+            claims::account_id.eq(Some(account.id)),
+            claims::voucher_id.eq(voucher.as_ref().map(|v| v.id)),
             claims::decided_at.eq(Some(now)),
         ))
         .execute(conn)?;
@@ -390,11 +386,11 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
         return Err(LedgerError::Invariant(format!("claim {} changed under its account lock", claim.id)).into());
     }
     Ok(ClaimRow {
-        status: ClaimStatus::Approved.as_str().into(),
+        status: ClaimStatus::Approved,
         approved_cents: plan.spent_cents(),
         rejection_reason: None,
         spend_tx_id: Some(tx.id),
-        account_id: Some(account.id.clone()),
+        account_id: Some(account.id),
         voucher_id: voucher.map(|v| v.id),
         decided_at: Some(now),
         ..claim
@@ -403,15 +399,15 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
 
 /// Rejects by hand a claim that is waiting (for guidance). Moves no money, but takes the
 /// account lock like every change of a claim's state, so that it cannot cross an approval.
-pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) -> Result<ClaimRow, ClaimError> {
+pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &str) -> Result<ClaimRow, ClaimError> {
     let (claim, _account) = locked_claim(conn, fund_id, claim_id)?;
-    if !claim.is(ClaimStatus::AwaitingGuidance) && !claim.is(ClaimStatus::Submitted) {
+    if !matches!(claim.status, ClaimStatus::AwaitingGuidance | ClaimStatus::Submitted) {
         return Err(invalid_state(claim.status, "awaiting_guidance"));
     }
     let now = now_utc();
-    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(&claim.status)))
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(claim.status)))
         .set((
-            claims::status.eq(ClaimStatus::Rejected.as_str()),
+            claims::status.eq(ClaimStatus::Rejected),
             claims::rejection_reason.eq(Some(RejectionReason::RejectedByFund.as_str())),
             claims::decision_note.eq(Some(reason)),
             claims::decided_at.eq(Some(now)),
@@ -419,7 +415,7 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) 
         .execute(conn)?;
     changed_one(updated, claim_id)?;
     Ok(ClaimRow {
-        status: ClaimStatus::Rejected.as_str().into(),
+        status: ClaimStatus::Rejected,
         rejection_reason: Some(RejectionReason::RejectedByFund.as_str().into()),
         decision_note: Some(reason.to_string()),
         decided_at: Some(now),
@@ -430,9 +426,9 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str) 
 /// Records the payment of an approved claim. Moves no budget (the money was spent on
 /// approval), but takes the account lock, so that a payment and a reversal of the same claim
 /// are decided one after the other, never both.
-pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference: &str, actor: &str) -> Result<ClaimRow, ClaimError> {
+pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, payment_reference: &str, actor: &str) -> Result<ClaimRow, ClaimError> {
     let (claim, _account) = locked_claim(conn, fund_id, claim_id)?;
-    if !claim.is(ClaimStatus::Approved) {
+    if claim.status != ClaimStatus::Approved {
         return Err(invalid_state(claim.status, "approved"));
     }
     let now = now_utc();
@@ -441,7 +437,7 @@ pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference
     diesel::insert_into(claim_payments::table)
         .values((
             claim_payments::claim_id.eq(claim_id),
-            claim_payments::fund_id.eq(fund_id.to_string()),
+            claim_payments::fund_id.eq(fund_id),
             claim_payments::payment_reference.eq(payment_reference),
             claim_payments::paid_by.eq(actor),
             claim_payments::paid_at.eq(now),
@@ -451,34 +447,34 @@ pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: &str, payment_reference
             true => ClaimError::AlreadyPaid,
             false => e.into(),
         })?;
-    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(ClaimStatus::Approved.as_str())))
-        .set((claims::status.eq(ClaimStatus::Paid.as_str()), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now))))
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(ClaimStatus::Approved)))
+        .set((claims::status.eq(ClaimStatus::Paid), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now))))
         .execute(conn)?;
     changed_one(updated, claim_id)?;
-    Ok(ClaimRow { status: ClaimStatus::Paid.as_str().into(), payment_reference: Some(payment_reference.to_string()), paid_at: Some(now), ..claim })
+    Ok(ClaimRow { status: ClaimStatus::Paid, payment_reference: Some(payment_reference.to_string()), paid_at: Some(now), ..claim })
 }
 
 /// Reverses an approved or paid claim (refund, cancelled course): the mirror of its spend.
-pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
+pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
     let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
-    if !claim.is(ClaimStatus::Approved) && !claim.is(ClaimStatus::Paid) {
+    if !matches!(claim.status, ClaimStatus::Approved | ClaimStatus::Paid) {
         return Err(invalid_state(claim.status, "approved or paid"));
     }
-    let spend_tx = claim.spend_tx_id.clone().ok_or(LedgerError::Invariant(format!("claim {claim_id} approved without a spend")))?;
+    let spend_tx = claim.spend_tx_id.ok_or(LedgerError::Invariant(format!("claim {claim_id} approved without a spend")))?;
     let booking = Booking::new(actor, today, format!("claim:{claim_id}"));
-    let tx = reverse_spend(conn, &account, &spend_tx, &booking)?;
+    let tx = reverse_spend(conn, &account, spend_tx, &booking)?;
     let now = now_utc();
-    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(&claim.status)))
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(claim.status)))
         .set((
-            claims::status.eq(ClaimStatus::Reversed.as_str()),
-            claims::reversal_tx_id.eq(Some(&tx.id)),
+            claims::status.eq(ClaimStatus::Reversed),
+            claims::reversal_tx_id.eq(Some(tx.id)),
             claims::reversed_at.eq(Some(now)),
             claims::decision_note.eq(Some(reason)),
         ))
         .execute(conn)?;
     changed_one(updated, claim_id)?;
     Ok(ClaimRow {
-        status: ClaimStatus::Reversed.as_str().into(),
+        status: ClaimStatus::Reversed,
         reversal_tx_id: Some(tx.id),
         reversed_at: Some(now),
         decision_note: Some(reason.to_string()),
@@ -486,13 +482,13 @@ pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: &str, reason: &str,
     })
 }
 
-fn invalid_state(status: String, needed: &'static str) -> ClaimError {
+fn invalid_state(status: ClaimStatus, needed: &'static str) -> ClaimError {
     ClaimError::InvalidState { status, needed }
 }
 
 /// A state change under the account lock must change exactly the row it read; anything else
 /// is a bug, and the whole transaction (with any money it moved) is rolled back.
-fn changed_one(updated: usize, claim_id: &str) -> Result<(), ClaimError> {
+fn changed_one(updated: usize, claim_id: ClaimId) -> Result<(), ClaimError> {
     if updated != 1 {
         return Err(LedgerError::Invariant(format!("claim {claim_id} changed under its account lock")).into());
     }

@@ -15,8 +15,7 @@ use crate::domain::status::VoucherStatus;
 use crate::db::conn::{write_tx, DbConn};
 use crate::db::rows::LotRow;
 use crate::db::schema::{grant_lots, vouchers};
-use crate::domain::ids::stored;
-use crate::domain::{AccountId, FundId, LotId, TransactionId};
+use crate::domain::{AccountId, FundId, LotId, TransactionId, VoucherId};
 
 /// Accounts lapsed per database transaction: large enough to amortise the commit, small
 /// enough to keep locks short.
@@ -39,17 +38,16 @@ pub fn run_expiry(
     as_of: NaiveDate,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<ExpiryOutcome, VoucherError> {
-    let fund = fund_id.to_string();
     let mut outcome = ExpiryOutcome::default();
     // Vouchers first: what they release from a lapsed lot lapses in this same run.
-    let due: Vec<(String, i64)> = vouchers::table
-        .filter(vouchers::fund_id.eq(&fund))
-        .filter(vouchers::status.eq(VoucherStatus::Issued.as_str()))
+    let due: Vec<(VoucherId, i64)> = vouchers::table
+        .filter(vouchers::fund_id.eq(fund_id))
+        .filter(vouchers::status.eq(VoucherStatus::Issued))
         .filter(vouchers::valid_until.lt(as_of))
         .select((vouchers::id, vouchers::amount_cents))
         .load(conn)?;
     for (voucher_id, cents) in due {
-        let closed = write_tx(conn, |conn| close(conn, &fund, &voucher_id, actor, as_of, VoucherStatus::Expired));
+        let closed = write_tx(conn, |conn| close(conn, fund_id, voucher_id, actor, as_of, VoucherStatus::Expired));
         match closed {
             Ok(_) => {
                 outcome.vouchers_expired += 1;
@@ -60,8 +58,8 @@ pub fn run_expiry(
             Err(e) => return Err(e),
         }
     }
-    let accounts: Vec<String> = grant_lots::table
-        .filter(grant_lots::fund_id.eq(&fund))
+    let accounts: Vec<AccountId> = grant_lots::table
+        .filter(grant_lots::fund_id.eq(fund_id))
         .filter(grant_lots::expires_on.lt(as_of))
         .filter(grant_lots::available_cents.gt(0))
         .select(grant_lots::account_id)
@@ -73,7 +71,7 @@ pub fn run_expiry(
         let lapsed = write_tx(conn, |conn| {
             let mut lapsed = Vec::new();
             for account in chunk {
-                lapsed.push(lapse_account(conn, stored(account), actor, as_of)?);
+                lapsed.push(lapse_account(conn, *account, actor, as_of)?);
             }
             Ok::<_, LedgerError>(lapsed)
         })?;
@@ -92,7 +90,7 @@ pub fn run_expiry(
 fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &str, as_of: NaiveDate) -> Result<(usize, i64), LedgerError> {
     let account = lock_account(conn, account_id)?;
     let due: Vec<LotRow> = grant_lots::table
-        .filter(grant_lots::account_id.eq(&account.id))
+        .filter(grant_lots::account_id.eq(account.id))
         .filter(grant_lots::expires_on.lt(as_of))
         .filter(grant_lots::available_cents.gt(0))
         .order((grant_lots::expires_on.asc(), grant_lots::id.asc()))
@@ -101,14 +99,14 @@ fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &str, as_of: N
     if due.is_empty() {
         return Ok((0, 0));
     }
-    let mut per_lot: BTreeMap<String, i64> = BTreeMap::new();
+    let mut per_lot: BTreeMap<LotId, i64> = BTreeMap::new();
     for lot in &due {
-        *per_lot.entry(lot.id.clone()).or_default() += lot.available_cents;
+        *per_lot.entry(lot.id).or_default() += lot.available_cents;
     }
     let total: i64 = per_lot.values().sum();
     let mut postings: Vec<Posting> = per_lot
         .iter()
-        .map(|(lot, cents)| Posting::new(LedgerAccount::Available, Some(stored::<LotId>(lot)), -cents))
+        .map(|(lot, cents)| Posting::new(LedgerAccount::Available, Some(*lot), -cents))
         .collect();
     postings.push(Posting::new(LedgerAccount::Expired, None, total));
     let booking = Booking::new(actor, as_of, format!("expiry:{as_of}"));

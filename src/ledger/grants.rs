@@ -13,7 +13,6 @@ use crate::db::rows::{self, AccountRow, LotRow, PostingRow, SchemeVersionRow, Tr
 use crate::db::schema::{budget_accounts, grant_lots, ledger_postings, ledger_transactions, workers};
 use crate::domain::scheme::{capped_grant_cents, lot_expires_on};
 use crate::domain::time::now_utc;
-use crate::domain::ids::stored;
 use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, TransactionId, WorkerId};
 
 /// Grant years accepted: back-dated moves of existing balances, up to next year's grant.
@@ -115,15 +114,14 @@ pub fn grant_many(
     requests: &[GrantRequest],
     today: NaiveDate,
 ) -> Result<Vec<GrantOutcome>, BulkGrantError> {
-    let fund = fund_id.to_string();
-    check_requests(conn, &fund, requests, today)?;
-    let rules = rules_per_scheme_and_year(conn, &fund, requests)?;
-    let mut accounts = lock_accounts(conn, &fund, requests)?;
-    let before: HashMap<String, (i64, i64)> = accounts.values().map(|a| (a.id.clone(), (a.tx_count, a.available_cents))).collect();
+    check_requests(conn, fund_id, requests, today)?;
+    let rules = rules_per_scheme_and_year(conn, fund_id, requests)?;
+    let mut accounts = lock_accounts(conn, fund_id, requests)?;
+    let before: HashMap<AccountId, (i64, i64)> = accounts.values().map(|a| (a.id, (a.tx_count, a.available_cents))).collect();
     // Money that can no longer be spent (lots past their date that no expiry run has lapsed
     // yet) does not count against the cap: a grant gives the same budget before and after
     // the year-end run.
-    let account_ids: Vec<String> = before.keys().cloned().collect();
+    let account_ids: Vec<AccountId> = before.keys().copied().collect();
     let unusable = unusable_available_cents(conn, &account_ids, today).map_err(BulkGrantError::db)?;
     let mut batch = Batch {
         actor,
@@ -140,7 +138,7 @@ pub fn grant_many(
     for (i, r) in requests.iter().enumerate() {
         let version = &rules[&(r.scheme_id, r.grant_year)];
         let account = accounts
-            .get_mut(&(r.worker_id.to_string(), r.scheme_id.to_string()))
+            .get_mut(&(r.worker_id, r.scheme_id))
             .ok_or(BulkGrantError::at(i, GrantError::Ledger(LedgerError::Invariant("account missing after insert".into()))))?;
         outcomes.push(batch.book(account, version, r).map_err(|e| BulkGrantError::at(i, e))?);
     }
@@ -163,16 +161,16 @@ pub fn grant_many(
 }
 
 /// Every grant year in range and every worker in this fund, or the first item that is not.
-fn check_requests(conn: &mut DbConn, fund: &str, requests: &[GrantRequest], today: NaiveDate) -> Result<(), BulkGrantError> {
+fn check_requests(conn: &mut DbConn, fund: FundId, requests: &[GrantRequest], today: NaiveDate) -> Result<(), BulkGrantError> {
     let latest = today.year() + 1;
     if let Some(i) = requests.iter().position(|r| !(EARLIEST_GRANT_YEAR..=latest).contains(&r.grant_year)) {
         return Err(BulkGrantError::at(i, GrantError::GrantYear { year: requests[i].grant_year, latest }));
     }
-    let named: BTreeSet<String> = requests.iter().map(|r| r.worker_id.to_string()).collect();
-    let named: Vec<String> = named.into_iter().collect();
-    let mut known: BTreeSet<String> = BTreeSet::new();
+    let named: BTreeSet<WorkerId> = requests.iter().map(|r| r.worker_id).collect();
+    let named: Vec<WorkerId> = named.into_iter().collect();
+    let mut known: BTreeSet<WorkerId> = BTreeSet::new();
     for chunk in named.chunks(INSERT_CHUNK_ROWS) {
-        let found: Vec<String> = workers::table
+        let found: Vec<WorkerId> = workers::table
             .filter(workers::fund_id.eq(fund))
             .filter(workers::id.eq_any(chunk))
             .select(workers::id)
@@ -180,7 +178,7 @@ fn check_requests(conn: &mut DbConn, fund: &str, requests: &[GrantRequest], toda
             .map_err(BulkGrantError::db)?;
         known.extend(found);
     }
-    match requests.iter().position(|r| !known.contains(&r.worker_id.to_string())) {
+    match requests.iter().position(|r| !known.contains(&r.worker_id)) {
         Some(i) => Err(BulkGrantError::at(i, GrantError::UnknownWorker(requests[i].worker_id))),
         None => Ok(()),
     }
@@ -189,7 +187,7 @@ fn check_requests(conn: &mut DbConn, fund: &str, requests: &[GrantRequest], toda
 /// The rules per scheme and grant year: the version in force on 1 January of the year.
 fn rules_per_scheme_and_year(
     conn: &mut DbConn,
-    fund: &str,
+    fund: FundId,
     requests: &[GrantRequest],
 ) -> Result<HashMap<(SchemeId, i32), SchemeVersionRow>, BulkGrantError> {
     let mut rules = HashMap::new();
@@ -199,7 +197,7 @@ fn rules_per_scheme_and_year(
         }
         let year_start = NaiveDate::from_ymd_opt(r.grant_year, 1, 1)
             .ok_or(BulkGrantError::at(i, GrantError::GrantYear { year: r.grant_year, latest: r.grant_year }))?;
-        let version = rows::scheme_version_in_fund(conn, fund, &r.scheme_id.to_string(), year_start)
+        let version = rows::scheme_version_in_fund(conn, fund, r.scheme_id, year_start)
             .map_err(BulkGrantError::db)?
             .ok_or(BulkGrantError::at(i, GrantError::UnknownScheme(r.scheme_id)))?;
         rules.insert((r.scheme_id, r.grant_year), version);
@@ -211,17 +209,17 @@ fn rules_per_scheme_and_year(
 /// for the rest of the transaction, all in one ascending order of account id, so that two bulks
 /// over overlapping workers cannot deadlock: FOR UPDATE on PostgreSQL; on SQLite the write
 /// transaction already excludes every other writer.
-fn lock_accounts(conn: &mut DbConn, fund: &str, requests: &[GrantRequest]) -> Result<HashMap<(String, String), AccountRow>, BulkGrantError> {
+fn lock_accounts(conn: &mut DbConn, fund: FundId, requests: &[GrantRequest]) -> Result<HashMap<(WorkerId, SchemeId), AccountRow>, BulkGrantError> {
     let db = BulkGrantError::db;
-    let pairs: BTreeSet<(String, String)> = requests.iter().map(|r| (r.worker_id.to_string(), r.scheme_id.to_string())).collect();
+    let pairs: BTreeSet<(WorkerId, SchemeId)> = requests.iter().map(|r| (r.worker_id, r.scheme_id)).collect();
     let created_at = now_utc();
     let fresh: Vec<AccountRow> = pairs
         .iter()
-        .map(|(worker, scheme)| AccountRow {
-            id: AccountId::new().to_string(),
-            fund_id: fund.to_string(),
-            worker_id: worker.clone(),
-            scheme_id: scheme.clone(),
+        .map(|&(worker_id, scheme_id)| AccountRow {
+            id: AccountId::new(),
+            fund_id: fund,
+            worker_id,
+            scheme_id,
             available_cents: 0,
             reserved_cents: 0,
             granted_cents: 0,
@@ -236,11 +234,11 @@ fn lock_accounts(conn: &mut DbConn, fund: &str, requests: &[GrantRequest]) -> Re
         crate::on_backend!(conn, |c| diesel::insert_into(budget_accounts::table).values(chunk).on_conflict_do_nothing().execute(c))
             .map_err(db)?;
     }
-    let named: BTreeSet<&String> = pairs.iter().map(|(worker, _)| worker).collect();
-    let named: Vec<&String> = named.into_iter().collect();
-    let mut account_ids: Vec<String> = Vec::new();
+    let named: BTreeSet<WorkerId> = pairs.iter().map(|(worker, _)| *worker).collect();
+    let named: Vec<WorkerId> = named.into_iter().collect();
+    let mut account_ids: Vec<AccountId> = Vec::new();
     for chunk in named.chunks(INSERT_CHUNK_ROWS) {
-        let ids: Vec<String> = budget_accounts::table
+        let ids: Vec<AccountId> = budget_accounts::table
             .filter(budget_accounts::fund_id.eq(fund))
             .filter(budget_accounts::worker_id.eq_any(chunk))
             .select(budget_accounts::id)
@@ -262,7 +260,7 @@ fn lock_accounts(conn: &mut DbConn, fund: &str, requests: &[GrantRequest]) -> Re
         }
         .map_err(db)?;
         for row in rows {
-            accounts.insert((row.worker_id.clone(), row.scheme_id.clone()), row);
+            accounts.insert((row.worker_id, row.scheme_id), row);
         }
     }
     Ok(accounts)
@@ -274,7 +272,7 @@ struct Batch<'a> {
     today: NaiveDate,
     now: chrono::NaiveDateTime,
     /// Per account, money held that can no longer be spent.
-    unusable: HashMap<String, i64>,
+    unusable: HashMap<AccountId, i64>,
     lots: Vec<LotRow>,
     txs: Vec<TransactionRow>,
     postings: Vec<PostingRow>,
@@ -292,7 +290,7 @@ impl Batch<'_> {
         let mut outcome = GrantOutcome {
             lot_id: None,
             transaction_id: None,
-            account_id: stored(&account.id),
+            account_id: account.id,
             worker_id: r.worker_id,
             scheme_id: r.scheme_id,
             grant_year: r.grant_year,
@@ -306,7 +304,7 @@ impl Batch<'_> {
         // A back-dated lot already past its date is held, but cannot be spent: it does not
         // count against the cap for the items after it either.
         if expires_on < self.today {
-            *self.unusable.entry(account.id.clone()).or_insert(0) += granted_cents;
+            *self.unusable.entry(account.id).or_insert(0) += granted_cents;
         }
         let (lot_id, tx_id) = (LotId::new(), TransactionId::new());
         let tx = NewTransaction {
@@ -326,10 +324,10 @@ impl Batch<'_> {
         };
         let (row, postings) = transaction_rows(account, &tx)?;
         self.lots.push(LotRow {
-            id: lot_id.to_string(),
-            fund_id: account.fund_id.clone(),
-            account_id: account.id.clone(),
-            transaction_id: tx_id.to_string(),
+            id: lot_id,
+            fund_id: account.fund_id,
+            account_id: account.id,
+            transaction_id: tx_id,
             grant_year: r.grant_year,
             amount_cents: granted_cents,
             available_cents: granted_cents,
@@ -364,10 +362,10 @@ impl Batch<'_> {
 }
 
 /// Per account, the available money of lots past their date on `on` (awaiting an expiry run).
-pub fn unusable_available_cents(conn: &mut DbConn, account_ids: &[String], on: NaiveDate) -> QueryResult<std::collections::HashMap<String, i64>> {
-    let mut unusable = std::collections::HashMap::new();
+pub fn unusable_available_cents(conn: &mut DbConn, account_ids: &[AccountId], on: NaiveDate) -> QueryResult<HashMap<AccountId, i64>> {
+    let mut unusable = HashMap::new();
     for chunk in account_ids.chunks(INSERT_CHUNK_ROWS) {
-        let rows: Vec<(String, i64)> = grant_lots::table
+        let rows: Vec<(AccountId, i64)> = grant_lots::table
             .filter(grant_lots::account_id.eq_any(chunk))
             .filter(grant_lots::expires_on.lt(on))
             .filter(grant_lots::available_cents.gt(0))
@@ -406,7 +404,7 @@ fn update_accounts(conn: &mut DbConn, changed: &[(&AccountRow, i64, i64)]) -> Qu
                 let mut query = diesel::sql_query(text).into_boxed::<diesel::pg::Pg>();
                 for (account, old_count, added) in chunk {
                     query = query
-                        .bind::<Text, _>(account.id.clone())
+                        .bind::<Text, _>(account.id)
                         .bind::<BigInt, _>(*old_count)
                         .bind::<BigInt, _>(*added)
                         .bind::<BigInt, _>(account.tx_count)
@@ -420,7 +418,7 @@ fn update_accounts(conn: &mut DbConn, changed: &[(&AccountRow, i64, i64)]) -> Qu
             let mut total = 0;
             for (account, old_count, added) in changed {
                 total += diesel::update(
-                    budget_accounts::table.filter(budget_accounts::id.eq(&account.id)).filter(budget_accounts::tx_count.eq(*old_count)),
+                    budget_accounts::table.filter(budget_accounts::id.eq(account.id)).filter(budget_accounts::tx_count.eq(*old_count)),
                 )
                 .set((
                     budget_accounts::available_cents.eq(budget_accounts::available_cents + *added),

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use crate::db::conn::DbConn;
 use crate::db::rows::SchemeVersionRow;
 use crate::db::schema::coaching_sessions;
+use crate::domain::WorkerId;
 
 /// Whether an amount needs guidance under these rules.
 pub fn required(rules: &SchemeVersionRow, amount_cents: i64) -> bool {
@@ -21,7 +22,7 @@ pub fn window_start(rules: &SchemeVersionRow, today: NaiveDate) -> NaiveDate {
         .unwrap_or(NaiveDate::MIN)
 }
 
-pub fn has_session_between(conn: &mut DbConn, worker_id: &str, from: NaiveDate, to: NaiveDate) -> QueryResult<bool> {
+pub fn has_session_between(conn: &mut DbConn, worker_id: WorkerId, from: NaiveDate, to: NaiveDate) -> QueryResult<bool> {
     let count: i64 = coaching_sessions::table
         .filter(coaching_sessions::worker_id.eq(worker_id))
         .filter(coaching_sessions::held_on.ge(from))
@@ -32,7 +33,7 @@ pub fn has_session_between(conn: &mut DbConn, worker_id: &str, from: NaiveDate, 
 }
 
 /// Whether the rule lets `amount_cents` move for this worker today.
-pub fn met(conn: &mut DbConn, worker_id: &str, rules: &SchemeVersionRow, amount_cents: i64, today: NaiveDate) -> QueryResult<bool> {
+pub fn met(conn: &mut DbConn, worker_id: WorkerId, rules: &SchemeVersionRow, amount_cents: i64, today: NaiveDate) -> QueryResult<bool> {
     if !required(rules, amount_cents) {
         return Ok(true);
     }
@@ -40,11 +41,11 @@ pub fn met(conn: &mut DbConn, worker_id: &str, rules: &SchemeVersionRow, amount_
 }
 
 /// Whether the worker had a session within the window of these rules (regardless of amount).
-pub fn in_window(conn: &mut DbConn, worker_id: &str, rules: &SchemeVersionRow, today: NaiveDate) -> QueryResult<bool> {
+pub fn in_window(conn: &mut DbConn, worker_id: WorkerId, rules: &SchemeVersionRow, today: NaiveDate) -> QueryResult<bool> {
     has_session_between(conn, worker_id, window_start(rules, today), today)
 }
 
-pub fn last_session_on(conn: &mut DbConn, worker_id: &str) -> QueryResult<Option<NaiveDate>> {
+pub fn last_session_on(conn: &mut DbConn, worker_id: WorkerId) -> QueryResult<Option<NaiveDate>> {
     coaching_sessions::table
         .filter(coaching_sessions::worker_id.eq(worker_id))
         .select(diesel::dsl::max(coaching_sessions::held_on))

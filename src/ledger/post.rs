@@ -52,20 +52,20 @@ pub fn ensure_account(
 ) -> Result<AccountId, LedgerError> {
     let find = |conn: &mut DbConn| {
         budget_accounts::table
-            .filter(budget_accounts::worker_id.eq(worker_id.to_string()))
-            .filter(budget_accounts::scheme_id.eq(scheme_id.to_string()))
+            .filter(budget_accounts::worker_id.eq(worker_id))
+            .filter(budget_accounts::scheme_id.eq(scheme_id))
             .select(budget_accounts::id)
-            .first::<String>(conn)
+            .first::<AccountId>(conn)
             .optional()
     };
     if let Some(id) = find(conn)? {
-        return Ok(crate::domain::ids::stored(&id));
+        return Ok(id);
     }
     let row = AccountRow {
-        id: AccountId::new().to_string(),
-        fund_id: fund_id.to_string(),
-        worker_id: worker_id.to_string(),
-        scheme_id: scheme_id.to_string(),
+        id: AccountId::new(),
+        fund_id,
+        worker_id,
+        scheme_id,
         available_cents: 0,
         reserved_cents: 0,
         granted_cents: 0,
@@ -78,9 +78,9 @@ pub fn ensure_account(
     // A savepoint, so that losing the race to create the row leaves the transaction usable.
     let inserted = conn.transaction(|conn| diesel::insert_into(budget_accounts::table).values(&row).execute(conn));
     match inserted {
-        Ok(_) => Ok(crate::domain::ids::stored(&row.id)),
+        Ok(_) => Ok(row.id),
         Err(e) if crate::db::is_unique_violation(&e) => match find(conn)? {
-            Some(id) => Ok(crate::domain::ids::stored(&id)),
+            Some(id) => Ok(id),
             None => Err(LedgerError::Db(e)),
         },
         Err(e) => Err(LedgerError::Db(e)),
@@ -91,8 +91,7 @@ pub fn ensure_account(
 /// row. On PostgreSQL the no-op update takes the row lock (other transactions on the same
 /// worker wait; others do not); on SQLite the write transaction already holds the lock.
 pub fn lock_account(conn: &mut DbConn, account_id: AccountId) -> Result<AccountRow, LedgerError> {
-    let id = account_id.to_string();
-    let locked = crate::on_backend!(conn, |c| diesel::update(budget_accounts::table.find(&id))
+    let locked = crate::on_backend!(conn, |c| diesel::update(budget_accounts::table.find(account_id))
         .set(budget_accounts::tx_count.eq(budget_accounts::tx_count))
         .returning(AccountRow::as_returning())
         .get_result(c))?;
@@ -136,15 +135,15 @@ pub(super) fn transaction_rows(account: &AccountRow, tx: &NewTransaction) -> Res
         return Err(LedgerError::Invariant(format!("{} postings do not balance: sum {sum}", tx.kind)));
     }
     let row = TransactionRow {
-        id: tx.id.to_string(),
-        fund_id: account.fund_id.clone(),
-        account_id: account.id.clone(),
+        id: tx.id,
+        fund_id: account.fund_id,
+        account_id: account.id,
         seq: account.tx_count + 1,
-        kind: tx.kind.as_str().to_string(),
+        kind: tx.kind,
         effective_date: tx.effective_date,
         recorded_at: tx.recorded_at.unwrap_or_else(now_utc),
         actor: tx.actor.clone(),
-        reverses: tx.reverses.map(|id| id.to_string()),
+        reverses: tx.reverses,
         reference: tx.reference.clone(),
         prev_hash: account.chain_head.clone(),
         hash: String::new(),
@@ -154,13 +153,13 @@ pub(super) fn transaction_rows(account: &AccountRow, tx: &NewTransaction) -> Res
         .iter()
         .enumerate()
         .map(|(i, p)| PostingRow {
-            transaction_id: row.id.clone(),
+            transaction_id: row.id,
             line: i as i32 + 1,
-            fund_id: account.fund_id.clone(),
-            account: p.account.as_str().to_string(),
-            budget_account_id: p.account.is_budget_level().then(|| account.id.clone()),
-            scheme_id: account.scheme_id.clone(),
-            lot_id: p.lot.map(|l| l.to_string()),
+            fund_id: account.fund_id,
+            account: p.account,
+            budget_account_id: p.account.is_budget_level().then_some(account.id),
+            scheme_id: account.scheme_id,
+            lot_id: p.lot,
             amount_cents: p.amount_cents,
         })
         .collect();
@@ -177,7 +176,7 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
     // The check-and-debit: one conditional statement, never a read followed by a write.
     let updated = crate::on_backend!(conn, |c| diesel::update(
         budget_accounts::table
-            .filter(budget_accounts::id.eq(&account.id))
+            .filter(budget_accounts::id.eq(account.id))
             .filter(budget_accounts::tx_count.eq(account.tx_count))
             .filter((budget_accounts::available_cents + d.available).ge(0))
             .filter((budget_accounts::reserved_cents + d.reserved).ge(0)),
@@ -218,10 +217,9 @@ fn insert_postings(conn: &mut DbConn, postings: &[PostingRow]) -> QueryResult<us
 }
 
 fn apply_to_lot(conn: &mut DbConn, account: &AccountRow, lot: LotId, p: &Posting) -> Result<(), LedgerError> {
-    let lot_id = lot.to_string();
     let target = grant_lots::table
-        .filter(grant_lots::id.eq(&lot_id))
-        .filter(grant_lots::account_id.eq(&account.id));
+        .filter(grant_lots::id.eq(lot))
+        .filter(grant_lots::account_id.eq(account.id));
     let updated = match p.account {
         LedgerAccount::Available => crate::on_backend!(conn, |c| diesel::update(target.filter((grant_lots::available_cents + p.amount_cents).ge(0)))
             .set(grant_lots::available_cents.eq(grant_lots::available_cents + p.amount_cents))
@@ -234,7 +232,7 @@ fn apply_to_lot(conn: &mut DbConn, account: &AccountRow, lot: LotId, p: &Posting
         }
     };
     if updated != 1 {
-        return Err(LedgerError::Invariant(format!("lot {lot_id} cannot take {} cents", p.amount_cents)));
+        return Err(LedgerError::Invariant(format!("lot {lot} cannot take {} cents", p.amount_cents)));
     }
     Ok(())
 }

@@ -8,9 +8,8 @@ use super::{post, LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, PostingRow, TransactionRow};
 use crate::db::schema::ledger_postings;
-use crate::domain::ids::stored;
 use crate::domain::lots::{take_fifo, LotBalance};
-use crate::domain::{LotId, TransactionId};
+use crate::domain::{AccountId, LotId, TransactionId};
 
 /// Who and when, for the entries a movement writes.
 #[derive(Clone, Debug)]
@@ -43,10 +42,10 @@ impl Booking {
 }
 
 /// The available money of an account's lots, as the FIFO rule sees it.
-pub fn lot_balances(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<LotBalance>> {
+pub fn lot_balances(conn: &mut DbConn, account_id: AccountId) -> QueryResult<Vec<LotBalance>> {
     Ok(rows::lots_of_account(conn, account_id)?
         .into_iter()
-        .map(|l| LotBalance { id: stored(&l.id), expires_on: l.expires_on, available_cents: l.available_cents })
+        .map(|l| LotBalance { id: l.id, expires_on: l.expires_on, available_cents: l.available_cents })
         .collect())
 }
 
@@ -58,7 +57,7 @@ pub fn reserve(
     amount_cents: i64,
     booking: &Booking,
 ) -> Result<(TransactionRow, Vec<(LotId, i64)>), LedgerError> {
-    let lots = lot_balances(conn, &account.id)?;
+    let lots = lot_balances(conn, account.id)?;
     let taken = take_fifo(&lots, amount_cents, booking.effective_date)
         .map_err(|usable_cents| LedgerError::InsufficientBudget { usable_cents })?;
     let mut postings = Vec::with_capacity(taken.len() * 2);
@@ -141,7 +140,7 @@ pub fn spend(conn: &mut DbConn, account: &AccountRow, plan: &SpendPlan, booking:
 pub fn reverse_spend(
     conn: &mut DbConn,
     account: &AccountRow,
-    spend_tx_id: &str,
+    spend_tx_id: TransactionId,
     booking: &Booking,
 ) -> Result<TransactionRow, LedgerError> {
     let original: Vec<PostingRow> = ledger_postings::table
@@ -150,25 +149,25 @@ pub fn reverse_spend(
         .select(PostingRow::as_select())
         .load(conn)?;
     // Per lot, the net money that left it in the spend (a release inside it nets out).
-    let mut given: Vec<(String, i64)> = Vec::new();
-    for p in original.iter().filter(|p| p.account == "available" || p.account == "reserved") {
-        let Some(lot) = &p.lot_id else { continue };
-        match given.iter_mut().find(|(l, _)| l == lot) {
+    let mut given: Vec<(LotId, i64)> = Vec::new();
+    for p in original.iter().filter(|p| p.account.is_budget_level()) {
+        let Some(lot) = p.lot_id else { continue };
+        match given.iter_mut().find(|(l, _)| *l == lot) {
             Some((_, cents)) => *cents -= p.amount_cents,
-            None => given.push((lot.clone(), -p.amount_cents)),
+            None => given.push((lot, -p.amount_cents)),
         }
     }
     let total: i64 = given.iter().map(|(_, c)| c).sum();
-    let spent: i64 = original.iter().filter(|p| p.account == "spent").map(|p| p.amount_cents).sum();
+    let spent: i64 = original.iter().filter(|p| p.account == LedgerAccount::Spent).map(|p| p.amount_cents).sum();
     if total != spent || total <= 0 {
         return Err(LedgerError::Invariant(format!("spend {spend_tx_id} gave {total} from lots but spent {spent}")));
     }
     let mut postings = vec![Posting::new(LedgerAccount::Spent, None, -total)];
     for (lot, cents) in given.iter().filter(|(_, c)| *c > 0) {
-        postings.push(Posting::new(LedgerAccount::Available, Some(stored(lot)), *cents));
+        postings.push(Posting::new(LedgerAccount::Available, Some(*lot), *cents));
     }
     let mut tx = booking.transaction(TxKind::Reversal, postings);
-    tx.reverses = Some(stored(spend_tx_id));
+    tx.reverses = Some(spend_tx_id);
     post(conn, account, tx)
 }
 

@@ -12,24 +12,25 @@ use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::db::conn::DbConn;
 use crate::db::rows::{AccountRow, ClaimRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow, VoucherLotRow, VoucherRow};
 use crate::db::schema::{claim_payments, claims, scheme_versions, voucher_lots, vouchers};
+use crate::domain::{AccountId, ClaimId, FundId, LotId, TransactionId, VoucherId};
 use chrono::Datelike;
 
 /// What the link checks read besides the ledger itself.
 pub struct Links {
     claims: Vec<ClaimRow>,
-    payments: HashMap<String, String>,
+    payments: HashMap<ClaimId, String>,
     vouchers: Vec<VoucherRow>,
     allocations: Vec<VoucherLotRow>,
     versions: Vec<SchemeVersionRow>,
 }
 
-pub fn load_links(conn: &mut DbConn, fund_id: &str) -> QueryResult<Links> {
+pub fn load_links(conn: &mut DbConn, fund_id: FundId) -> QueryResult<Links> {
     Ok(Links {
         claims: claims::table.filter(claims::fund_id.eq(fund_id)).select(ClaimRow::as_select()).load(conn)?,
         payments: claim_payments::table
             .filter(claim_payments::fund_id.eq(fund_id))
             .select((claim_payments::claim_id, claim_payments::payment_reference))
-            .load::<(String, String)>(conn)?
+            .load::<(ClaimId, String)>(conn)?
             .into_iter()
             .collect(),
         vouchers: vouchers::table.filter(vouchers::fund_id.eq(fund_id)).select(VoucherRow::as_select()).load(conn)?,
@@ -47,43 +48,43 @@ pub fn load_links(conn: &mut DbConn, fund_id: &str) -> QueryResult<Links> {
 /// The ledger as the link checks see it.
 pub struct Ledger<'a> {
     pub accounts: &'a [AccountRow],
-    pub transactions: &'a HashMap<String, TransactionRow>,
-    pub postings_by_tx: &'a HashMap<String, Vec<PostingRow>>,
+    pub transactions: &'a HashMap<TransactionId, TransactionRow>,
+    pub postings_by_tx: &'a HashMap<TransactionId, Vec<PostingRow>>,
     pub lots: &'a [LotRow],
 }
 
 impl Ledger<'_> {
     /// The transactions whose reference is `reference`, of one kind.
     fn referring<'t>(&'t self, by_reference: &'t HashMap<&str, Vec<&'t TransactionRow>>, reference: &str, kind: TxKind) -> Vec<&'t TransactionRow> {
-        by_reference.get(reference).map(|txs| txs.iter().copied().filter(|t| t.kind == kind.as_str()).collect()).unwrap_or_default()
+        by_reference.get(reference).map(|txs| txs.iter().copied().filter(|t| t.kind == kind).collect()).unwrap_or_default()
     }
 
-    fn spent_cents(&self, tx_id: &str) -> i64 {
+    fn spent_cents(&self, tx_id: TransactionId) -> i64 {
         self.postings_by_tx
-            .get(tx_id)
-            .map(|ps| ps.iter().filter(|p| p.account == LedgerAccount::Spent.as_str()).map(|p| p.amount_cents).sum())
+            .get(&tx_id)
+            .map(|ps| ps.iter().filter(|p| p.account == LedgerAccount::Spent).map(|p| p.amount_cents).sum())
             .unwrap_or(0)
     }
 }
 
 pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
     let mut by_reference: HashMap<&str, Vec<&TransactionRow>> = HashMap::new();
-    let mut reversals: HashMap<&str, usize> = HashMap::new();
+    let mut reversals: HashMap<TransactionId, usize> = HashMap::new();
     for tx in ledger.transactions.values() {
         if let Some(reference) = &tx.reference {
             by_reference.entry(reference.as_str()).or_default().push(tx);
         }
-        if let Some(reversed) = &tx.reverses {
-            *reversals.entry(reversed.as_str()).or_default() += 1;
+        if let Some(reversed) = tx.reverses {
+            *reversals.entry(reversed).or_default() += 1;
         }
     }
     for (reversed, count) in &reversals {
-        let account = ledger.transactions.get(*reversed).map(|t| t.account_id.as_str()).unwrap_or("");
+        let account = ledger.transactions.get(reversed).map(|t| t.account_id);
         if *count > 1 {
-            checker.report(account, Some(reversed), format!("transaction reversed {count} times"));
+            checker.report(account, Some(*reversed), format!("transaction reversed {count} times"));
         }
-        if !ledger.transactions.contains_key(*reversed) {
-            checker.report(account, Some(reversed), "a reversal names a transaction that does not exist".into());
+        if !ledger.transactions.contains_key(reversed) {
+            checker.report(account, Some(*reversed), "a reversal names a transaction that does not exist".into());
         }
     }
     for claim in &links.claims {
@@ -91,11 +92,11 @@ pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
         check_claim_facts(checker, ledger, links, claim);
     }
     // Every claim the ledger names exists: a claim row cannot disappear behind its money.
-    let claim_ids: std::collections::HashSet<&str> = links.claims.iter().map(|c| c.id.as_str()).collect();
+    let claim_ids: std::collections::HashSet<String> = links.claims.iter().map(|c| c.id.to_string()).collect();
     for (reference, txs) in &by_reference {
         if let Some(id) = reference.strip_prefix("claim:") {
             if !claim_ids.contains(id) {
-                let account = txs.first().map(|t| t.account_id.as_str()).unwrap_or("");
+                let account = txs.first().map(|t| t.account_id);
                 checker.report(account, None, format!("the ledger moves money for claim {id}, which does not exist"));
             }
         }
@@ -108,21 +109,20 @@ pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
 }
 
 fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMap<&str, Vec<&TransactionRow>>, claim: &ClaimRow) {
-    let account = claim.account_id.as_deref().unwrap_or("");
-    let mut report = |problem: String| checker.report(account, None, format!("claim {}: {problem}", claim.id));
+    let mut report = |problem: String| checker.report(claim.account_id, None, format!("claim {}: {problem}", claim.id));
     let reference = format!("claim:{}", claim.id);
     let spends = ledger.referring(by_reference, &reference, TxKind::Spend);
     let reversals = ledger.referring(by_reference, &reference, TxKind::Reversal);
-    let spent = claim.state().is_some_and(ClaimStatus::spent);
-    let reversed = claim.is(ClaimStatus::Reversed);
+    let spent = claim.status.spent();
+    let reversed = claim.status == ClaimStatus::Reversed;
     if spends.len() != usize::from(spent) {
         report(format!("status {} but {} spend transaction(s)", claim.status, spends.len()));
     }
     if reversals.len() != usize::from(reversed) {
         report(format!("status {} but {} reversal transaction(s)", claim.status, reversals.len()));
     }
-    match (&claim.spend_tx_id, spends.first()) {
-        (Some(id), Some(tx)) if *id == tx.id => {
+    match (claim.spend_tx_id, spends.first()) {
+        (Some(id), Some(tx)) if id == tx.id => {
             if ledger.spent_cents(id) != claim.approved_cents {
                 report(format!("approved {} cents but its spend moved {}", claim.approved_cents, ledger.spent_cents(id)));
             }
@@ -130,8 +130,8 @@ fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMa
         (None, None) if claim.approved_cents == 0 => {}
         _ => report("spend_tx_id and approved amount do not match the ledger".into()),
     }
-    match (&claim.reversal_tx_id, reversals.first()) {
-        (Some(id), Some(tx)) if *id == tx.id && tx.reverses == claim.spend_tx_id => {}
+    match (claim.reversal_tx_id, reversals.first()) {
+        (Some(id), Some(tx)) if id == tx.id && tx.reverses == claim.spend_tx_id => {}
         (None, None) => {}
         _ => report("reversal_tx_id does not match the ledger".into()),
     }
@@ -141,7 +141,7 @@ fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMa
 /// its scheme version, and the share the fund pays of its amount.
 fn check_claim_facts(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links, claim: &ClaimRow) {
     let mut problems = Vec::new();
-    let paid = claim.is(ClaimStatus::Paid) || (claim.is(ClaimStatus::Reversed) && claim.paid_at.is_some());
+    let paid = claim.status == ClaimStatus::Paid || (claim.status == ClaimStatus::Reversed && claim.paid_at.is_some());
     match (paid, links.payments.get(&claim.id)) {
         (true, Some(reference)) if claim.payment_reference.as_ref() == Some(reference) && claim.paid_at.is_some() => {}
         (false, None) if claim.payment_reference.is_none() && claim.paid_at.is_none() => {}
@@ -150,20 +150,21 @@ fn check_claim_facts(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links, 
             claim.status, claim.payment_reference, payment
         )),
     }
-    let spent = claim.state().is_some_and(ClaimStatus::spent);
-    if spent == claim.rejection_reason.is_some() && !claim.is(ClaimStatus::AwaitingGuidance) && !claim.is(ClaimStatus::Submitted) {
+    let spent = claim.status.spent();
+    let undecided = matches!(claim.status, ClaimStatus::AwaitingGuidance | ClaimStatus::Submitted);
+    if spent == claim.rejection_reason.is_some() && !undecided {
         problems.push(format!("status {} with rejection reason {:?}", claim.status, claim.rejection_reason));
     }
-    if claim.is(ClaimStatus::AwaitingGuidance) && (claim.rejection_reason.is_some() || claim.decided_at.is_some()) {
+    if claim.status == ClaimStatus::AwaitingGuidance && (claim.rejection_reason.is_some() || claim.decided_at.is_some()) {
         problems.push("waits for guidance but carries a decision".into());
     }
-    if let Some(account) = claim.account_id.as_ref().and_then(|id| ledger.accounts.iter().find(|a| &a.id == id)) {
+    if let Some(account) = claim.account_id.and_then(|id| ledger.accounts.iter().find(|a| a.id == id)) {
         if account.worker_id != claim.worker_id || account.scheme_id != claim.scheme_id {
             problems.push("its account belongs to another worker or scheme".into());
         }
     }
-    if let Some(spend) = claim.spend_tx_id.as_ref().and_then(|id| ledger.transactions.get(id)) {
-        if claim.account_id.as_ref() != Some(&spend.account_id) {
+    if let Some(spend) = claim.spend_tx_id.and_then(|id| ledger.transactions.get(&id)) {
+        if claim.account_id != Some(spend.account_id) {
             problems.push("its spend was booked on another account".into());
         }
     }
@@ -175,7 +176,7 @@ fn check_claim_facts(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links, 
         None => problems.push("its scheme version does not exist in its scheme".into()),
     }
     for problem in problems {
-        checker.report(claim.account_id.as_deref().unwrap_or(""), None, format!("claim {}: {problem}", claim.id));
+        checker.report(claim.account_id, None, format!("claim {}: {problem}", claim.id));
     }
 }
 
@@ -186,14 +187,14 @@ fn check_voucher(
     links: &Links,
     voucher: &VoucherRow,
 ) {
-    let mut report = |problem: String| checker.report(&voucher.account_id, None, format!("voucher {}: {problem}", voucher.id));
+    let mut report = |problem: String| checker.report(Some(voucher.account_id), None, format!("voucher {}: {problem}", voucher.id));
     let reference = format!("voucher:{}", voucher.id);
     let reserves = ledger.referring(by_reference, &reference, TxKind::Reserve);
     let releases = ledger.referring(by_reference, &reference, TxKind::Release);
     if reserves.len() != 1 {
         report(format!("{} reserve transaction(s) where one was expected", reserves.len()));
     }
-    let closed_by_release = matches!(voucher.state(), Some(VoucherStatus::Cancelled | VoucherStatus::Expired));
+    let closed_by_release = matches!(voucher.status, VoucherStatus::Cancelled | VoucherStatus::Expired);
     if releases.len() != usize::from(closed_by_release) {
         report(format!("status {} but {} release transaction(s)", voucher.status, releases.len()));
     }
@@ -201,7 +202,7 @@ fn check_voucher(
     let reserved: i64 = reserves
         .iter()
         .flat_map(|t| ledger.postings_by_tx.get(&t.id).into_iter().flatten())
-        .filter(|p| p.account == LedgerAccount::Reserved.as_str())
+        .filter(|p| p.account == LedgerAccount::Reserved)
         .map(|p| p.amount_cents)
         .sum();
     if allocated != voucher.amount_cents || (reserves.len() == 1 && reserved != voucher.amount_cents) {
@@ -213,10 +214,9 @@ fn check_voucher(
     }
     let redeemed_by = voucher
         .claim_id
-        .as_ref()
-        .and_then(|id| links.claims.iter().find(|c| &c.id == id))
-        .filter(|c| c.voucher_id.as_ref() == Some(&voucher.id) && c.spend_tx_id.is_some());
-    if voucher.is(VoucherStatus::Redeemed) != redeemed_by.is_some() {
+        .and_then(|id| links.claims.iter().find(|c| c.id == id))
+        .filter(|c| c.voucher_id == Some(voucher.id) && c.spend_tx_id.is_some());
+    if (voucher.status == VoucherStatus::Redeemed) != redeemed_by.is_some() {
         report(format!("status {} does not match the claim that redeemed it", voucher.status));
     }
 }
@@ -224,31 +224,31 @@ fn check_voucher(
 /// Money is reserved only for issued vouchers: per account and per lot, reserved equals the
 /// allocations of its issued vouchers.
 fn check_reservations(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
-    let issued: HashMap<&str, &VoucherRow> =
-        links.vouchers.iter().filter(|v| v.is(VoucherStatus::Issued)).map(|v| (v.id.as_str(), v)).collect();
-    let mut per_account: HashMap<&str, i64> = HashMap::new();
-    let mut per_lot: HashMap<&str, i64> = HashMap::new();
+    let issued: HashMap<VoucherId, &VoucherRow> =
+        links.vouchers.iter().filter(|v| v.status == VoucherStatus::Issued).map(|v| (v.id, v)).collect();
+    let mut per_account: HashMap<AccountId, i64> = HashMap::new();
+    let mut per_lot: HashMap<LotId, i64> = HashMap::new();
     for allocation in &links.allocations {
-        if let Some(voucher) = issued.get(allocation.voucher_id.as_str()) {
-            *per_account.entry(voucher.account_id.as_str()).or_default() += allocation.amount_cents;
-            *per_lot.entry(allocation.lot_id.as_str()).or_default() += allocation.amount_cents;
+        if let Some(voucher) = issued.get(&allocation.voucher_id) {
+            *per_account.entry(voucher.account_id).or_default() += allocation.amount_cents;
+            *per_lot.entry(allocation.lot_id).or_default() += allocation.amount_cents;
         }
     }
     for account in ledger.accounts {
-        let expected = per_account.get(account.id.as_str()).copied().unwrap_or(0);
+        let expected = per_account.get(&account.id).copied().unwrap_or(0);
         if account.reserved_cents != expected {
             checker.report(
-                &account.id,
+                Some(account.id),
                 None,
                 format!("reserved {} cents but its issued vouchers hold {expected}", account.reserved_cents),
             );
         }
     }
     for lot in ledger.lots {
-        let expected = per_lot.get(lot.id.as_str()).copied().unwrap_or(0);
+        let expected = per_lot.get(&lot.id).copied().unwrap_or(0);
         if lot.reserved_cents != expected {
             checker.report(
-                &lot.account_id,
+                Some(lot.account_id),
                 None,
                 format!("lot {} reserves {} cents but its issued vouchers hold {expected}", lot.id, lot.reserved_cents),
             );
@@ -256,25 +256,18 @@ fn check_reservations(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links)
     }
 }
 
-fn stored_lot_reference(lot: &LotRow) -> String {
-    match lot.id.parse::<crate::domain::LotId>() {
-        Ok(id) => crate::domain::lots::lot_reference(&id, lot.grant_year, lot.expires_on),
-        Err(_) => String::new(),
-    }
-}
-
 /// A lot's amount is what its grant moved into it, and its grant year and expiry date are the
 /// ones its grant transaction's hashed reference names.
 fn check_lot_terms(checker: &mut Checker, ledger: &Ledger<'_>) {
     for lot in ledger.lots {
-        let mut report = |problem: String| checker.report(&lot.account_id, Some(&lot.transaction_id), format!("lot {}: {problem}", lot.id));
-        let granted: Option<i64> = ledger.transactions.get(&lot.transaction_id).filter(|t| t.kind == TxKind::Grant.as_str()).map(|t| {
+        let mut report = |problem: String| checker.report(Some(lot.account_id), Some(lot.transaction_id), format!("lot {}: {problem}", lot.id));
+        let granted: Option<i64> = ledger.transactions.get(&lot.transaction_id).filter(|t| t.kind == TxKind::Grant).map(|t| {
             ledger
                 .postings_by_tx
                 .get(&t.id)
                 .map(|ps| {
                     ps.iter()
-                        .filter(|p| p.lot_id.as_ref() == Some(&lot.id) && p.account == LedgerAccount::Available.as_str())
+                        .filter(|p| p.lot_id == Some(lot.id) && p.account == LedgerAccount::Available)
                         .map(|p| p.amount_cents)
                         .sum()
                 })
@@ -285,7 +278,7 @@ fn check_lot_terms(checker: &mut Checker, ledger: &Ledger<'_>) {
         }
         let reference = ledger.transactions.get(&lot.transaction_id).and_then(|t| t.reference.clone()).unwrap_or_default();
         let legacy = format!("lot:{}", lot.id);
-        let with_terms = stored_lot_reference(lot);
+        let with_terms = crate::domain::lots::lot_reference(&lot.id, lot.grant_year, lot.expires_on);
         if reference != legacy && reference != with_terms {
             report(format!("grant year {} or expiry {} differ from its grant transaction ({reference})", lot.grant_year, lot.expires_on));
         }

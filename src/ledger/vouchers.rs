@@ -9,10 +9,9 @@ use crate::domain::status::VoucherStatus;
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, VoucherLotRow, VoucherRow};
 use crate::db::schema::{budget_accounts, voucher_lots, vouchers};
-use crate::domain::ids::stored;
 use crate::domain::time::now_utc;
 use crate::domain::voucher_code::VoucherCode;
-use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, WorkerId};
+use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, VoucherId, WorkerId};
 
 #[derive(Clone, Debug)]
 pub struct VoucherRequest {
@@ -33,7 +32,7 @@ pub enum VoucherError {
     #[error("voucher not found")]
     NotFound,
     #[error("the voucher is {0}, not issued")]
-    NotIssued(String),
+    NotIssued(VoucherStatus),
     #[error("a coaching session within {window_days} days is required for a voucher above {threshold}")]
     GuidanceRequired { threshold: String, window_days: i32 },
     #[error(transparent)]
@@ -47,26 +46,25 @@ impl From<diesel::result::Error> for VoucherError {
 }
 
 /// The account of a worker in a scheme, if it was ever granted anything.
-pub fn find_account(conn: &mut DbConn, worker_id: &str, scheme_id: &str) -> QueryResult<Option<AccountId>> {
-    let id: Option<String> = budget_accounts::table
+pub fn find_account(conn: &mut DbConn, worker_id: WorkerId, scheme_id: SchemeId) -> QueryResult<Option<AccountId>> {
+    budget_accounts::table
         .filter(budget_accounts::worker_id.eq(worker_id))
         .filter(budget_accounts::scheme_id.eq(scheme_id))
         .select(budget_accounts::id)
         .first(conn)
-        .optional()?;
-    Ok(id.map(|id| stored(&id)))
+        .optional()
 }
 
 /// The lots a voucher reserved, oldest expiry first.
-pub fn allocations(conn: &mut DbConn, voucher_id: &str) -> QueryResult<Vec<(LotId, i64)>> {
-    let rows: Vec<(String, i64, NaiveDate)> = voucher_lots::table
+pub fn allocations(conn: &mut DbConn, voucher_id: VoucherId) -> QueryResult<Vec<(LotId, i64)>> {
+    let rows: Vec<(LotId, i64, NaiveDate)> = voucher_lots::table
         .inner_join(crate::db::schema::grant_lots::table.on(crate::db::schema::grant_lots::id.eq(voucher_lots::lot_id)))
         .filter(voucher_lots::voucher_id.eq(voucher_id))
         .select((voucher_lots::lot_id, voucher_lots::amount_cents, crate::db::schema::grant_lots::expires_on))
         .load(conn)?;
     let mut rows = rows;
-    rows.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
-    Ok(rows.into_iter().map(|(lot, cents, _)| (stored(&lot), cents)).collect())
+    rows.sort_by_key(|&(lot, _, expires_on)| (expires_on, lot));
+    Ok(rows.into_iter().map(|(lot, cents, _)| (lot, cents)).collect())
 }
 
 /// Issues a voucher inside the caller's write transaction: 409-worthy `InsufficientBudget`
@@ -78,37 +76,35 @@ pub fn issue(
     request: &VoucherRequest,
     today: NaiveDate,
 ) -> Result<VoucherRow, VoucherError> {
-    let fund = fund_id.to_string();
-    let worker = request.worker_id.to_string();
-    let scheme = request.scheme_id.to_string();
-    if rows::find_worker(conn, &fund, &worker)?.is_none() {
+    let (worker, scheme) = (request.worker_id, request.scheme_id);
+    if rows::find_worker(conn, fund_id, worker)?.is_none() {
         return Err(VoucherError::UnknownWorker(request.worker_id));
     }
-    let rules = rows::scheme_version_in_fund(conn, &fund, &scheme, today)?.ok_or(VoucherError::UnknownScheme(request.scheme_id))?;
-    if !super::guidance::met(conn, &worker, &rules, request.amount.cents(), today)? {
+    let rules = rows::scheme_version_in_fund(conn, fund_id, scheme, today)?.ok_or(VoucherError::UnknownScheme(request.scheme_id))?;
+    if !super::guidance::met(conn, worker, &rules, request.amount.cents(), today)? {
         return Err(VoucherError::GuidanceRequired {
             threshold: crate::domain::format_cents(rules.guidance_required_above_cents.unwrap_or_default()),
             window_days: rules.guidance_window_days,
         });
     }
-    let account_id = find_account(conn, &worker, &scheme)?
+    let account_id = find_account(conn, worker, scheme)?
         .ok_or(VoucherError::Ledger(LedgerError::InsufficientBudget { usable_cents: 0 }))?;
     let account = lock_account(conn, account_id)?;
-    let voucher_id = crate::domain::ids::VoucherId::new().to_string();
+    let voucher_id = VoucherId::new();
     let booking = Booking::new(actor, today, format!("voucher:{voucher_id}"));
     let (_, taken) = reserve(conn, &account, request.amount.cents(), &booking)?;
     let row = VoucherRow {
         id: voucher_id,
-        fund_id: fund.clone(),
+        fund_id,
         worker_id: worker,
         scheme_id: scheme,
-        account_id: account.id.clone(),
+        account_id: account.id,
         code: VoucherCode::generate().canonical().to_string(),
         amount_cents: request.amount.cents(),
         course: request.course.clone(),
         provider: request.provider.clone(),
         valid_until: request.valid_until,
-        status: VoucherStatus::Issued.as_str().into(),
+        status: VoucherStatus::Issued,
         issued_by: actor.to_string(),
         claim_id: None,
         created_at: now_utc(),
@@ -116,13 +112,13 @@ pub fn issue(
     };
     diesel::insert_into(vouchers::table).values(&row).execute(conn)?;
     for (lot, cents) in taken {
-        let allocation = VoucherLotRow { voucher_id: row.id.clone(), lot_id: lot.to_string(), fund_id: fund.clone(), amount_cents: cents };
+        let allocation = VoucherLotRow { voucher_id: row.id, lot_id: lot, fund_id, amount_cents: cents };
         diesel::insert_into(voucher_lots::table).values(&allocation).execute(conn)?;
     }
     Ok(row)
 }
 
-pub fn find_voucher(conn: &mut DbConn, fund: &str, voucher_id: &str) -> QueryResult<Option<VoucherRow>> {
+pub fn find_voucher(conn: &mut DbConn, fund: FundId, voucher_id: VoucherId) -> QueryResult<Option<VoucherRow>> {
     vouchers::table
         .filter(vouchers::fund_id.eq(fund))
         .filter(vouchers::id.eq(voucher_id))
@@ -131,7 +127,7 @@ pub fn find_voucher(conn: &mut DbConn, fund: &str, voucher_id: &str) -> QueryRes
         .optional()
 }
 
-pub fn find_voucher_by_code(conn: &mut DbConn, fund: &str, code: &VoucherCode) -> QueryResult<Option<VoucherRow>> {
+pub fn find_voucher_by_code(conn: &mut DbConn, fund: FundId, code: &VoucherCode) -> QueryResult<Option<VoucherRow>> {
     vouchers::table
         .filter(vouchers::fund_id.eq(fund))
         .filter(vouchers::code.eq(code.canonical()))
@@ -145,27 +141,27 @@ pub fn find_voucher_by_code(conn: &mut DbConn, fund: &str, code: &VoucherCode) -
 /// closes cannot both release.
 pub fn close(
     conn: &mut DbConn,
-    fund: &str,
-    voucher_id: &str,
+    fund: FundId,
+    voucher_id: VoucherId,
     actor: &str,
     today: NaiveDate,
     new_status: VoucherStatus,
 ) -> Result<VoucherRow, VoucherError> {
     let voucher = find_voucher(conn, fund, voucher_id)?.ok_or(VoucherError::NotFound)?;
-    let account = lock_account(conn, stored(&voucher.account_id))?;
+    let account = lock_account(conn, voucher.account_id)?;
     let voucher = find_voucher(conn, fund, voucher_id)?.ok_or(VoucherError::NotFound)?;
-    if !voucher.is(VoucherStatus::Issued) {
+    if voucher.status != VoucherStatus::Issued {
         return Err(VoucherError::NotIssued(voucher.status));
     }
     let allocations = allocations(conn, voucher_id)?;
     let booking = Booking::new(actor, today, format!("voucher:{voucher_id}"));
     release(conn, &account, &allocations, &booking)?;
     let closed_at = now_utc();
-    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq(VoucherStatus::Issued.as_str())))
-        .set((vouchers::status.eq(new_status.as_str()), vouchers::closed_at.eq(Some(closed_at))))
+    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq(VoucherStatus::Issued)))
+        .set((vouchers::status.eq(new_status), vouchers::closed_at.eq(Some(closed_at))))
         .execute(conn)?;
     if updated != 1 {
         return Err(VoucherError::Ledger(LedgerError::Invariant(format!("voucher {voucher_id} changed under its account lock"))));
     }
-    Ok(VoucherRow { status: new_status.to_string(), closed_at: Some(closed_at), ..voucher })
+    Ok(VoucherRow { status: new_status, closed_at: Some(closed_at), ..voucher })
 }

@@ -3,4 +3,4 @@
 pub mod csv;
 pub mod html;
 pub mod monthly;
-pub mod query;
+

@@ -10,9 +10,9 @@ use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
 use serde::Serialize;
 
-use super::query::{self, AccountSums, Windows};
+use crate::db::report_queries::{self as query, AccountSums, Windows};
 use crate::db::{read_tx, DbConn};
-use crate::domain::format_cents;
+use crate::domain::{format_cents, FundId};
 use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
 use crate::db::ledger_reads::fund_digest_at;
 
@@ -171,7 +171,7 @@ pub struct Digest {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MonthlyReport {
-    pub fund_id: String,
+    pub fund_id: FundId,
     pub month: String,
     pub period_start: String,
     pub period_end: String,
@@ -304,17 +304,14 @@ fn hide(cell: &mut Cell) {
 pub const REPORT_PG_WORK_MEM: &str = "64MB";
 
 /// Computes the report for a fund and month, in one read snapshot.
-pub fn monthly_report(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -> QueryResult<MonthlyReport> {
+pub fn monthly_report(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience) -> QueryResult<MonthlyReport> {
     read_tx(conn, |conn| {
-        if let DbConn::Pg(pg) = conn {
-            use diesel::connection::SimpleConnection;
-            pg.batch_execute(&format!("SET LOCAL work_mem = '{REPORT_PG_WORK_MEM}'"))?;
-        }
+        query::allow_report_memory(conn, REPORT_PG_WORK_MEM)?;
         compute(conn, fund_id, month, audience)
     })
 }
 
-fn compute(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -> QueryResult<MonthlyReport> {
+fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience) -> QueryResult<MonthlyReport> {
     let year_first = NaiveDate::from_ymd_opt(month.first_day.year(), 1, 1).unwrap_or(month.first_day);
     let windows = Windows {
         month_start: month.start_utc(),
@@ -380,7 +377,7 @@ fn compute(conn: &mut DbConn, fund_id: &str, month: Month, audience: Audience) -
     lap("digest");
 
     Ok(MonthlyReport {
-        fund_id: fund_id.to_string(),
+        fund_id,
         month: month.label(),
         period_start: rfc3339(windows.month_start),
         period_end: rfc3339(windows.end),
@@ -483,7 +480,7 @@ fn ordered(mut cells: Vec<Cell>, order: &[&str]) -> Vec<Cell> {
     cells
 }
 
-fn trend(conn: &mut DbConn, fund_id: &str, month: Month, owners: &HashMap<String, (String, String)>) -> QueryResult<Vec<TrendPoint>> {
+fn trend(conn: &mut DbConn, fund_id: FundId, month: Month, owners: &HashMap<String, (String, String)>) -> QueryResult<Vec<TrendPoint>> {
     let first = month.minus(TREND_MONTHS - 1);
     let months: Vec<Month> = (0..TREND_MONTHS).map(|i| first.next_n(i)).collect();
     let mut starts: Vec<NaiveDateTime> = months.iter().map(|m| m.start_utc()).collect();
@@ -518,7 +515,7 @@ impl Month {
     }
 }
 
-fn signals(conn: &mut DbConn, fund_id: &str, month: Month, windows: &Windows) -> QueryResult<Signals> {
+fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows) -> QueryResult<Signals> {
     let until = month.last_day() + Months::new(3);
     let lots = query::lapsing(conn, fund_id, month.last_day(), until, windows.end)?;
     let mut lapsing_workers = HashSet::new();

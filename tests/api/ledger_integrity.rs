@@ -54,6 +54,22 @@ async fn verify_finds_a_broken_chain(app: TestApp) {
     assert!(report["problems"][0]["problem"].as_str().is_some_and(|p| p.contains("chain head")), "{report}");
 }
 
+/// A stored id that is no id at all (written with the database's own checks switched off)
+/// fails verify with that finding: a 200 with `ok: false`, not an error answer.
+async fn verify_reports_a_stored_value_that_does_not_read_back(app: TestApp) {
+    let (fund, _) = funded_worker(&app).await;
+    let mut conn = app.raw_connection();
+    let tamper = match app.backend {
+        Backend::Sqlite => "PRAGMA foreign_keys = OFF; UPDATE budget_accounts SET worker_id = 'not-an-id'",
+        Backend::Postgres => "SET session_replication_role = replica; UPDATE budget_accounts SET worker_id = 'not-an-id'",
+    };
+    conn.batch_execute(tamper).expect("tamper");
+    let report = app.verify(&fund).await;
+    assert_eq!(report["ok"], false, "{report}");
+    let problem = report["problems"][0]["problem"].as_str().expect("problem text");
+    assert!(problem.contains("does not read back") && problem.contains("not-an-id"), "{problem}");
+}
+
 async fn the_digest_fixes_history(app: TestApp) {
     let (fund, worker) = funded_worker(&app).await;
     let first = app.get(&format!("/v1/funds/{}/ledger/digest", fund.id), &fund.admin).await.expect(200).body;
@@ -104,6 +120,7 @@ on_both_backends!(
     the_database_refuses_to_change_ledger_entries,
     verify_finds_a_tampered_balance,
     verify_finds_a_broken_chain,
+    verify_reports_a_stored_value_that_does_not_read_back,
     the_digest_fixes_history,
     every_table_carries_fund_id
 );

@@ -8,7 +8,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
 
-use crate::db::DbConn;
+use super::DbConn;
+use crate::domain::FundId;
 
 fn sql(conn: &DbConn, text: &str) -> String {
     match conn {
@@ -54,7 +55,7 @@ pub struct Windows {
 }
 
 /// One pass over the fund's postings up to the month's end, summed per budget account.
-pub fn account_sums(conn: &mut DbConn, fund_id: &str, w: &Windows) -> QueryResult<Vec<AccountSums>> {
+pub fn account_sums(conn: &mut DbConn, fund_id: FundId, w: &Windows) -> QueryResult<Vec<AccountSums>> {
     let text = sql(
         conn,
         "SELECT t.account_id AS account_id,
@@ -91,7 +92,7 @@ pub struct AccountOwner {
     pub scheme_id: String,
 }
 
-pub fn account_owners(conn: &mut DbConn, fund_id: &str) -> QueryResult<Vec<AccountOwner>> {
+pub fn account_owners(conn: &mut DbConn, fund_id: FundId) -> QueryResult<Vec<AccountOwner>> {
     let text = sql(conn, "SELECT id, worker_id, scheme_id FROM budget_accounts WHERE fund_id = $1");
     diesel::sql_query(text).bind::<Text, _>(fund_id).load(conn)
 }
@@ -103,7 +104,7 @@ pub struct Count {
 }
 
 /// Transactions recorded in the month with an effective date before it.
-pub fn backdated(conn: &mut DbConn, fund_id: &str, w: &Windows) -> QueryResult<i64> {
+pub fn backdated(conn: &mut DbConn, fund_id: FundId, w: &Windows) -> QueryResult<i64> {
     let text = sql(
         conn,
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ledger_transactions
@@ -135,7 +136,7 @@ pub struct WorkerFacts {
 }
 
 /// Workers registered before the month's end, with their employer.
-pub fn workers(conn: &mut DbConn, fund_id: &str, end: NaiveDateTime) -> QueryResult<Vec<WorkerFacts>> {
+pub fn workers(conn: &mut DbConn, fund_id: FundId, end: NaiveDateTime) -> QueryResult<Vec<WorkerFacts>> {
     let text = sql(
         conn,
         "SELECT w.id AS id, w.employer_id AS employer_id, e.name AS employer_name, e.sector AS sector,
@@ -153,7 +154,7 @@ pub struct IdRow {
 }
 
 /// Workers coached in the year up to the month's end (sessions recorded before its end).
-pub fn coached_workers(conn: &mut DbConn, fund_id: &str, from: NaiveDate, to: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<IdRow>> {
+pub fn coached_workers(conn: &mut DbConn, fund_id: FundId, from: NaiveDate, to: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<IdRow>> {
     let text = sql(
         conn,
         "SELECT DISTINCT worker_id AS id FROM coaching_sessions
@@ -177,7 +178,7 @@ pub struct SchemeName {
     pub name: String,
 }
 
-pub fn schemes(conn: &mut DbConn, fund_id: &str) -> QueryResult<Vec<SchemeName>> {
+pub fn schemes(conn: &mut DbConn, fund_id: FundId) -> QueryResult<Vec<SchemeName>> {
     let text = sql(conn, "SELECT id, code, name FROM schemes WHERE fund_id = $1");
     diesel::sql_query(text).bind::<Text, _>(fund_id).load(conn)
 }
@@ -203,7 +204,7 @@ pub struct SpendAt {
 }
 
 /// Every spend recorded in [from, end): which account, when.
-pub fn spends(conn: &mut DbConn, fund_id: &str, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<SpendAt>> {
+pub fn spends(conn: &mut DbConn, fund_id: FundId, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<SpendAt>> {
     let text = sql(
         conn,
         "SELECT account_id, recorded_at FROM ledger_transactions
@@ -213,7 +214,7 @@ pub fn spends(conn: &mut DbConn, fund_id: &str, from: NaiveDateTime, end: NaiveD
 }
 
 /// Flows per month for the trend: `starts` are the 13 month boundaries (12 months).
-pub fn trend(conn: &mut DbConn, fund_id: &str, starts: &[NaiveDateTime]) -> QueryResult<Vec<MonthSums>> {
+pub fn trend(conn: &mut DbConn, fund_id: FundId, starts: &[NaiveDateTime]) -> QueryResult<Vec<MonthSums>> {
     // The bucket of a transaction: how many month starts lie at or before its recorded time.
     let bucket: String = (1..starts.len() - 1).map(|i| format!("CASE WHEN t.recorded_at >= ${} THEN 1 ELSE 0 END", i + 2)).collect::<Vec<_>>().join(" + ");
     let text = sql(
@@ -246,7 +247,7 @@ pub struct LapsingLot {
 }
 
 /// Per lot lapsing after `after` and up to `until`, its available money at the month's end.
-pub fn lapsing(conn: &mut DbConn, fund_id: &str, after: NaiveDate, until: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<LapsingLot>> {
+pub fn lapsing(conn: &mut DbConn, fund_id: FundId, after: NaiveDate, until: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<LapsingLot>> {
     // `end` is exclusive: entries recorded at or after it are not the month's.
     if !crate::db::ledger_reads::recorded_after(conn, fund_id, end - chrono::Duration::microseconds(1))? {
         let text = sql(
@@ -284,7 +285,7 @@ pub struct ProviderSpend {
 }
 
 /// Net spending per provider in [from, end): spends minus reversals of claims.
-pub fn provider_spend(conn: &mut DbConn, fund_id: &str, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<ProviderSpend>> {
+pub fn provider_spend(conn: &mut DbConn, fund_id: FundId, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<ProviderSpend>> {
     let text = sql(
         conn,
         "SELECT c.provider AS provider,
@@ -297,4 +298,14 @@ pub fn provider_spend(conn: &mut DbConn, fund_id: &str, from: NaiveDateTime, end
          GROUP BY c.provider",
     );
     diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(from).bind::<Timestamp, _>(end).load(conn)
+}
+
+/// Lets the report's sorts and hashes use `work_mem` for the rest of this transaction
+/// (PostgreSQL; SQLite has no such limit).
+pub fn allow_report_memory(conn: &mut DbConn, work_mem: &str) -> QueryResult<()> {
+    if let DbConn::Pg(pg) = conn {
+        use diesel::connection::SimpleConnection;
+        pg.batch_execute(&format!("SET LOCAL work_mem = '{work_mem}'"))?;
+    }
+    Ok(())
 }
