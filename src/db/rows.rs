@@ -419,3 +419,23 @@ impl SchemeVersionRow {
         split_categories(&self.eligible_categories)
     }
 }
+
+impl AccountRow {
+    /// A budget account that has seen no transaction yet: zero balances, the genesis head.
+    pub fn empty(fund_id: FundId, worker_id: WorkerId, scheme_id: SchemeId, created_at: NaiveDateTime) -> AccountRow {
+        AccountRow {
+            id: AccountId::new(),
+            fund_id,
+            worker_id,
+            scheme_id,
+            available_cents: 0,
+            reserved_cents: 0,
+            granted_cents: 0,
+            spent_cents: 0,
+            expired_cents: 0,
+            tx_count: 0,
+            chain_head: crate::domain::ledger::GENESIS_HASH.to_string(),
+            created_at,
+        }
+    }
+}

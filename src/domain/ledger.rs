@@ -4,6 +4,9 @@ use std::fmt;
 
 use super::UnknownName;
 
+/// The `prev_hash` of an account's first transaction.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 /// The accounts a posting can touch. `Available` and `Reserved` belong to a worker's budget
 /// account; the others are fund-level per scheme and have no balance row (no hot rows): their
 /// balances are sums over postings.

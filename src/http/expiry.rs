@@ -25,8 +25,8 @@ pub struct NewExpiryRun {
 
 #[derive(Debug, Serialize)]
 pub struct ExpiryRunView {
-    pub fund_id: String,
-    pub as_of: String,
+    pub fund_id: FundId,
+    pub as_of: NaiveDate,
     pub vouchers_expired: usize,
     pub released: String,
     pub accounts_lapsed: usize,
@@ -57,8 +57,8 @@ pub async fn create_expiry_run(post: MoneyPost, pool: web::Data<Pool>, path: web
         purge_expired_keys(conn)?;
         let outcome = run_expiry(conn, fund, &actor, input.as_of, &mut |_, _| {})?;
         let view = ExpiryRunView {
-            fund_id: fund.to_string(),
-            as_of: input.as_of.to_string(),
+            fund_id: fund,
+            as_of: input.as_of,
             vouchers_expired: outcome.vouchers_expired,
             released: format_cents(outcome.released_cents),
             accounts_lapsed: outcome.accounts_lapsed,

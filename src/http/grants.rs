@@ -10,7 +10,8 @@ use super::error::ApiError;
 use super::money_post::MoneyPost;
 use super::idempotency::Stored;
 use crate::db::Pool;
-use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
+use chrono::NaiveDate;
+use crate::domain::{format_cents, AccountId, Amount, FundId, LotId, SchemeId, TransactionId, WorkerId};
 use crate::ledger::grants::{grant_many, grant_one, BulkGrantError, GrantOutcome, GrantRequest};
 
 /// Most grants in one bulk request: one transaction, bounded in time and memory.
@@ -47,32 +48,32 @@ impl From<&NewGrant> for GrantRequest {
 #[derive(Debug, Serialize)]
 pub struct GrantView {
     /// The grant lot; `null` for a bulk item of which nothing fitted under `max_balance`.
-    pub id: Option<String>,
-    pub transaction_id: Option<String>,
-    pub account_id: String,
-    pub worker_id: String,
-    pub scheme_id: String,
+    pub id: Option<LotId>,
+    pub transaction_id: Option<TransactionId>,
+    pub account_id: AccountId,
+    pub worker_id: WorkerId,
+    pub scheme_id: SchemeId,
     pub grant_year: i32,
     pub requested_amount: String,
     pub amount: String,
     /// True when `max_balance` reduced the grant.
     pub capped: bool,
-    pub expires_on: String,
+    pub expires_on: NaiveDate,
 }
 
 impl From<GrantOutcome> for GrantView {
     fn from(o: GrantOutcome) -> GrantView {
         GrantView {
-            id: o.lot_id.map(|l| l.to_string()),
-            transaction_id: o.transaction_id.map(|t| t.to_string()),
-            account_id: o.account_id.to_string(),
-            worker_id: o.worker_id.to_string(),
-            scheme_id: o.scheme_id.to_string(),
+            id: o.lot_id,
+            transaction_id: o.transaction_id,
+            account_id: o.account_id,
+            worker_id: o.worker_id,
+            scheme_id: o.scheme_id,
             grant_year: o.grant_year,
             requested_amount: format_cents(o.requested_cents),
             amount: format_cents(o.granted_cents),
             capped: o.granted_cents < o.requested_cents,
-            expires_on: o.expires_on.to_string(),
+            expires_on: o.expires_on,
         }
     }
 }

@@ -26,7 +26,7 @@ pub struct LotView {
     pub remaining: String,
     pub available: String,
     pub reserved: String,
-    pub expires_on: String,
+    pub expires_on: NaiveDate,
 }
 
 /// How the guidance rule stands for this account today.
@@ -57,7 +57,7 @@ pub struct AccountView {
 
 #[derive(Debug, Serialize)]
 pub struct GuidanceView {
-    pub last_session_on: Option<String>,
+    pub last_session_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,7 +85,7 @@ pub fn budget_of(conn: &mut DbConn, worker_id: WorkerId, today: NaiveDate) -> Re
                     remaining: format_cents(l.available_cents + l.reserved_cents),
                     available: format_cents(l.available_cents),
                     reserved: format_cents(l.reserved_cents),
-                    expires_on: l.expires_on.to_string(),
+                    expires_on: l.expires_on,
                 })
                 .collect();
             let rules = rows::scheme_version_in_fund(conn, account.fund_id, account.scheme_id, today)?;
@@ -113,7 +113,7 @@ pub fn budget_of(conn: &mut DbConn, worker_id: WorkerId, today: NaiveDate) -> Re
         Ok(BudgetView {
             worker_id,
             accounts: views,
-            guidance: GuidanceView { last_session_on: guidance::last_session_on(conn, worker_id)?.map(|d| d.to_string()) },
+            guidance: GuidanceView { last_session_on: guidance::last_session_on(conn, worker_id)? },
         })
     })
 }
@@ -149,7 +149,7 @@ pub struct EntryView {
     pub account_id: AccountId,
     pub seq: i64,
     pub kind: TxKind,
-    pub effective_date: String,
+    pub effective_date: NaiveDate,
     pub recorded_at: String,
     pub actor: String,
     pub reverses: Option<TransactionId>,
@@ -164,7 +164,7 @@ fn entry_view((t, postings): (TransactionRow, Vec<PostingRow>)) -> EntryView {
         account_id: t.account_id,
         seq: t.seq,
         kind: t.kind,
-        effective_date: t.effective_date.to_string(),
+        effective_date: t.effective_date,
         recorded_at: rfc3339(t.recorded_at),
         actor: t.actor,
         reverses: t.reverses,

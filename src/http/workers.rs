@@ -34,7 +34,7 @@ pub struct NewWorker {
 #[derive(Debug, Clone, Serialize)]
 pub struct LapsingView {
     pub amount: String,
-    pub first_expires_on: String,
+    pub first_expires_on: chrono::NaiveDate,
 }
 
 #[derive(Debug, Serialize)]
@@ -187,7 +187,7 @@ fn outreach_page(
     Ok(Page::from_rows(rows, query, |r| r.id, |r| {
         let lapsing = selected.iter().find(|(w, _, _)| *w == r.id).map(|(_, cents, date)| LapsingView {
             amount: crate::domain::format_cents(*cents),
-            first_expires_on: date.to_string(),
+            first_expires_on: *date,
         });
         WorkerView { lapsing, ..WorkerView::from(r) }
     }))

@@ -8,8 +8,7 @@ use crate::db::rows::{PostingRow, TransactionRow};
 use crate::domain::time::rfc3339;
 use crate::domain::{AccountId, FundId, LotId, SchemeId, TransactionId};
 
-/// The `prev_hash` of an account's first transaction.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub use crate::domain::ledger::GENESIS_HASH;
 
 #[derive(Serialize)]
 struct CanonicalPosting<'a> {

@@ -165,7 +165,7 @@ fn new_claim_row(
 }
 
 fn insert_claim(conn: &mut DbConn, row: &ClaimRow) -> Result<(), ClaimError> {
-    crate::on_backend!(conn, |c| diesel::insert_into(claims::table).values(row).execute(c)).map_err(|e| {
+    crate::db::ledger_statements::insert_claim(conn, row).map_err(|e| {
         if crate::db::is_unique_violation(&e) {
             ClaimError::DuplicateInvoice { invoice: row.invoice_reference.clone(), existing_id: None }
         } else {

@@ -5,12 +5,12 @@ use diesel::prelude::*;
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::chain::GENESIS_HASH;
 use super::post::transaction_rows;
 use super::{LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow};
-use crate::db::schema::{budget_accounts, grant_lots, ledger_postings, ledger_transactions, workers};
+use crate::db::ledger_statements::{self as statements, Advanced, INSERT_CHUNK_ROWS};
+use crate::db::schema::{grant_lots, workers};
 use crate::domain::scheme::{capped_grant_cents, lot_expires_on};
 use crate::domain::time::now_utc;
 use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, TransactionId, WorkerId};
@@ -98,9 +98,6 @@ impl BulkGrantError {
     }
 }
 
-/// Rows written per multi-row INSERT: well under both databases' limits on bound parameters.
-const INSERT_CHUNK_ROWS: usize = 1_000;
-
 /// Books many grants inside the caller's write transaction with set-based statements: one
 /// lookup of the workers, one of the accounts, one lock of all accounts (in id order, so bulks
 /// cannot deadlock each other), multi-row inserts of lots, transactions and postings, and one
@@ -143,14 +140,14 @@ pub fn grant_many(
         outcomes.push(batch.book(account, version, r).map_err(|e| BulkGrantError::at(i, e))?);
     }
     batch.insert(conn).map_err(BulkGrantError::db)?;
-    let changed: Vec<(&AccountRow, i64, i64)> = accounts
+    let changed: Vec<Advanced<'_>> = accounts
         .values()
         .filter_map(|a| {
             let (old_count, old_available) = before[&a.id];
-            (a.tx_count != old_count).then_some((a, old_count, a.available_cents - old_available))
+            (a.tx_count != old_count).then_some(Advanced { account: a, old_count, added_cents: a.available_cents - old_available })
         })
         .collect();
-    let updated = update_accounts(conn, &changed).map_err(BulkGrantError::db)?;
+    let updated = statements::advance_accounts(conn, &changed).map_err(BulkGrantError::db)?;
     if updated != changed.len() {
         return Err(BulkGrantError { index: None, error: GrantError::Ledger(LedgerError::Invariant("an account changed under its lock".into())) });
     }
@@ -215,55 +212,12 @@ fn lock_accounts(conn: &mut DbConn, fund: FundId, requests: &[GrantRequest]) -> 
     let created_at = now_utc();
     let fresh: Vec<AccountRow> = pairs
         .iter()
-        .map(|&(worker_id, scheme_id)| AccountRow {
-            id: AccountId::new(),
-            fund_id: fund,
-            worker_id,
-            scheme_id,
-            available_cents: 0,
-            reserved_cents: 0,
-            granted_cents: 0,
-            spent_cents: 0,
-            expired_cents: 0,
-            tx_count: 0,
-            chain_head: GENESIS_HASH.to_string(),
-            created_at,
-        })
+        .map(|&(worker_id, scheme_id)| AccountRow::empty(fund, worker_id, scheme_id, created_at))
         .collect();
-    for chunk in fresh.chunks(INSERT_CHUNK_ROWS) {
-        crate::on_backend!(conn, |c| diesel::insert_into(budget_accounts::table).values(chunk).on_conflict_do_nothing().execute(c))
-            .map_err(db)?;
-    }
     let named: BTreeSet<WorkerId> = pairs.iter().map(|(worker, _)| *worker).collect();
     let named: Vec<WorkerId> = named.into_iter().collect();
-    let mut account_ids: Vec<AccountId> = Vec::new();
-    for chunk in named.chunks(INSERT_CHUNK_ROWS) {
-        let ids: Vec<AccountId> = budget_accounts::table
-            .filter(budget_accounts::fund_id.eq(fund))
-            .filter(budget_accounts::worker_id.eq_any(chunk))
-            .select(budget_accounts::id)
-            .load(conn)
-            .map_err(db)?;
-        account_ids.extend(ids);
-    }
-    account_ids.sort();
-    let mut accounts = HashMap::new();
-    for chunk in account_ids.chunks(INSERT_CHUNK_ROWS) {
-        macro_rules! query {
-            () => {
-                budget_accounts::table.filter(budget_accounts::id.eq_any(chunk)).order(budget_accounts::id.asc()).select(AccountRow::as_select())
-            };
-        }
-        let rows: Vec<AccountRow> = match conn {
-            DbConn::Pg(c) => query!().for_update().load(c),
-            DbConn::Sqlite(c) => query!().load(c),
-        }
-        .map_err(db)?;
-        for row in rows {
-            accounts.insert((row.worker_id, row.scheme_id), row);
-        }
-    }
-    Ok(accounts)
+    let rows = statements::ensure_and_lock_accounts(conn, fund, &fresh, &named).map_err(db)?;
+    Ok(rows.into_iter().map(|row| ((row.worker_id, row.scheme_id), row)).collect())
 }
 
 /// The rows a bulk writes, built in memory under the locks and inserted together.
@@ -346,18 +300,8 @@ impl Batch<'_> {
         Ok(outcome)
     }
 
-    /// Transactions before lots and postings, which refer to them; multi-row inserts.
     fn insert(&self, conn: &mut DbConn) -> QueryResult<()> {
-        for chunk in self.txs.chunks(INSERT_CHUNK_ROWS) {
-            crate::on_backend!(conn, |c| diesel::insert_into(ledger_transactions::table).values(chunk).execute(c))?;
-        }
-        for chunk in self.lots.chunks(INSERT_CHUNK_ROWS) {
-            crate::on_backend!(conn, |c| diesel::insert_into(grant_lots::table).values(chunk).execute(c))?;
-        }
-        for chunk in self.postings.chunks(INSERT_CHUNK_ROWS) {
-            crate::on_backend!(conn, |c| diesel::insert_into(ledger_postings::table).values(chunk).execute(c))?;
-        }
-        Ok(())
+        statements::insert_entries(conn, &self.txs, &self.lots, &self.postings)
     }
 }
 
@@ -376,59 +320,4 @@ pub fn unusable_available_cents(conn: &mut DbConn, account_ids: &[AccountId], on
         }
     }
     Ok(unusable)
-}
-
-/// Adds each account's granted money and moves its chain head, only where `tx_count` is still
-/// what was read under the lock. PostgreSQL: one statement per chunk (`UPDATE ... FROM VALUES`);
-/// SQLite, in-process: one statement per account. Returns the number of rows updated.
-fn update_accounts(conn: &mut DbConn, changed: &[(&AccountRow, i64, i64)]) -> QueryResult<usize> {
-    use crate::db::schema::budget_accounts;
-    use diesel::sql_types::{BigInt, Text};
-    match conn {
-        DbConn::Pg(pg) => {
-            let mut total = 0;
-            for chunk in changed.chunks(INSERT_CHUNK_ROWS) {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let b = i * 5;
-                        format!("(${}, ${}::bigint, ${}::bigint, ${}::bigint, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
-                    })
-                    .collect();
-                let text = format!(
-                    "UPDATE budget_accounts AS a SET available_cents = a.available_cents + v.added, \
-                     granted_cents = a.granted_cents + v.added, tx_count = v.new_count, chain_head = v.head \
-                     FROM (VALUES {}) AS v(id, old_count, added, new_count, head) \
-                     WHERE a.id = v.id AND a.tx_count = v.old_count",
-                    values.join(", ")
-                );
-                let mut query = diesel::sql_query(text).into_boxed::<diesel::pg::Pg>();
-                for (account, old_count, added) in chunk {
-                    query = query
-                        .bind::<Text, _>(account.id)
-                        .bind::<BigInt, _>(*old_count)
-                        .bind::<BigInt, _>(*added)
-                        .bind::<BigInt, _>(account.tx_count)
-                        .bind::<Text, _>(account.chain_head.clone());
-                }
-                total += query.execute(pg)?;
-            }
-            Ok(total)
-        }
-        DbConn::Sqlite(sqlite) => {
-            let mut total = 0;
-            for (account, old_count, added) in changed {
-                total += diesel::update(
-                    budget_accounts::table.filter(budget_accounts::id.eq(account.id)).filter(budget_accounts::tx_count.eq(*old_count)),
-                )
-                .set((
-                    budget_accounts::available_cents.eq(budget_accounts::available_cents + *added),
-                    budget_accounts::granted_cents.eq(budget_accounts::granted_cents + *added),
-                    budget_accounts::tx_count.eq(account.tx_count),
-                    budget_accounts::chain_head.eq(&account.chain_head),
-                ))
-                .execute(sqlite)?;
-            }
-            Ok(total)
-        }
-    }
 }

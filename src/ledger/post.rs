@@ -3,11 +3,12 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::chain::{transaction_hash, GENESIS_HASH};
+use super::chain::transaction_hash;
 use super::{LedgerAccount, LedgerError, TxKind};
 use crate::db::conn::DbConn;
 use crate::db::rows::{AccountRow, PostingRow, TransactionRow};
-use crate::db::schema::{budget_accounts, grant_lots, ledger_postings, ledger_transactions};
+use crate::db::ledger_statements::{self as statements, BalanceChange};
+use crate::db::schema::budget_accounts;
 use crate::domain::time::now_utc;
 use crate::domain::{AccountId, FundId, LotId, SchemeId, TransactionId, WorkerId};
 
@@ -61,20 +62,7 @@ pub fn ensure_account(
     if let Some(id) = find(conn)? {
         return Ok(id);
     }
-    let row = AccountRow {
-        id: AccountId::new(),
-        fund_id,
-        worker_id,
-        scheme_id,
-        available_cents: 0,
-        reserved_cents: 0,
-        granted_cents: 0,
-        spent_cents: 0,
-        expired_cents: 0,
-        tx_count: 0,
-        chain_head: GENESIS_HASH.to_string(),
-        created_at: now_utc(),
-    };
+    let row = AccountRow::empty(fund_id, worker_id, scheme_id, now_utc());
     // A savepoint, so that losing the race to create the row leaves the transaction usable.
     let inserted = conn.transaction(|conn| diesel::insert_into(budget_accounts::table).values(&row).execute(conn));
     match inserted {
@@ -88,28 +76,14 @@ pub fn ensure_account(
 }
 
 /// Locks a budget account for the rest of the database transaction and returns its current
-/// row. On PostgreSQL the no-op update takes the row lock (other transactions on the same
-/// worker wait; others do not); on SQLite the write transaction already holds the lock.
+/// row (see `db::ledger_statements::lock_account`).
 pub fn lock_account(conn: &mut DbConn, account_id: AccountId) -> Result<AccountRow, LedgerError> {
-    let locked = crate::on_backend!(conn, |c| diesel::update(budget_accounts::table.find(account_id))
-        .set(budget_accounts::tx_count.eq(budget_accounts::tx_count))
-        .returning(AccountRow::as_returning())
-        .get_result(c))?;
-    Ok(locked)
+    Ok(statements::lock_account(conn, account_id)?)
 }
 
 /// Balance changes a transaction makes to its budget account row.
-#[derive(Default, Debug, PartialEq, Eq)]
-struct Deltas {
-    available: i64,
-    reserved: i64,
-    granted: i64,
-    spent: i64,
-    expired: i64,
-}
-
-fn deltas(postings: &[Posting]) -> Deltas {
-    let mut d = Deltas::default();
+fn deltas(postings: &[Posting]) -> BalanceChange {
+    let mut d = BalanceChange::default();
     for p in postings {
         match p.account {
             LedgerAccount::Available => d.available += p.amount_cents,
@@ -174,23 +148,7 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
     let (row, postings) = transaction_rows(account, &tx)?;
     let d = deltas(&tx.postings);
     // The check-and-debit: one conditional statement, never a read followed by a write.
-    let updated = crate::on_backend!(conn, |c| diesel::update(
-        budget_accounts::table
-            .filter(budget_accounts::id.eq(account.id))
-            .filter(budget_accounts::tx_count.eq(account.tx_count))
-            .filter((budget_accounts::available_cents + d.available).ge(0))
-            .filter((budget_accounts::reserved_cents + d.reserved).ge(0)),
-    )
-    .set((
-        budget_accounts::available_cents.eq(budget_accounts::available_cents + d.available),
-        budget_accounts::reserved_cents.eq(budget_accounts::reserved_cents + d.reserved),
-        budget_accounts::granted_cents.eq(budget_accounts::granted_cents + d.granted),
-        budget_accounts::spent_cents.eq(budget_accounts::spent_cents + d.spent),
-        budget_accounts::expired_cents.eq(budget_accounts::expired_cents + d.expired),
-        budget_accounts::tx_count.eq(row.seq),
-        budget_accounts::chain_head.eq(&row.hash),
-    ))
-    .execute(c))?;
+    let updated = statements::apply_if_covered(conn, account, &d, row.seq, &row.hash)?;
     if updated != 1 {
         let usable = account.available_cents;
         return Err(LedgerError::InsufficientBudget { usable_cents: usable });
@@ -200,38 +158,17 @@ pub fn post(conn: &mut DbConn, account: &AccountRow, tx: NewTransaction) -> Resu
             apply_to_lot(conn, account, lot, p)?;
         }
     }
-    crate::on_backend!(conn, |c| diesel::insert_into(ledger_transactions::table).values(&row).execute(c))?;
-    insert_postings(conn, &postings)?;
+    statements::insert_transaction(conn, &row)?;
+    statements::insert_postings(conn, &postings)?;
     crate::telemetry::tally_posted(tx.kind);
     Ok(row)
 }
 
-/// All postings of a transaction in one statement. Multi-row inserts do not go through
-/// diesel's `MultiConnection`, so each backend gets its own, identical statement.
-fn insert_postings(conn: &mut DbConn, postings: &[PostingRow]) -> QueryResult<usize> {
-    let insert = diesel::insert_into(ledger_postings::table).values(postings);
-    match conn {
-        DbConn::Pg(pg) => insert.execute(pg),
-        DbConn::Sqlite(sqlite) => insert.execute(sqlite),
-    }
-}
-
 fn apply_to_lot(conn: &mut DbConn, account: &AccountRow, lot: LotId, p: &Posting) -> Result<(), LedgerError> {
-    let target = grant_lots::table
-        .filter(grant_lots::id.eq(lot))
-        .filter(grant_lots::account_id.eq(account.id));
-    let updated = match p.account {
-        LedgerAccount::Available => crate::on_backend!(conn, |c| diesel::update(target.filter((grant_lots::available_cents + p.amount_cents).ge(0)))
-            .set(grant_lots::available_cents.eq(grant_lots::available_cents + p.amount_cents))
-            .execute(c))?,
-        LedgerAccount::Reserved => crate::on_backend!(conn, |c| diesel::update(target.filter((grant_lots::reserved_cents + p.amount_cents).ge(0)))
-            .set(grant_lots::reserved_cents.eq(grant_lots::reserved_cents + p.amount_cents))
-            .execute(c))?,
-        other => {
-            return Err(LedgerError::Invariant(format!("a {} posting cannot name a lot", other.as_str())));
-        }
-    };
-    if updated != 1 {
+    if !p.account.is_budget_level() {
+        return Err(LedgerError::Invariant(format!("a {} posting cannot name a lot", p.account.as_str())));
+    }
+    if statements::move_lot_money(conn, account.id, lot, p.account, p.amount_cents)? != 1 {
         return Err(LedgerError::Invariant(format!("lot {lot} cannot take {} cents", p.amount_cents)));
     }
     Ok(())
@@ -247,7 +184,7 @@ mod tests {
             Posting::new(LedgerAccount::GrantsIssued, None, -500),
             Posting::new(LedgerAccount::Available, None, 500),
         ]);
-        assert_eq!(d, Deltas { available: 500, granted: 500, ..Deltas::default() });
+        assert_eq!(d, BalanceChange { available: 500, granted: 500, ..BalanceChange::default() });
     }
 
     #[test]
@@ -256,6 +193,6 @@ mod tests {
             Posting::new(LedgerAccount::Reserved, None, -300),
             Posting::new(LedgerAccount::Spent, None, 300),
         ]);
-        assert_eq!(d, Deltas { reserved: -300, spent: 300, ..Deltas::default() });
+        assert_eq!(d, BalanceChange { reserved: -300, spent: 300, ..BalanceChange::default() });
     }
 }
