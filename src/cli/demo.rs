@@ -161,54 +161,66 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
     };
     let chance = if coached { (base * 2).min(85) } else { base };
     if rng.random_range(0..100) < 5 {
-        let request = VoucherRequest {
-            worker_id: id,
-            scheme_id,
-            amount: Amount::from_cents(rng.random_range(100..400) * 100).ok_or_else(|| write_err("amount"))?,
-            course: "Demo-cursus".into(),
-            provider: provider(rng),
-            valid_until: today + Duration::days(rng.random_range(30..200)),
-        };
-        if let Ok(voucher) = issue(conn, fund_id, ACTOR, &request, today) {
-            if rng.random_range(0..3) == 0 {
-                close(conn, fund_id, voucher.id, ACTOR, today, VoucherStatus::Cancelled).map_err(write_err)?;
-            }
-        }
+        voucher(conn, rng, fund_id, scheme_id, id, today)?;
     }
     if rng.random_range(0..100) >= chance {
         return Ok(0);
     }
     let claims = rng.random_range(1..3);
     for n in 0..claims {
-        let end = today - Duration::days(rng.random_range(5..140));
-        let category = if rng.random_range(0..100) < 5 { "taal" } else { CATEGORIES[rng.random_range(0..CATEGORIES.len())] };
-        let request = ClaimRequest {
-            worker_id: id,
-            scheme_id,
-            amount: Amount::from_cents(rng.random_range(80..1600) * 100).ok_or_else(|| write_err("amount"))?,
-            category: category.into(),
-            course: format!("Demo-opleiding {}", rng.random_range(1..200)),
-            provider: provider(rng),
-            invoice_reference: format!("DEMO-{index}-{n}"),
-            training_start: end - Duration::days(rng.random_range(1..60)),
-            training_end: end,
-            voucher_code: None,
-            evidence_reference: None,
-        };
-        let claim = submit(conn, fund_id, None, ACTOR, &request, today).map_err(write_err)?;
-        if claim.status == ClaimStatus::Approved {
-            match rng.random_range(0..100) {
-                0..3 => {
-                    reverse(conn, fund_id, claim.id, "cursus geannuleerd", ACTOR, today).map_err(|e: ClaimError| write_err(e))?;
-                }
-                3..73 => {
-                    pay(conn, fund_id, claim.id, &format!("SEPA-DEMO-{index}-{n}"), "demo").map_err(write_err)?;
-                }
-                _ => {}
-            }
-        }
+        claim(conn, rng, fund_id, scheme_id, id, &format!("{index}-{n}"), today)?;
     }
     Ok(claims)
+}
+
+/// A voucher for a course; a third of them are cancelled again.
+fn voucher(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: SchemeId, id: WorkerId, today: NaiveDate) -> Result<(), DemoError> {
+    let request = VoucherRequest {
+        worker_id: id,
+        scheme_id,
+        amount: Amount::from_cents(rng.random_range(100..400) * 100).ok_or_else(|| write_err("amount"))?,
+        course: "Demo-cursus".into(),
+        provider: provider(rng),
+        valid_until: today + Duration::days(rng.random_range(30..200)),
+    };
+    if let Ok(voucher) = issue(conn, fund_id, ACTOR, &request, today) {
+        if rng.random_range(0..3) == 0 {
+            close(conn, fund_id, voucher.id, ACTOR, today, VoucherStatus::Cancelled).map_err(write_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// One claim for a past training; of those approved most are paid and a few reversed.
+fn claim(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: SchemeId, id: WorkerId, tag: &str, today: NaiveDate) -> Result<(), DemoError> {
+    let end = today - Duration::days(rng.random_range(5..140));
+    let category = if rng.random_range(0..100) < 5 { "taal" } else { CATEGORIES[rng.random_range(0..CATEGORIES.len())] };
+    let request = ClaimRequest {
+        worker_id: id,
+        scheme_id,
+        amount: Amount::from_cents(rng.random_range(80..1600) * 100).ok_or_else(|| write_err("amount"))?,
+        category: category.into(),
+        course: format!("Demo-opleiding {}", rng.random_range(1..200)),
+        provider: provider(rng),
+        invoice_reference: format!("DEMO-{tag}"),
+        training_start: end - Duration::days(rng.random_range(1..60)),
+        training_end: end,
+        voucher_code: None,
+        evidence_reference: None,
+    };
+    let claim = submit(conn, fund_id, None, ACTOR, &request, today).map_err(write_err)?;
+    if claim.status == ClaimStatus::Approved {
+        match rng.random_range(0..100) {
+            0..3 => {
+                reverse(conn, fund_id, claim.id, "cursus geannuleerd", ACTOR, today).map_err(|e: ClaimError| write_err(e))?;
+            }
+            3..73 => {
+                pay(conn, fund_id, claim.id, &format!("SEPA-DEMO-{tag}"), "demo").map_err(write_err)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A provider, skewed so that a few large ones get much of the spending.

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, page_query, run, FundItemPath, FundPath, Page};
+use super::common::{status_filter, bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
 use crate::domain::status::ClaimStatus;
 use crate::db::queries::{self, ClaimFilter};
@@ -235,16 +235,7 @@ pub async fn list_claims(
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
-    let status = params
-        .status
-        .as_deref()
-        .map(|status| {
-            status.parse::<ClaimStatus>().map_err(|_| {
-                let all: Vec<&str> = ClaimStatus::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::bad_request("invalid_query", format!("status must be one of {}", all.join(", ")))
-            })
-        })
-        .transpose()?;
+    let status = status_filter::<ClaimStatus>(params.status.as_deref(), &ClaimStatus::ALL.map(ClaimStatus::as_str))?;
     let worker = match caller.role {
         Role::Worker => caller.worker,
         _ => params.worker_id.map(WorkerId),

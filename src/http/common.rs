@@ -103,6 +103,15 @@ pub fn page_query(limit: Option<i64>, after: Option<&str>) -> Result<PageQuery, 
     Ok(PageQuery { after, limit: limit + 1 })
 }
 
+/// A list's `status` filter: one of the `names` of a closed set, or a 400 that lists them.
+pub fn status_filter<T: std::str::FromStr>(text: Option<&str>, names: &[&str]) -> Result<Option<T>, ApiError> {
+    text.map(|text| {
+        text.parse::<T>()
+            .map_err(|_| ApiError::bad_request("invalid_query", format!("status must be one of {}", names.join(", "))))
+    })
+    .transpose()
+}
+
 /// One page of a list, newest first.
 #[derive(Debug, Serialize)]
 pub struct Page<T> {

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, page_query, run, FundItemPath, FundPath, Page};
+use super::common::{status_filter, bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
 use crate::domain::status::VoucherStatus;
 use crate::db::queries::{self, VoucherFilter};
@@ -151,15 +151,7 @@ pub async fn list_vouchers(
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
-    let status = params
-        .status
-        .as_deref()
-        .map(|status| {
-            status
-                .parse::<VoucherStatus>()
-                .map_err(|_| ApiError::bad_request("invalid_query", "status must be issued, redeemed, cancelled or expired"))
-        })
-        .transpose()?;
+    let status = status_filter::<VoucherStatus>(params.status.as_deref(), &VoucherStatus::ALL.map(VoucherStatus::as_str))?;
     let worker_filter = match caller.role {
         Role::Worker => caller.worker,
         _ => params.worker_id.map(WorkerId),

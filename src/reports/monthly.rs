@@ -332,39 +332,10 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let schemes = query::schemes(conn, fund_id)?;
     lap("workers, sessions, schemes");
 
-    let mut per_worker: HashMap<String, WorkerYear> = HashMap::new();
-    for s in &sums {
-        let w = per_worker.entry(owner(s).0).or_default();
-        w.granted_ytd += s.granted_ytd;
-        w.net_spent_ytd += s.spent_ytd - s.reversed_ytd;
-        w.spent_month += s.spent_month - s.reversed_month;
-        w.has_budget |= s.granted_all > 0;
-    }
-    for (id, w) in per_worker.iter_mut() {
-        w.coached = coached.contains(id);
-    }
-    let total = |f: fn(&AccountSums) -> i64| sums.iter().map(f).sum::<i64>();
-    let (granted_ytd, spent_ytd, reversed_ytd) = (total(|s| s.granted_ytd), total(|s| s.spent_ytd), total(|s| s.reversed_ytd));
-
+    let per_worker = worker_years(&sums, &owner, &coached);
     let with_budget: Vec<(&String, &WorkerYear)> = per_worker.iter().filter(|(_, w)| w.has_budget).collect();
     let count = |f: &dyn Fn(&WorkerYear) -> bool| with_budget.iter().filter(|(_, w)| f(w)).count() as i64;
-    let matrix = [
-        count(&|w| w.coached && w.net_spent_ytd > 0),
-        count(&|w| w.coached && w.net_spent_ytd <= 0),
-        count(&|w| !w.coached && w.net_spent_ytd > 0),
-        count(&|w| !w.coached && w.net_spent_ytd <= 0),
-    ];
-    let hide_matrix = audience == Audience::Board && matrix.iter().any(|&n| n > 0 && n < MIN_CELL_WORKERS);
-    let shown = |n: i64| (!hide_matrix).then_some(n);
-    let guidance = Guidance {
-        coached_and_spent: shown(matrix[0]),
-        coached_not_spent: shown(matrix[1]),
-        spent_not_coached: shown(matrix[2]),
-        neither: shown(matrix[3]),
-        uptake_with_guidance_pct: if hide_matrix { None } else { pct(matrix[0], matrix[0] + matrix[1]) },
-        uptake_without_guidance_pct: if hide_matrix { None } else { pct(matrix[2], matrix[2] + matrix[3]) },
-        suppressed: hide_matrix,
-    };
+    let guidance = guidance_matrix(&with_budget, audience);
 
     let breakdowns = breakdowns(&sums, &owner, &workers, &per_worker, &schemes, month, audience);
     lap("breakdowns");
@@ -376,27 +347,16 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let (digest, accounts) = fund_digest_at(conn, fund_id, windows.end - chrono::Duration::microseconds(1))?;
     lap("digest");
 
+    let (flows, positions, utilisation) = money_totals(&sums);
     Ok(MonthlyReport {
         fund_id,
         month: month.label(),
         period_start: rfc3339(windows.month_start),
         period_end: rfc3339(windows.end),
         small_cells_suppressed: audience == Audience::Board,
-        flows: Flows {
-            granted: format_cents(total(|s| s.granted_month)),
-            spent: format_cents(total(|s| s.spent_month)),
-            reversed: format_cents(total(|s| s.reversed_month)),
-            expired: format_cents(total(|s| s.expired_month)),
-        },
-        positions: Positions {
-            available: format_cents(total(|s| s.available_end)),
-            reserved: format_cents(total(|s| s.reserved_end)),
-        },
-        utilisation: Utilisation {
-            granted_ytd: format_cents(granted_ytd),
-            spent_ytd: format_cents(spent_ytd - reversed_ytd),
-            utilisation_ytd_pct: pct(spent_ytd - reversed_ytd, granted_ytd),
-        },
+        flows,
+        positions,
+        utilisation,
         workers: Workers {
             eligible: workers.len() as i64,
             with_budget: with_budget.len() as i64,
@@ -417,6 +377,65 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         },
         digest: Digest { at: rfc3339(windows.end), value: digest, accounts },
     })
+}
+
+/// Per worker, this year's money and whether they were coached.
+fn worker_years(sums: &[AccountSums], owner: &dyn Fn(&AccountSums) -> (String, String), coached: &HashSet<String>) -> HashMap<String, WorkerYear> {
+    let mut per_worker: HashMap<String, WorkerYear> = HashMap::new();
+    for s in sums {
+        let w = per_worker.entry(owner(s).0).or_default();
+        w.granted_ytd += s.granted_ytd;
+        w.net_spent_ytd += s.spent_ytd - s.reversed_ytd;
+        w.spent_month += s.spent_month - s.reversed_month;
+        w.has_budget |= s.granted_all > 0;
+    }
+    for (id, w) in per_worker.iter_mut() {
+        w.coached = coached.contains(id);
+    }
+    per_worker
+}
+
+/// The board's question: spending with and without guidance, among workers with a budget. For
+/// the board, a matrix with a cell below `MIN_CELL_WORKERS` is withheld as a whole.
+fn guidance_matrix(with_budget: &[(&String, &WorkerYear)], audience: Audience) -> Guidance {
+    let count = |f: &dyn Fn(&WorkerYear) -> bool| with_budget.iter().filter(|(_, w)| f(w)).count() as i64;
+    let matrix = [
+        count(&|w| w.coached && w.net_spent_ytd > 0),
+        count(&|w| w.coached && w.net_spent_ytd <= 0),
+        count(&|w| !w.coached && w.net_spent_ytd > 0),
+        count(&|w| !w.coached && w.net_spent_ytd <= 0),
+    ];
+    let hide_matrix = audience == Audience::Board && matrix.iter().any(|&n| n > 0 && n < MIN_CELL_WORKERS);
+    let shown = |n: i64| (!hide_matrix).then_some(n);
+    Guidance {
+        coached_and_spent: shown(matrix[0]),
+        coached_not_spent: shown(matrix[1]),
+        spent_not_coached: shown(matrix[2]),
+        neither: shown(matrix[3]),
+        uptake_with_guidance_pct: if hide_matrix { None } else { pct(matrix[0], matrix[0] + matrix[1]) },
+        uptake_without_guidance_pct: if hide_matrix { None } else { pct(matrix[2], matrix[2] + matrix[3]) },
+        suppressed: hide_matrix,
+    }
+}
+
+/// The month's flows, the positions at its end and this year's utilisation, over all accounts.
+fn money_totals(sums: &[AccountSums]) -> (Flows, Positions, Utilisation) {
+    let total = |f: fn(&AccountSums) -> i64| sums.iter().map(f).sum::<i64>();
+    let (granted_ytd, spent_ytd, reversed_ytd) = (total(|s| s.granted_ytd), total(|s| s.spent_ytd), total(|s| s.reversed_ytd));
+    (
+        Flows {
+            granted: format_cents(total(|s| s.granted_month)),
+            spent: format_cents(total(|s| s.spent_month)),
+            reversed: format_cents(total(|s| s.reversed_month)),
+            expired: format_cents(total(|s| s.expired_month)),
+        },
+        Positions { available: format_cents(total(|s| s.available_end)), reserved: format_cents(total(|s| s.reserved_end)) },
+        Utilisation {
+            granted_ytd: format_cents(granted_ytd),
+            spent_ytd: format_cents(spent_ytd - reversed_ytd),
+            utilisation_ytd_pct: pct(spent_ytd - reversed_ytd, granted_ytd),
+        },
+    )
 }
 
 fn breakdowns(
