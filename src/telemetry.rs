@@ -51,7 +51,7 @@ fn log_panics() {
 }
 
 /// Ledger transactions committed by this process, per kind, for `/metrics`. The ledger counts
-/// each posting into a per-thread tally that `db::write_tx` adds here on commit and drops on rollback, so
+/// each posting into a per-thread tally that `ledger::write_tx` adds here on commit and drops on rollback, so
 /// a transaction that rolls back is never counted.
 static COMMITTED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 
@@ -67,7 +67,7 @@ pub fn tally_posted(kind: TxKind) {
     });
 }
 
-/// Called by `db::write_tx` when a transaction starts (`commit = false`: forget the tally) and
+/// Called by `ledger::write_tx` when a transaction starts (`commit = false`: forget the tally) and
 /// when it commits (`commit = true`: publish it).
 pub fn settle_tally(commit: bool) {
     let counts = PENDING.with(|p| p.replace([0; 6]));

@@ -13,7 +13,8 @@ use rand::{Rng, SeedableRng};
 
 use crate::db::queries::{self, Inserted};
 use crate::db::rows::{EmployerRow, FundRow, SchemeRow, SchemeVersionRow, WorkerRow};
-use crate::db::{write_tx, DbConn};
+use crate::db::DbConn;
+use crate::ledger::write_tx;
 use crate::domain::scheme::SchemeRules;
 use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
 use crate::domain::time::now_utc;

@@ -402,7 +402,6 @@ pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T
 where
     E: From<diesel::result::Error>,
 {
-    crate::telemetry::settle_tally(false);
     // SQLite has one writer at a time. Waiting for it in SQLite's busy handler means sleeping
     // and polling, which is slow and unfair under load (p99 in seconds); waiting here is a
     // queue. The gate orders access only: every check that guards money stays in the database
@@ -423,10 +422,7 @@ where
     }
     match f(conn) {
         Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
-            Ok(()) => {
-                crate::telemetry::settle_tally(true);
-                Ok(value)
-            }
+            Ok(()) => Ok(value),
             Err(commit_error) => {
                 // A failed commit leaves the transaction open on some backends.
                 let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);

@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use crate::db::idempotency::{self as keys, KeyRef};
 use crate::db::rows::IdempotencyRow;
-use crate::db::{write_tx, DbConn};
+use crate::db::DbConn;
+use crate::ledger::write_tx;
 use crate::domain::FundId;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";

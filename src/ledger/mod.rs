@@ -23,6 +23,18 @@ pub use post::{ensure_account, lock_account, post, NewTransaction, Posting};
 
 pub use crate::domain::ledger::{LedgerAccount, TxKind};
 
+/// A write transaction that moves money: `db::write_tx`, after which the ledger transactions
+/// posted in it are counted (`/metrics`) if, and only if, it committed.
+pub fn write_tx<T, E>(conn: &mut crate::db::DbConn, f: impl FnOnce(&mut crate::db::DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<crate::db::DbError>,
+{
+    crate::telemetry::settle_tally(false);
+    let result = crate::db::write_tx(conn, f);
+    crate::telemetry::settle_tally(result.is_ok());
+    result
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// The budget cannot cover the movement; nothing was written.
