@@ -16,6 +16,7 @@ mod health;
 mod input;
 mod ledger_integrity;
 mod lots;
+mod model;
 mod operations;
 mod reference_data;
 mod reports;
