@@ -19,9 +19,11 @@ fn main() -> ExitCode {
     ptt_ledger::telemetry::init(cli.log_format);
     match ptt_ledger::cli::run(cli) {
         Ok(code) => code,
+        // 1 is a command's own "no" (verify found a problem); 2 is "could not run", as for a
+        // usage error.
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

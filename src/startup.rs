@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::db::conn::{ConnError, POOL_CHECKOUT_TIMEOUT, POOL_MAX_SIZE};
+use crate::db::conn::{ConnError, Schema, POOL_CHECKOUT_TIMEOUT, POOL_MAX_SIZE};
 use crate::db::{open_pool, DbUrl, Pool, SqliteSync};
 use crate::domain::time::Clock;
 use crate::auth::AuthConfig;
@@ -17,6 +17,9 @@ use crate::http::{health, routes};
 
 /// How long a client may take to send its request head.
 pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a running server purges idempotency keys older than their retention period, so that
+/// their storage stays bounded by the traffic of the retention period.
+pub const KEY_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long in-flight requests get to finish after SIGTERM.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
@@ -34,6 +37,10 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// The date the service lives on; the real one except in tests.
     pub clock: Clock,
+    /// Migrate the schema on start (the owner), or only check it is current (`--no-migrate`).
+    pub schema: Schema,
+    /// How often the server purges idempotency keys past their retention period.
+    pub key_purge_interval: Duration,
 }
 
 impl Settings {
@@ -47,6 +54,8 @@ impl Settings {
             pool_checkout_timeout: POOL_CHECKOUT_TIMEOUT,
             workers: None,
             clock: Clock::default(),
+            schema: Schema::Migrate,
+            key_purge_interval: KEY_PURGE_INTERVAL,
         }
     }
 }
@@ -66,11 +75,12 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
-        let pool = open_pool(&settings.database, settings.sqlite_sync, settings.pool_size, settings.pool_checkout_timeout)?;
+        let pool = open_pool(&settings.database, settings.sqlite_sync, settings.pool_size, settings.pool_checkout_timeout, settings.schema)?;
         let bind_error = |source| StartupError::Bind { bind: settings.bind.clone(), source };
         let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let server = build_server(listener, pool, settings.auth.clone(), settings.clock.clone(), settings.workers).map_err(bind_error)?;
+        let purge = start_key_purge(pool.clone(), settings.key_purge_interval);
+        let server = build_server(listener, pool, settings.auth.clone(), settings.clock.clone(), settings.workers, purge).map_err(bind_error)?;
         Ok(Application { port, server })
     }
 
@@ -87,13 +97,42 @@ impl Application {
     }
 }
 
-fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, clock: Clock, workers: Option<usize>) -> std::io::Result<Server> {
+/// Kept by the server's app factory; when the server stops and the factory is dropped, the purge
+/// thread sees the channel close and ends, releasing its pool.
+#[derive(Clone)]
+struct KeyPurge(#[allow(dead_code, reason = "held for its drop, which stops the purge thread")] std::sync::mpsc::Sender<()>);
+
+/// Purges expired idempotency keys every `interval` while the server runs. A failed purge (the
+/// database away) is logged and tried again at the next interval.
+fn start_key_purge(pool: Pool, interval: Duration) -> KeyPurge {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new().name("ptt-key-purge".into()).spawn(move || {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+            let purged = pool
+                .get()
+                .map_err(|e| e.to_string())
+                .and_then(|mut conn| crate::db::write_tx(&mut conn, crate::db::idempotency::purge_expired_keys).map_err(|e| e.to_string()));
+            match purged {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "idempotency keys past their retention purged"),
+                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed; trying again later"),
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no idempotency key purge thread; keys are still purged by expiry runs");
+    }
+    KeyPurge(stop)
+}
+
+fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, clock: Clock, workers: Option<usize>, purge: KeyPurge) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
     let auth = web::Data::new(auth);
     let clock = web::Data::new(clock);
     let metrics = Metrics::new().map_err(std::io::Error::other)?;
     let metrics_data = web::Data::new(metrics.clone());
     let mut server = HttpServer::new(move || {
+        let _keeps_the_purge_running = &purge;
         App::new()
             .wrap(RequestContext(metrics.clone()))
             .app_data(metrics_data.clone())

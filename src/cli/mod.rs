@@ -47,13 +47,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP service (migrates the database first).
+    /// Run the HTTP service (migrates the database first, unless --no-migrate).
     Serve {
         #[arg(long, env = "PTT_BIND", default_value = "127.0.0.1:8080")]
         bind: String,
         /// Worker threads; default one per core.
         #[arg(long, env = "PTT_WORKERS")]
         workers: Option<usize>,
+        /// Do not migrate: only check that the schema is current. For a least-privilege role
+        /// that `migrate --grant-to` prepared (PostgreSQL).
+        #[arg(long, env = "PTT_NO_MIGRATE")]
+        no_migrate: bool,
     },
     /// Mint a bearer token with the configured HS256 secret, printed on stdout.
     Token {
@@ -73,7 +77,12 @@ pub enum Command {
         ttl: u64,
     },
     /// Run pending database migrations and exit.
-    Migrate,
+    Migrate {
+        /// PostgreSQL: afterwards give this existing role what `serve` needs and no more (no
+        /// UPDATE or DELETE on the ledger, no DDL); run as the owner, serve as the role.
+        #[arg(long)]
+        grant_to: Option<String>,
+    },
     /// Create a realistic demo fund (employers, workers, grants, coaching, vouchers, claims).
     Demo {
         #[arg(long, default_value_t = 1000)]
@@ -84,7 +93,8 @@ pub enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
-    /// Recompute every chain, zero sum and balance; exit 1 and print the first problem if any.
+    /// Recompute every chain, zero sum and balance. Exit 0: the ledger matches; 1: it does not
+    /// (the first problem is printed); 2: verify could not run (no database, say).
     Verify {
         /// Only this fund; default every fund.
         #[arg(long)]
@@ -178,7 +188,7 @@ impl Cli {
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let database = DbUrl::parse(&cli.database_url)?;
     match &cli.command {
-        Command::Serve { bind, workers } => serve(&cli, database, bind, *workers),
+        Command::Serve { bind, workers, no_migrate } => serve(&cli, database, bind, *workers, *no_migrate),
         Command::Token { role, fund, employer, worker, sub, ttl } => {
             let (auth, secret_file) = auth_config(&cli.jwt(), &database, SecretFile::MustExist)?;
             if *ttl == 0 || *ttl > MAX_TOKEN_TTL_SECS {
@@ -231,21 +241,28 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Report { report: ReportCommand::Monthly { fund, month, format, csv_dialect, audience, output } } => {
             report_monthly(&cli, database, *fund, month, *format, *csv_dialect, *audience, output.as_deref())
         }
-        Command::Migrate => {
+        Command::Migrate { grant_to } => {
             let manager = crate::db::conn::Manager::new(database.clone(), cli.sqlite_synchronous);
             let mut conn = manager.connect_once()?;
             let applied = crate::db::conn::run_migrations(&mut conn)?;
             println!("{applied} migration(s) applied to {} {}", database.backend_name(), database.redacted());
+            if let Some(role) = grant_to {
+                let tables = crate::db::privileges::grant_to(&mut conn, role)?;
+                println!("role {role} may now serve: SELECT on {tables} tables, INSERT where the service adds rows, UPDATE only on projections and states, no UPDATE or DELETE on the ledger");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>) -> Result<ExitCode, CliError> {
+fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>, no_migrate: bool) -> Result<ExitCode, CliError> {
     let (auth, secret_file) = auth_config(&cli.jwt(), &database, SecretFile::CreateIfMissing)?;
     let mut settings = Settings::new(database.clone(), bind, auth);
     settings.sqlite_sync = cli.sqlite_synchronous;
     settings.workers = workers;
+    if no_migrate {
+        settings.schema = crate::db::conn::Schema::MustBeCurrent;
+    }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
         let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");

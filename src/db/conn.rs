@@ -305,12 +305,38 @@ pub fn check_writable(conn: &mut DbConn) -> Result<(), ConnError> {
     }
 }
 
-/// Opens a pool and runs pending migrations on it. Refuses a database that does not take
-/// writes: better not to start than to report ready and fail every write.
-pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32, checkout_timeout: Duration) -> Result<Pool, ConnError> {
+/// Whether opening the pool migrates the schema (the owner's job) or only checks that it is
+/// current (a least-privilege serving role: `serve --no-migrate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    Migrate,
+    MustBeCurrent,
+}
+
+/// Opens a pool, migrating the schema or checking that it is current. Refuses a database that
+/// does not take writes: better not to start than to report ready and fail every write.
+pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32, checkout_timeout: Duration, schema: Schema) -> Result<Pool, ConnError> {
     let manager = Manager::new(url.clone(), sqlite_sync);
     let mut first = manager.connect_once()?;
-    run_migrations(&mut first)?;
+    match schema {
+        Schema::Migrate => {
+            run_migrations(&mut first).map_err(|e| match e {
+                e if is_permission_error(&e) => ConnError::Migration(format!(
+                    "{e}. This role may not change the schema: run `ptt-ledger migrate --grant-to ROLE` as the database owner, \
+                     then start the service with `serve --no-migrate` as ROLE"
+                )),
+                e => e,
+            })?;
+        }
+        Schema::MustBeCurrent => {
+            let pending = pending_migrations(&mut first)?;
+            if pending > 0 {
+                return Err(ConnError::Migration(format!(
+                    "the database schema is {pending} migration(s) behind this version: run `ptt-ledger migrate` as the database owner first"
+                )));
+            }
+        }
+    }
     check_writable(&mut first)?;
     drop(first);
     Ok(r2d2::Pool::builder()
@@ -321,6 +347,43 @@ pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32, checkout_t
         .test_on_check_out(false)
         .connection_timeout(checkout_timeout)
         .build(manager)?)
+}
+
+/// A failure because the role lacks a privilege (not the owner, no CREATE on the schema).
+fn is_permission_error(error: &ConnError) -> bool {
+    let text = error.to_string();
+    text.contains("permission denied") || text.contains("must be owner")
+}
+
+/// How many migrations of this version the database has not run. Reads diesel's bookkeeping
+/// table without creating it (a serving role may not create tables).
+pub fn pending_migrations(conn: &mut DbConn) -> Result<usize, ConnError> {
+    use diesel::migration::MigrationSource;
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| ConnError::Migration(e.to_string());
+    let known: Vec<String> = match conn {
+        DbConn::Pg(_) => MigrationSource::<diesel::pg::Pg>::migrations(&PG_MIGRATIONS)
+            .map_err(migration_error)?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect(),
+        DbConn::Sqlite(_) => MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+            .map_err(migration_error)?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect(),
+    };
+    let applied: Vec<String> = match diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Applied>(conn) {
+        Ok(rows) => rows.into_iter().map(|r| r.version).collect(),
+        // Never migrated: everything is pending.
+        Err(e) if e.to_string().contains("does not exist") || e.to_string().contains("no such table") => Vec::new(),
+        Err(e) => return Err(ConnError::Query(e)),
+    };
+    Ok(known.iter().filter(|v| !applied.contains(v)).count())
 }
 
 /// Runs the migrations that have not run yet. On PostgreSQL an advisory lock keeps several

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod idempotency;
 pub mod ledger_reads;
 pub mod ledger_statements;
+pub mod privileges;
 pub mod queries;
 pub mod report_queries;
 pub mod rows;

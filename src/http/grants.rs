@@ -82,7 +82,11 @@ impl From<GrantOutcome> for GrantView {
 pub struct BulkGrantView {
     pub count: usize,
     pub granted_total: String,
+    /// Every grant, in request order; empty in the replay of a bulk too large to keep whole.
     pub grants: Vec<GrantView>,
+    /// Set in such a replay: the grants are in the workers' budgets and ledgers.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub grants_not_kept: bool,
 }
 
 /// `POST /v1/funds/{fund}/grants`: a single grant object, or `{"grants": [...]}`.
@@ -111,15 +115,12 @@ pub async fn create_grants(post: MoneyPost, pool: web::Data<Pool>, path: web::Pa
             }
             Requests::Bulk(requests) => {
                 let outcomes = grant_many(conn, fund, &caller.sub, requests, day).map_err(at_index)?;
-                let granted_total = outcomes.iter().map(|o| o.granted_cents).sum();
-                Stored::new(
-                    StatusCode::CREATED,
-                    BulkGrantView {
-                        count: outcomes.len(),
-                        granted_total: format_cents(granted_total),
-                        grants: outcomes.into_iter().map(GrantView::from).collect(),
-                    },
-                )
+                let (count, granted_total) = (outcomes.len(), format_cents(outcomes.iter().map(|o| o.granted_cents).sum()));
+                let grants = outcomes.into_iter().map(GrantView::from).collect();
+                let view = BulkGrantView { count, granted_total: granted_total.clone(), grants, grants_not_kept: false };
+                Stored::new(StatusCode::CREATED, view)?.keeping(|| {
+                    serde_json::to_string(&BulkGrantView { count, granted_total, grants: Vec::new(), grants_not_kept: true })
+                })
             }
         })
         .await?;

@@ -59,11 +59,31 @@ pub struct Stored {
     pub status: StatusCode,
     pub body: String,
     pub replayed: bool,
+    /// What a replay answers, when not the body itself (a large body is not kept whole).
+    pub kept: Option<String>,
 }
+
+/// Response bodies up to this size are kept whole for replays; a larger one keeps what its
+/// handler chose (`Stored::keeping`), so that a key never holds megabytes.
+pub const MAX_KEPT_RESPONSE_BYTES: usize = 64 * 1024;
 
 impl Stored {
     pub fn new(status: StatusCode, body: impl serde::Serialize) -> Result<Stored, ApiError> {
-        Ok(Stored { status, body: serde_json::to_string(&body).map_err(ApiError::internal)?, replayed: false })
+        Ok(Stored { status, body: serde_json::to_string(&body).map_err(ApiError::internal)?, replayed: false, kept: None })
+    }
+
+    /// Keeps `kept` for replays instead of the body, if the body is larger than
+    /// `MAX_KEPT_RESPONSE_BYTES`.
+    pub fn keeping(mut self, kept: impl FnOnce() -> serde_json::Result<String>) -> Result<Stored, ApiError> {
+        if self.body.len() > MAX_KEPT_RESPONSE_BYTES {
+            self.kept = Some(kept().map_err(ApiError::internal)?);
+        }
+        Ok(self)
+    }
+
+    /// The text a key keeps for replays.
+    fn kept_text(&self) -> &str {
+        self.kept.as_deref().unwrap_or(&self.body)
     }
 
     /// The `id` of the resource in the body, if it names one.
@@ -129,7 +149,7 @@ pub fn run_idempotent(
             };
         }
         let stored = work(conn)?;
-        keys::store_response(conn, &key, stored.status.as_u16(), &stored.body)?;
+        keys::store_response(conn, &key, stored.status.as_u16(), stored.kept_text())?;
         Ok(stored)
     })
 }
@@ -148,6 +168,7 @@ fn replay(existing: IdempotencyRow, request_hash: &str) -> Result<Option<Stored>
             status: StatusCode::from_u16(u16::try_from(status).map_err(ApiError::internal)?).map_err(ApiError::internal)?,
             body,
             replayed: true,
+            kept: None,
         })),
         _ => Ok(None),
     }
@@ -167,6 +188,6 @@ pub fn replay_only(conn: &mut DbConn, scope: &Scope<'_>) -> Result<Option<Stored
 /// racing request wins; both did the same idempotent work.
 pub fn remember(conn: &mut DbConn, scope: &Scope<'_>, stored: &Stored) -> Result<(), ApiError> {
     let Some(key) = scope.key else { return Ok(()) };
-    keys::insert_answered(conn, &KeyRef { fund_id: scope.fund, caller: scope.caller, key }, scope.request_hash, stored.status.as_u16(), &stored.body)?;
+    keys::insert_answered(conn, &KeyRef { fund_id: scope.fund, caller: scope.caller, key }, scope.request_hash, stored.status.as_u16(), stored.kept_text())?;
     Ok(())
 }

@@ -18,6 +18,7 @@ mod ledger_integrity;
 mod lots;
 mod model;
 mod operations;
+mod privileges;
 mod reference_data;
 mod reports;
 mod schema_twins;

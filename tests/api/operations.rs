@@ -86,9 +86,94 @@ async fn verify_on_the_command_line_exits_non_zero_on_tampering(app: TestApp) {
     assert_eq!(bad.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&bad.stdout);
     assert!(stdout.contains("first problem") && stdout.contains("lot"), "{stdout}");
+    // Could not run at all: 2, not 1 (a script can tell "tampered" from "down").
+    let unreachable = match app.backend {
+        Backend::Sqlite => "/nonexistent-dir/ptt.db".to_string(),
+        Backend::Postgres => "postgres://postgres@127.0.0.1:1/none".to_string(),
+    };
+    let down = Command::new(BIN).args(["verify", "--database-url", &unreachable]).output().expect("verify");
+    assert_eq!(down.status.code(), Some(2), "{}", String::from_utf8_lossy(&down.stderr));
 }
 
-on_both_backends!(metrics_count_requests_decisions_and_the_pool, verify_on_the_command_line_exits_non_zero_on_tampering);
+/// A running server purges idempotency keys past their retention by itself, and keeps the
+/// others.
+async fn keys_past_their_retention_are_purged_by_the_server(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.key_purge_interval = Duration::from_millis(100)).await;
+    let fund = app.create_fund("purge").await;
+    let mut conn = app.raw_connection();
+    conn.batch_execute(&format!(
+        "INSERT INTO idempotency_keys (fund_id, caller, key, request_hash, status_code, response_body, created_at) VALUES \
+         ('{0}', 'c', 'old', 'h', 201, '{{}}', '2000-01-01 00:00:00'), ('{0}', 'c', 'new', 'h', 201, '{{}}', CURRENT_TIMESTAMP)",
+        fund.id
+    ))
+    .expect("keys");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let left = loop {
+        let left = key_names(&mut conn);
+        if left.len() < 2 || Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(left, vec!["new".to_string()], "the old key is purged, the recent one kept");
+}
+
+fn key_names(conn: &mut ptt_ledger::db::DbConn) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        key: String,
+    }
+    diesel::sql_query("SELECT key FROM idempotency_keys ORDER BY key").load::<Key>(conn).expect("keys").into_iter().map(|k| k.key).collect()
+}
+
+/// A bulk whose answer is large is replayed as its totals: a key never keeps megabytes.
+async fn a_large_bulk_is_replayed_as_its_totals(app: TestApp) {
+    let f = app.funded_worker(standard_scheme_body("ptt"), "1.00").await;
+    let grants: Vec<serde_json::Value> =
+        (0..400).map(|_| json!({"worker_id": f.worker, "scheme_id": f.scheme, "amount": "1.00", "grant_year": crate::helpers::this_year()})).collect();
+    let send = || {
+        app.client
+            .post(format!("{}/v1/funds/{}/grants", app.address, f.fund.id))
+            .bearer_auth(&f.fund.admin)
+            .header("Idempotency-Key", "big-bulk")
+            .json(&json!({ "grants": grants }))
+            .send()
+    };
+    let first = send().await.expect("bulk");
+    assert_eq!(first.status().as_u16(), 201);
+    let first: serde_json::Value = first.json().await.expect("json");
+    assert_eq!(first["grants"].as_array().map(Vec::len), Some(400));
+    assert!(first.get("grants_not_kept").is_none(), "{}", first["grants_not_kept"]);
+    let again = send().await.expect("replay");
+    assert_eq!(again.status().as_u16(), 201);
+    assert_eq!(again.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    let again: serde_json::Value = again.json().await.expect("json");
+    assert_eq!((again["count"].clone(), again["granted_total"].clone()), (json!(400), json!("400.00")));
+    assert_eq!((again["grants"].clone(), again["grants_not_kept"].clone()), (json!([]), json!(true)));
+    assert_eq!(app.available(&f).await, "401.00", "the replay booked nothing");
+}
+
+mod keys_past_their_retention_are_purged_by_the_server {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::keys_past_their_retention_are_purged_by_the_server(super::Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if crate::helpers::postgres_configured() {
+            super::keys_past_their_retention_are_purged_by_the_server(super::Backend::Postgres).await
+        }
+    }
+}
+
+on_both_backends!(
+    metrics_count_requests_decisions_and_the_pool,
+    verify_on_the_command_line_exits_non_zero_on_tampering,
+    a_large_bulk_is_replayed_as_its_totals
+);
 
 fn database_url(app: &TestApp) -> String {
     match &app.db.url {
