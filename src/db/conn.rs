@@ -522,7 +522,7 @@ where
 /// (or, for a lost commit, its outcome is unknown), and the client may retry (503).
 pub fn is_unavailable(error: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
-    const GONE: [&str; 14] = [
+    const GONE: [&str; 18] = [
         "terminating connection",
         "server closed the connection",
         "connection to server",
@@ -533,6 +533,12 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
         "the database system is shutting down",
         "the database system is starting up",
         "database is locked",
+        // The disk is full or the file system failed or turned read-only: nothing was written,
+        // and the service serves again once space or the file system is back.
+        "database or disk is full",
+        "disk I/O error",
+        "attempt to write a readonly database",
+        "No space left on device",
         // Waited too long for a lock, or lost a deadlock: nothing was written, a retry can succeed.
         "canceling statement due to statement timeout",
         "canceling statement due to lock timeout",
@@ -550,7 +556,6 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
     }
 }
 
-/// True when the error is a violated unique constraint (a duplicate).
 /// What a failed statement means for the caller, so that layers above storage can answer it
 /// without knowing diesel's error type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -578,6 +583,7 @@ pub fn classify(error: &diesel::result::Error) -> Failure {
     }
 }
 
+/// True when the error is a violated unique constraint (a duplicate).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(
         error,
