@@ -31,7 +31,7 @@ fn main() {
     let hot = args.get(4).is_some_and(|a| a == "hot");
 
     let url = DbUrl::Sqlite(path.into());
-    let pool = open_pool(&url, SqliteSync::Full, threads as u32, POOL_CHECKOUT_TIMEOUT, ptt_ledger::db::conn::Schema::Migrate).expect("pool");
+    let pool = open_pool(ptt_ledger::db::conn::Manager::new(url, SqliteSync::Full), threads as u32, POOL_CHECKOUT_TIMEOUT, ptt_ledger::db::conn::Schema::Migrate).expect("pool");
     let mut conn = pool.get().expect("connection");
     let day = today();
     let summary = ptt_ledger::cli::demo::build(&mut conn, "floor", workers, 7, day, &mut |_, _| {}).expect("demo data");

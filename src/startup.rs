@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::db::conn::{ConnError, Schema, POOL_CHECKOUT_TIMEOUT, POOL_MAX_SIZE};
+use crate::db::conn::{ConnError, Manager, Schema, PG_STATEMENT_TIMEOUT_MS, POOL_CHECKOUT_TIMEOUT, POOL_MAX_SIZE};
 use crate::db::{open_pool, DbUrl, Pool, SqliteSync};
 use crate::domain::time::Clock;
 use crate::auth::AuthConfig;
@@ -41,6 +41,8 @@ pub struct Settings {
     pub schema: Schema,
     /// How often the server purges idempotency keys past their retention period.
     pub key_purge_interval: Duration,
+    /// PostgreSQL: longest a statement may run or wait for a lock (then 503).
+    pub statement_timeout_ms: u32,
 }
 
 impl Settings {
@@ -56,6 +58,7 @@ impl Settings {
             clock: Clock::default(),
             schema: Schema::Migrate,
             key_purge_interval: KEY_PURGE_INTERVAL,
+            statement_timeout_ms: PG_STATEMENT_TIMEOUT_MS,
         }
     }
 }
@@ -75,7 +78,12 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
-        let pool = open_pool(&settings.database, settings.sqlite_sync, settings.pool_size, settings.pool_checkout_timeout, settings.schema)?;
+        let pool = open_pool(
+            Manager::new(settings.database.clone(), settings.sqlite_sync).statement_timeout_ms(settings.statement_timeout_ms),
+            settings.pool_size,
+            settings.pool_checkout_timeout,
+            settings.schema,
+        )?;
         let bind_error = |source| StartupError::Bind { bind: settings.bind.clone(), source };
         let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();

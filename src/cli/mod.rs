@@ -39,8 +39,16 @@ pub struct Cli {
     /// the last commits may be lost on power loss, never on a process crash).
     #[arg(long, value_enum, env = "PTT_SQLITE_SYNCHRONOUS", default_value = "full", global = true)]
     pub sqlite_synchronous: SqliteSync,
+    /// Log lines as text for people or JSON for a log collector.
     #[arg(long, value_enum, env = "PTT_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
+    /// Database connections per server process; a request waits at most 5 s for one, then 503.
+    #[arg(long, env = "PTT_DB_POOL_SIZE", default_value_t = crate::db::conn::POOL_MAX_SIZE, value_parser = clap::value_parser!(u32).range(1..=256), global = true)]
+    pub db_pool_size: u32,
+    /// PostgreSQL: longest one statement may run or wait for a lock before its request is
+    /// answered 503 (milliseconds).
+    #[arg(long, env = "PTT_DB_STATEMENT_TIMEOUT_MS", default_value_t = crate::db::conn::PG_STATEMENT_TIMEOUT_MS, value_parser = clap::value_parser!(u32).range(100..=3_600_000), global = true)]
+    pub db_statement_timeout_ms: u32,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -260,6 +268,8 @@ fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>, no_migr
     let mut settings = Settings::new(database.clone(), bind, auth);
     settings.sqlite_sync = cli.sqlite_synchronous;
     settings.workers = workers;
+    settings.pool_size = cli.db_pool_size;
+    settings.statement_timeout_ms = cli.db_statement_timeout_ms;
     if no_migrate {
         settings.schema = crate::db::conn::Schema::MustBeCurrent;
     }

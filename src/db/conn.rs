@@ -188,11 +188,19 @@ impl DbUrl {
 pub struct Manager {
     url: DbUrl,
     sqlite_sync: SqliteSync,
+    statement_timeout_ms: u32,
 }
 
 impl Manager {
     pub fn new(url: DbUrl, sqlite_sync: SqliteSync) -> Manager {
-        Manager { url, sqlite_sync }
+        Manager { url, sqlite_sync, statement_timeout_ms: PG_STATEMENT_TIMEOUT_MS }
+    }
+
+    /// PostgreSQL: the longest one statement may run (or wait for a lock) before it is
+    /// cancelled and its request answered 503.
+    pub fn statement_timeout_ms(mut self, ms: u32) -> Manager {
+        self.statement_timeout_ms = ms;
+        self
     }
 
     pub fn connect_once(&self) -> Result<DbConn, ConnError> {
@@ -200,8 +208,9 @@ impl Manager {
             DbUrl::Postgres(url) => {
                 let mut conn = PgConnection::establish(url)?;
                 conn.batch_execute(&format!(
-                    "SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}; \
-                     SET idle_in_transaction_session_timeout = {PG_IDLE_IN_TRANSACTION_TIMEOUT_MS};"
+                    "SET statement_timeout = {}; \
+                     SET idle_in_transaction_session_timeout = {PG_IDLE_IN_TRANSACTION_TIMEOUT_MS};",
+                    self.statement_timeout_ms
                 ))?;
                 Ok(DbConn::Pg(conn))
             }
@@ -315,8 +324,7 @@ pub enum Schema {
 
 /// Opens a pool, migrating the schema or checking that it is current. Refuses a database that
 /// does not take writes: better not to start than to report ready and fail every write.
-pub fn open_pool(url: &DbUrl, sqlite_sync: SqliteSync, max_size: u32, checkout_timeout: Duration, schema: Schema) -> Result<Pool, ConnError> {
-    let manager = Manager::new(url.clone(), sqlite_sync);
+pub fn open_pool(manager: Manager, max_size: u32, checkout_timeout: Duration, schema: Schema) -> Result<Pool, ConnError> {
     let mut first = manager.connect_once()?;
     match schema {
         Schema::Migrate => {

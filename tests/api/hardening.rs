@@ -376,6 +376,43 @@ async fn postgres_outage_and_recovery() {
     }
 }
 
+/// PostgreSQL: a claim whose statement waits past the statement timeout (another session holds
+/// the worker's account lock) is cancelled mid-transaction: 503, nothing stored, the connection
+/// not reused; the retry with the same key, once the lock is gone, books the claim once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_timeout_mid_claim_stores_nothing() {
+    if !crate::helpers::postgres_configured() {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL run skipped");
+        return;
+    }
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app_with(Backend::Postgres, |s| s.statement_timeout_ms = 300).await;
+    let f = app.funded_worker(standard_scheme_body("ptt"), "1000.00").await;
+    let mut blocker = app.raw_connection();
+    blocker.batch_execute("BEGIN; UPDATE budget_accounts SET tx_count = tx_count").expect("lock the account");
+    let send = || {
+        app.client
+            .post(format!("{}/v1/funds/{}/claims", app.address, f.fund.id))
+            .bearer_auth(&f.fund.admin)
+            .header("Idempotency-Key", "timeout-1")
+            .json(&claim_body(&f, "100.00", "TO-1"))
+            .send()
+    };
+    let started = Instant::now();
+    let cancelled = send().await.expect("sent");
+    assert_eq!(cancelled.status().as_u16(), 503, "a cancelled statement is a retryable outage");
+    assert!(started.elapsed() < Duration::from_secs(5), "cancelled at the timeout, not after a hang");
+    assert_eq!(claim_count(&app, &f).await, 0, "nothing of the cancelled claim is stored");
+    blocker.batch_execute("ROLLBACK").expect("unlock");
+    let booked = send().await.expect("sent");
+    assert_eq!(booked.status().as_u16(), 201);
+    let again = send().await.expect("sent");
+    assert_eq!(again.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(claim_count(&app, &f).await, 1);
+    assert_eq!(app.available(&f).await, "900.00", "booked once");
+    assert_eq!(app.verify(&f.fund).await["ok"], true);
+}
+
 /// Tokens that are not valid yet, or issued in the future, are refused.
 async fn tokens_from_the_future_are_refused(app: TestApp) {
     let claims = |extra: Value| {
