@@ -5,11 +5,13 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod ledger;
 pub mod reports;
 pub mod startup;
 pub mod telemetry;
+pub mod views;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;

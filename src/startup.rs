@@ -13,6 +13,8 @@ use crate::auth::AuthConfig;
 use crate::http::common::{path_config, payload_config, query_config};
 use crate::http::metrics::Metrics;
 use crate::http::request_context::RequestContext;
+use crate::delivery::DeliveryConfig;
+use crate::http::webhooks::WebhookPolicy;
 use crate::http::{health, routes};
 
 /// How long a client may take to send its request head.
@@ -20,6 +22,8 @@ pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a running server purges idempotency keys older than their retention period, so that
 /// their storage stays bounded by the traffic of the retention period.
 pub const KEY_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+/// Webhook delivery threads per process by default.
+pub const WEBHOOK_THREADS: usize = 2;
 /// How long in-flight requests get to finish after SIGTERM.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
@@ -43,6 +47,10 @@ pub struct Settings {
     pub key_purge_interval: Duration,
     /// PostgreSQL: longest a statement may run or wait for a lock (then 503).
     pub statement_timeout_ms: u32,
+    /// Webhook targets on loopback or private networks are allowed (`PTT_WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
+    /// Threads delivering webhooks in this process (0: this process delivers none).
+    pub webhook_threads: usize,
 }
 
 impl Settings {
@@ -59,6 +67,8 @@ impl Settings {
             schema: Schema::Migrate,
             key_purge_interval: KEY_PURGE_INTERVAL,
             statement_timeout_ms: PG_STATEMENT_TIMEOUT_MS,
+            webhook_allow_private: false,
+            webhook_threads: WEBHOOK_THREADS,
         }
     }
 }
@@ -87,8 +97,14 @@ impl Application {
         let bind_error = |source| StartupError::Bind { bind: settings.bind.clone(), source };
         let listener = TcpListener::bind(&settings.bind).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let purge = start_key_purge(pool.clone(), settings.key_purge_interval);
-        let server = build_server(listener, pool, settings.auth.clone(), settings.clock.clone(), settings.workers, purge).map_err(bind_error)?;
+        let mut background = vec![start_key_purge(pool.clone(), settings.key_purge_interval)];
+        if settings.webhook_threads > 0 {
+            let config = DeliveryConfig { allow_private: settings.webhook_allow_private, threads: settings.webhook_threads };
+            background.extend(crate::delivery::start(pool.clone(), config));
+        }
+        let policy = WebhookPolicy { allow_private: settings.webhook_allow_private };
+        let server = build_server(listener, pool, settings.auth.clone(), settings.clock.clone(), settings.workers, Background(background), policy)
+            .map_err(bind_error)?;
         Ok(Application { port, server })
     }
 
@@ -105,21 +121,21 @@ impl Application {
     }
 }
 
-/// Kept by the server's app factory; when the server stops and the factory is dropped, the purge
-/// thread sees the channel close and ends, releasing its pool.
+/// The background threads' lifelines, kept by the server's app factory: when the server stops
+/// and the factory is dropped, each thread sees its channel close and ends, releasing its pool.
 #[derive(Clone)]
-struct KeyPurge(#[allow(dead_code, reason = "held for its drop, which stops the purge thread")] std::sync::mpsc::Sender<()>);
+struct Background(#[allow(dead_code, reason = "held for its drop, which stops the threads")] Vec<std::sync::mpsc::Sender<()>>);
 
 /// Purges expired idempotency keys every `interval` while the server runs. A failed purge (the
 /// database away) is logged and tried again at the next interval.
-fn start_key_purge(pool: Pool, interval: Duration) -> KeyPurge {
+fn start_key_purge(pool: Pool, interval: Duration) -> std::sync::mpsc::Sender<()> {
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new().name("ptt-key-purge".into()).spawn(move || {
         while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
             let purged = pool
                 .get()
                 .map_err(|e| e.to_string())
-                .and_then(|mut conn| crate::db::write_tx(&mut conn, crate::db::idempotency::purge_expired_keys).map_err(|e| e.to_string()));
+                .and_then(|mut conn| crate::db::idempotency::purge_expired_keys(&mut conn).map_err(|e| e.to_string()));
             match purged {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "idempotency keys past their retention purged"),
@@ -130,23 +146,33 @@ fn start_key_purge(pool: Pool, interval: Duration) -> KeyPurge {
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "no idempotency key purge thread; keys are still purged by expiry runs");
     }
-    KeyPurge(stop)
+    stop
 }
 
-fn build_server(listener: TcpListener, pool: Pool, auth: AuthConfig, clock: Clock, workers: Option<usize>, purge: KeyPurge) -> std::io::Result<Server> {
+fn build_server(
+    listener: TcpListener,
+    pool: Pool,
+    auth: AuthConfig,
+    clock: Clock,
+    workers: Option<usize>,
+    background: Background,
+    policy: WebhookPolicy,
+) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
+    let policy = web::Data::new(policy);
     let auth = web::Data::new(auth);
     let clock = web::Data::new(clock);
     let metrics = Metrics::new().map_err(std::io::Error::other)?;
     let metrics_data = web::Data::new(metrics.clone());
     let mut server = HttpServer::new(move || {
-        let _keeps_the_purge_running = &purge;
+        let _keeps_the_background_running = &background;
         App::new()
             .wrap(RequestContext(metrics.clone()))
             .app_data(metrics_data.clone())
             .app_data(pool.clone())
             .app_data(auth.clone())
             .app_data(clock.clone())
+            .app_data(policy.clone())
             .app_data(payload_config())
             .app_data(query_config())
             .app_data(path_config())

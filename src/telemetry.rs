@@ -57,6 +57,37 @@ static COMMITTED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 
 thread_local! {
     static PENDING: Cell<[u64; 6]> = const { Cell::new([0; 6]) };
+    static PENDING_EVENTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Change-feed events committed by this process.
+static EVENTS_WRITTEN: AtomicU64 = AtomicU64::new(0);
+/// Webhook delivery attempts by this process: delivered, failed.
+static DELIVERIES: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+/// Age in seconds of the oldest event not yet delivered to an active subscription; -1: none.
+static OLDEST_UNDELIVERED_SECS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+
+/// Events written in the current transaction (counted if it commits).
+pub fn tally_events(n: usize) {
+    PENDING_EVENTS.with(|p| p.set(p.get() + n as u64));
+}
+
+pub fn delivery_attempted(delivered: bool) {
+    DELIVERIES[usize::from(!delivered)].fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn set_oldest_undelivered(seconds: Option<i64>) {
+    OLDEST_UNDELIVERED_SECS.store(seconds.unwrap_or(-1), Ordering::Relaxed);
+}
+
+/// (events written, deliveries delivered, deliveries failed, oldest undelivered age or -1).
+pub fn feed_figures() -> (u64, u64, u64, i64) {
+    (
+        EVENTS_WRITTEN.load(Ordering::Relaxed),
+        DELIVERIES[0].load(Ordering::Relaxed),
+        DELIVERIES[1].load(Ordering::Relaxed),
+        OLDEST_UNDELIVERED_SECS.load(Ordering::Relaxed),
+    )
 }
 
 pub fn tally_posted(kind: TxKind) {
@@ -71,7 +102,9 @@ pub fn tally_posted(kind: TxKind) {
 /// when it commits (`commit = true`: publish it).
 pub fn settle_tally(commit: bool) {
     let counts = PENDING.with(|p| p.replace([0; 6]));
+    let events = PENDING_EVENTS.with(|p| p.replace(0));
     if commit {
+        EVENTS_WRITTEN.fetch_add(events, Ordering::Relaxed);
         for (slot, n) in COMMITTED.iter().zip(counts) {
             slot.fetch_add(n, Ordering::Relaxed);
         }

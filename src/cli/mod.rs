@@ -66,6 +66,12 @@ pub enum Command {
         /// that `migrate --grant-to` prepared (PostgreSQL).
         #[arg(long, env = "PTT_NO_MIGRATE")]
         no_migrate: bool,
+        /// Allow webhook targets on loopback and private networks (refused by default: SSRF).
+        #[arg(long, env = "PTT_WEBHOOK_ALLOW_PRIVATE")]
+        webhook_allow_private: bool,
+        /// Threads delivering webhooks in this process; 0 leaves delivery to other processes.
+        #[arg(long, env = "PTT_WEBHOOK_THREADS", default_value_t = crate::startup::WEBHOOK_THREADS as u16, value_parser = clap::value_parser!(u16).range(0..=64))]
+        webhook_threads: u16,
     },
     /// Mint a bearer token with the configured HS256 secret, printed on stdout.
     Token {
@@ -196,7 +202,10 @@ impl Cli {
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let database = DbUrl::parse(&cli.database_url)?;
     match &cli.command {
-        Command::Serve { bind, workers, no_migrate } => serve(&cli, database, bind, *workers, *no_migrate),
+        Command::Serve { bind, workers, no_migrate, webhook_allow_private, webhook_threads } => {
+            let webhooks = (*webhook_allow_private, usize::from(*webhook_threads));
+            serve(&cli, database, bind, *workers, *no_migrate, webhooks)
+        }
         Command::Token { role, fund, employer, worker, sub, ttl } => {
             let (auth, secret_file) = auth_config(&cli.jwt(), &database, SecretFile::MustExist)?;
             if *ttl == 0 || *ttl > MAX_TOKEN_TTL_SECS {
@@ -263,13 +272,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>, no_migrate: bool) -> Result<ExitCode, CliError> {
+fn serve(cli: &Cli, database: DbUrl, bind: &str, workers: Option<usize>, no_migrate: bool, webhooks: (bool, usize)) -> Result<ExitCode, CliError> {
     let (auth, secret_file) = auth_config(&cli.jwt(), &database, SecretFile::CreateIfMissing)?;
     let mut settings = Settings::new(database.clone(), bind, auth);
     settings.sqlite_sync = cli.sqlite_synchronous;
     settings.workers = workers;
     settings.pool_size = cli.db_pool_size;
     settings.statement_timeout_ms = cli.db_statement_timeout_ms;
+    (settings.webhook_allow_private, settings.webhook_threads) = webhooks;
     if no_migrate {
         settings.schema = crate::db::conn::Schema::MustBeCurrent;
     }

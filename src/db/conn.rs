@@ -343,6 +343,7 @@ pub fn open_pool(manager: Manager, max_size: u32, checkout_timeout: Duration, sc
                     "the database schema is {pending} migration(s) behind this version: run `ptt-ledger migrate` as the database owner first"
                 )));
             }
+            super::privileges::check_granted(&mut first)?;
         }
     }
     check_writable(&mut first)?;

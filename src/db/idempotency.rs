@@ -80,8 +80,32 @@ pub fn insert_answered(conn: &mut DbConn, key: &KeyRef<'_>, request_hash: &str, 
     }
 }
 
-/// Deletes keys older than the retention period. Returns how many.
-pub fn purge_expired_keys(conn: &mut DbConn) -> QueryResult<usize> {
+/// Keys deleted per purge statement: a backlog (weeks of keys after an upgrade) is purged in
+/// short transactions that never hold the write lock long.
+pub const PURGE_BATCH_ROWS: i64 = 1_000;
+
+/// Deletes up to `PURGE_BATCH_ROWS` keys older than the retention period. Returns how many.
+pub fn purge_expired_batch(conn: &mut DbConn) -> QueryResult<usize> {
     let cutoff = now_utc() - chrono::Duration::hours(IDEMPOTENCY_RETENTION_HOURS);
-    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff))).execute(conn)
+    let sql = match conn {
+        DbConn::Pg(_) => "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT $2)",
+        DbConn::Sqlite(_) => "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",
+    };
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Timestamp, _>(cutoff)
+        .bind::<diesel::sql_types::BigInt, _>(PURGE_BATCH_ROWS)
+        .execute(conn)
+}
+
+/// Deletes every key older than the retention period, a batch per write transaction. Returns
+/// how many.
+pub fn purge_expired_keys(conn: &mut DbConn) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let purged = super::write_tx(conn, purge_expired_batch)?;
+        total += purged;
+        if (purged as i64) < PURGE_BATCH_ROWS {
+            return Ok(total);
+        }
+    }
 }

@@ -15,20 +15,31 @@ pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
     ("scheme_versions", "INSERT"),
     ("employers", "INSERT"),
     ("workers", "INSERT"),
-    // Balances and lot balances are projections kept in step with the entries.
-    ("budget_accounts", "INSERT, UPDATE"),
-    ("grant_lots", "INSERT, UPDATE"),
+    // Balances and lot balances are projections kept in step with the entries: only those
+    // columns change (and a lot's terms are guarded by a trigger besides).
+    ("budget_accounts", "INSERT, UPDATE (available_cents, reserved_cents, granted_cents, spent_cents, expired_cents, tx_count, chain_head)"),
+    ("grant_lots", "INSERT, UPDATE (available_cents, reserved_cents)"),
     // The ledger itself: appended to, never changed.
     ("ledger_transactions", "INSERT"),
     ("ledger_postings", "INSERT"),
     ("claim_payments", "INSERT"),
-    // State of claims and vouchers moves on (triggers keep their money facts fixed).
-    ("vouchers", "INSERT, UPDATE"),
+    // The state of claims and vouchers moves on; what was claimed or issued (amounts, worker,
+    // scheme, invoice) cannot change.
+    ("vouchers", "INSERT, UPDATE (status, claim_id, closed_at)"),
     ("voucher_lots", "INSERT"),
-    ("claims", "INSERT, UPDATE"),
+    (
+        "claims",
+        "INSERT, UPDATE (status, approved_cents, rejection_reason, decision_note, payment_reference, spend_tx_id, \
+         reversal_tx_id, account_id, voucher_id, decided_at, paid_at, reversed_at)",
+    ),
     ("coaching_sessions", "INSERT"),
+    // The change feed: events are appended, then given their position once (a trigger refuses
+    // anything else); subscriptions move their cursor and lease; attempts are logged.
+    ("events", "INSERT, UPDATE (position)"),
+    ("webhook_subscriptions", "INSERT, UPDATE (status, delivered_position, attempts, failing_since, next_attempt_at, lease_until)"),
+    ("webhook_deliveries", "INSERT"),
     // Keys are answered and purged after their retention period.
-    ("idempotency_keys", "INSERT, UPDATE, DELETE"),
+    ("idempotency_keys", "INSERT, UPDATE (status_code, response_body), DELETE"),
     // Read only: the serving role checks that the schema is current.
     ("__diesel_schema_migrations", ""),
 ];
@@ -72,6 +83,10 @@ pub fn grant_to(conn: &mut DbConn, role: &str) -> Result<usize, ConnError> {
     let mut statements = vec![
         format!("REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}"),
         format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
+        // No DDL: nobody but the owner creates objects in the schema (PostgreSQL 15's default,
+        // made explicit for older servers and changed defaults).
+        format!("REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC"),
+        format!("REVOKE CREATE ON SCHEMA {schema} FROM {role}"),
     ];
     for table in &tables {
         let extra = TABLE_PRIVILEGES
@@ -91,6 +106,35 @@ pub fn grant_to(conn: &mut DbConn, role: &str) -> Result<usize, ConnError> {
         Ok::<_, diesel::result::Error>(())
     })?;
     Ok(tables.len())
+}
+
+/// PostgreSQL, `serve --no-migrate`: refuses to start when this role lacks a privilege the
+/// service needs (a table added by an upgrade that `--grant-to` did not cover yet), instead of
+/// answering 500 on the requests that touch it.
+pub fn check_granted(conn: &mut DbConn) -> Result<(), ConnError> {
+    let DbConn::Pg(pg) = conn else { return Ok(()) };
+    #[derive(QueryableByName)]
+    struct Granted {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        granted: bool,
+    }
+    for (table, privileges) in TABLE_PRIVILEGES {
+        // One privilege per check: a list would be true if any one of them were held.
+        let needed: &[&str] = if privileges.starts_with("INSERT") { &["SELECT", "INSERT"] } else { &["SELECT"] };
+        for privilege in needed {
+            let granted = diesel::sql_query("SELECT has_table_privilege(current_user, $1, $2) AS granted")
+                .bind::<diesel::sql_types::Text, _>(*table)
+                .bind::<diesel::sql_types::Text, _>(*privilege)
+                .get_result::<Granted>(pg)?
+                .granted;
+            if !granted {
+                return Err(ConnError::Migration(format!(
+                    "this role may not {privilege} on {table}: run `ptt-ledger migrate --grant-to ROLE` as the owner for this version"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

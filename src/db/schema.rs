@@ -249,4 +249,54 @@ diesel::allow_tables_to_appear_in_same_query!(
     claims,
     idempotency_keys,
     coaching_sessions,
+    events,
+    webhook_subscriptions,
+    webhook_deliveries,
 );
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        fund_id -> Text,
+        position -> Nullable<BigInt>,
+        #[sql_name = "type"]
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        worker_id -> Nullable<Text>,
+        employer_id -> Nullable<Text>,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        fund_id -> Text,
+        url -> Text,
+        types -> Nullable<Text>,
+        employer_id -> Nullable<Text>,
+        secret -> Text,
+        status -> Text,
+        delivered_position -> BigInt,
+        attempts -> Integer,
+        failing_since -> Nullable<Timestamp>,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        subscription_id -> Text,
+        fund_id -> Text,
+        event_id -> Text,
+        attempt -> Integer,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}

@@ -19,15 +19,21 @@ use diesel::sqlite::Sqlite;
 use super::conn::MultiBackend;
 use crate::domain::ledger::{LedgerAccount, TxKind};
 use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
-use crate::domain::{AccountId, ClaimId, EmployerId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WorkerId};
+use crate::domain::events::EventType;
+use crate::domain::{AccountId, ClaimId, DeliveryId, EmployerId, EventId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WebhookId, WorkerId};
 
-/// Reads stored text back into a typed value.
-fn read_back<T: FromStr, DB: Backend>(bytes: DB::RawValue<'_>) -> deserialize::Result<T>
+/// Reads stored text back into a typed value. Only the exact text this service writes reads
+/// back: an id in upper case, without hyphens or in braces parses as a UUID but was not written
+/// here, and is refused like any other value changed behind the service's back.
+fn read_back<T: FromStr + Display, DB: Backend>(bytes: DB::RawValue<'_>) -> deserialize::Result<T>
 where
     String: FromSql<Text, DB>,
 {
     let text = <String as FromSql<Text, DB>>::from_sql(bytes)?;
-    text.parse().map_err(|_| format!("stored value {text:?} is not a valid {}", std::any::type_name::<T>()).into())
+    match text.parse::<T>() {
+        Ok(value) if value.to_string() == text => Ok(value),
+        _ => Err(format!("stored value {text:?} is not a valid {}", std::any::type_name::<T>()).into()),
+    }
 }
 
 macro_rules! stored_as_text {
@@ -85,6 +91,10 @@ stored_as_text!(
     VoucherId,
     ClaimId,
     SessionId,
+    EventId,
+    WebhookId,
+    DeliveryId,
+    EventType,
     ClaimStatus,
     VoucherStatus,
     SessionKind,

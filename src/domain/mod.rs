@@ -4,6 +4,7 @@
 
 pub mod claims;
 pub mod digest;
+pub mod events;
 pub mod ids;
 pub mod ledger;
 pub mod lots;
@@ -12,6 +13,7 @@ pub mod scheme;
 pub mod status;
 pub mod time;
 pub mod voucher_code;
+pub mod webhooks;
 
 pub use ids::*;
 pub use money::{format_cents, Amount, Money, MoneyError, SignedCents, MAX_AMOUNT_CENTS};

@@ -3,11 +3,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::auth::{Caller, Role};
 use super::common::{status_filter, bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use crate::views::{ClaimView};
 use crate::domain::status::ClaimStatus;
 use crate::db::queries::{self, ClaimFilter};
 use super::money_post::{MoneyAction, MoneyPost};
@@ -17,8 +18,8 @@ use crate::db::rows::ClaimRow;
 use super::metrics::Metrics;
 use crate::db::{DbConn, Pool};
 use crate::domain::scheme::is_slug;
-use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
-use crate::domain::{format_cents, Amount, ClaimId, EmployerId, FieldError, FundId, SchemeId, SchemeVersionId, TransactionId, VoucherId, WorkerId};
+use crate::domain::time::amsterdam_day_start_utc;
+use crate::domain::{Amount, ClaimId, EmployerId, FieldError, FundId, SchemeId, WorkerId};
 use crate::ledger::claims::{self as ledger_claims, ClaimError, ClaimRequest};
 
 
@@ -75,71 +76,7 @@ impl NewClaim {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct ClaimView {
-    pub id: ClaimId,
-    pub fund_id: FundId,
-    pub worker_id: WorkerId,
-    pub employer_id: EmployerId,
-    pub scheme_id: SchemeId,
-    pub scheme_version_id: SchemeVersionId,
-    pub amount: String,
-    pub category: String,
-    pub course: String,
-    pub provider: String,
-    pub invoice_reference: String,
-    pub training_start: NaiveDate,
-    pub training_end: NaiveDate,
-    pub voucher_code: Option<String>,
-    pub voucher_id: Option<VoucherId>,
-    pub evidence_reference: Option<String>,
-    pub status: ClaimStatus,
-    /// What the fund pays: its share of the invoice, within budget.
-    pub approved_amount: String,
-    pub rejection_reason: Option<String>,
-    pub decision_note: Option<String>,
-    pub payment_reference: Option<String>,
-    pub transaction_id: Option<TransactionId>,
-    pub reversal_transaction_id: Option<TransactionId>,
-    pub submitted_at: String,
-    pub decided_at: Option<String>,
-    pub paid_at: Option<String>,
-    pub reversed_at: Option<String>,
-}
 
-impl From<ClaimRow> for ClaimView {
-    fn from(c: ClaimRow) -> ClaimView {
-        ClaimView {
-            id: c.id,
-            fund_id: c.fund_id,
-            worker_id: c.worker_id,
-            employer_id: c.employer_id,
-            scheme_id: c.scheme_id,
-            scheme_version_id: c.scheme_version_id,
-            amount: format_cents(c.amount_cents),
-            category: c.category,
-            course: c.course,
-            provider: c.provider,
-            invoice_reference: c.invoice_reference,
-            training_start: c.training_start,
-            training_end: c.training_end,
-            voucher_code: c.voucher_code,
-            voucher_id: c.voucher_id,
-            evidence_reference: c.evidence_reference,
-            status: c.status,
-            approved_amount: format_cents(c.approved_cents),
-            rejection_reason: c.rejection_reason,
-            decision_note: c.decision_note,
-            payment_reference: c.payment_reference,
-            transaction_id: c.spend_tx_id,
-            reversal_transaction_id: c.reversal_tx_id,
-            submitted_at: rfc3339(c.submitted_at),
-            decided_at: c.decided_at.map(rfc3339),
-            paid_at: c.paid_at.map(rfc3339),
-            reversed_at: c.reversed_at.map(rfc3339),
-        }
-    }
-}
 
 impl From<ClaimError> for ApiError {
     fn from(e: ClaimError) -> ApiError {

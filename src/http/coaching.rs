@@ -7,16 +7,15 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::claims::ClaimView;
+use crate::views::ClaimView;
 use super::common::{page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use crate::views::{SessionView};
 use crate::db::queries;
 use super::money_post::MoneyPost;
 use crate::domain::time::iso_date;
 use super::idempotency::Stored;
-use crate::db::rows::SessionRow;
 use crate::db::Pool;
-use crate::domain::time::rfc3339;
 use crate::domain::status::SessionKind;
 use crate::domain::{ClaimId, FieldError, FundId, SessionId, VoucherId, WorkerId};
 use crate::ledger::coaching::{record_session, SessionError, SessionRequest};
@@ -38,36 +37,7 @@ pub struct NewSession {
     pub claim_id: Option<uuid::Uuid>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct SessionView {
-    pub id: SessionId,
-    pub fund_id: FundId,
-    pub worker_id: WorkerId,
-    pub coach: String,
-    pub held_on: NaiveDate,
-    pub duration_minutes: i32,
-    pub kind: SessionKind,
-    pub voucher_id: Option<VoucherId>,
-    pub claim_id: Option<ClaimId>,
-    pub created_at: String,
-}
 
-impl From<SessionRow> for SessionView {
-    fn from(s: SessionRow) -> SessionView {
-        SessionView {
-            id: s.id,
-            fund_id: s.fund_id,
-            worker_id: s.worker_id,
-            coach: s.coach,
-            held_on: s.held_on,
-            duration_minutes: s.duration_minutes,
-            kind: s.kind,
-            voucher_id: s.voucher_id,
-            claim_id: s.claim_id,
-            created_at: rfc3339(s.created_at),
-        }
-    }
-}
 
 #[derive(Debug, Serialize)]
 struct RecordedView {

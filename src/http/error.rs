@@ -161,7 +161,10 @@ impl From<DbError> for ApiError {
             Failure::NotFound => ApiError::not_found("resource"),
             Failure::Unavailable => {
                 tracing::warn!(error = %e, "database unavailable");
-                ApiError::unavailable("the database could not complete the request now (unreachable, or busy past its timeout); nothing was stored, retry shortly")
+                ApiError::unavailable(
+                    "the database could not complete the request now (unreachable, busy past its timeout, or out of space); \
+                     retry shortly, with the same Idempotency-Key for a money movement: the retry then does it once, whether or not this attempt was stored",
+                )
             }
             Failure::Duplicate => ApiError::conflict("duplicate", "a resource with these unique fields exists already"),
             Failure::UnknownReference => {

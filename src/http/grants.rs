@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use super::auth::Role;
 use super::common::FundPath;
 use super::error::ApiError;
+use crate::views::{GrantView};
 use super::money_post::MoneyPost;
 use super::idempotency::Stored;
 use crate::db::Pool;
-use chrono::NaiveDate;
-use crate::domain::{format_cents, AccountId, Amount, FundId, LotId, SchemeId, TransactionId, WorkerId};
-use crate::ledger::grants::{grant_many, grant_one, BulkGrantError, GrantOutcome, GrantRequest};
+use crate::domain::{format_cents, Amount, FundId, SchemeId, WorkerId};
+use crate::ledger::grants::{grant_many, grant_one, BulkGrantError, GrantRequest};
 
 /// Most grants in one bulk request: one transaction, bounded in time and memory.
 pub const MAX_BULK_GRANTS: usize = 10_000;
@@ -45,38 +45,7 @@ impl From<&NewGrant> for GrantRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct GrantView {
-    /// The grant lot; `null` for a bulk item of which nothing fitted under `max_balance`.
-    pub id: Option<LotId>,
-    pub transaction_id: Option<TransactionId>,
-    pub account_id: AccountId,
-    pub worker_id: WorkerId,
-    pub scheme_id: SchemeId,
-    pub grant_year: i32,
-    pub requested_amount: String,
-    pub amount: String,
-    /// True when `max_balance` reduced the grant.
-    pub capped: bool,
-    pub expires_on: NaiveDate,
-}
 
-impl From<GrantOutcome> for GrantView {
-    fn from(o: GrantOutcome) -> GrantView {
-        GrantView {
-            id: o.lot_id,
-            transaction_id: o.transaction_id,
-            account_id: o.account_id,
-            worker_id: o.worker_id,
-            scheme_id: o.scheme_id,
-            grant_year: o.grant_year,
-            requested_amount: format_cents(o.requested_cents),
-            amount: format_cents(o.granted_cents),
-            capped: o.granted_cents < o.requested_cents,
-            expires_on: o.expires_on,
-        }
-    }
-}
 
 #[derive(Debug, Serialize)]
 pub struct BulkGrantView {

@@ -4,12 +4,12 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::auth::{Caller, Role};
-use super::claims::ClaimView;
+use crate::views::ClaimView;
 use super::common::{run, Today};
 use super::error::ApiError;
 use crate::db::queries;
 use super::ledger::{budget_of, BudgetView};
-use super::vouchers::VoucherView;
+use crate::views::VoucherView;
 use crate::db::rows::{self, ClaimRow, VoucherRow};
 use crate::db::Pool;
 use crate::domain::FundId;

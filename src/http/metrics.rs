@@ -18,6 +18,9 @@ pub struct Metrics {
     claim_decisions: IntCounterVec,
     ledger_transactions: IntCounterVec,
     pool: IntGaugeVec,
+    events_written: prometheus::IntCounter,
+    deliveries: IntCounterVec,
+    oldest_undelivered: prometheus::IntGauge,
 }
 
 impl Metrics {
@@ -39,12 +42,22 @@ impl Metrics {
             &["kind"],
         )?;
         let pool = IntGaugeVec::new(Opts::new("ptt_db_pool_connections", "Database connections by state"), &["state"])?;
+        let events_written = prometheus::IntCounter::new("ptt_events_written_total", "Change-feed events committed by this process")?;
+        let deliveries =
+            IntCounterVec::new(Opts::new("ptt_webhook_deliveries_total", "Webhook delivery attempts by outcome"), &["outcome"])?;
+        let oldest_undelivered = prometheus::IntGauge::new(
+            "ptt_webhook_oldest_undelivered_seconds",
+            "Age of the oldest event not yet delivered to an active subscription (0: none waiting)",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(claim_decisions.clone()))?;
         registry.register(Box::new(ledger_transactions.clone()))?;
         registry.register(Box::new(pool.clone()))?;
-        Ok(Metrics { registry, requests, latency, claim_decisions, ledger_transactions, pool })
+        registry.register(Box::new(events_written.clone()))?;
+        registry.register(Box::new(deliveries.clone()))?;
+        registry.register(Box::new(oldest_undelivered.clone()))?;
+        Ok(Metrics { registry, requests, latency, claim_decisions, ledger_transactions, pool, events_written, deliveries, oldest_undelivered })
     }
 
     /// Counts and times one served request by its route pattern.
@@ -64,6 +77,13 @@ impl Metrics {
         let state = pool.state();
         self.pool.with_label_values(&["in_use"]).set(i64::from(state.connections - state.idle_connections));
         self.pool.with_label_values(&["idle"]).set(i64::from(state.idle_connections));
+        let (written, delivered, failed, oldest) = crate::telemetry::feed_figures();
+        self.events_written.inc_by(written.saturating_sub(self.events_written.get()));
+        for (outcome, count) in [("delivered", delivered), ("failed", failed)] {
+            let counter = self.deliveries.with_label_values(&[outcome]);
+            counter.inc_by(count.saturating_sub(counter.get()));
+        }
+        self.oldest_undelivered.set(oldest.max(0));
         for (kind, count) in crate::telemetry::committed_transactions() {
             let counter = self.ledger_transactions.with_label_values(&[kind.as_str()]);
             counter.inc_by(count.saturating_sub(counter.get()));

@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::{guard, web};
 
 use super::health::method_not_allowed;
-use super::{claims, coaching, employers, expiry, funds, grants, health, ledger, me, reports, schemes, vouchers, workers};
+use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, reports, schemes, vouchers, webhooks, workers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(root("/healthz", [get(health::healthz)]))
@@ -42,7 +42,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/me/budget", [get(me::get_my_budget)]))
                 .service(resource("/funds/{fund}/reports/monthly", [get(reports::get_monthly_report)]))
                 .service(resource("/funds/{fund}/ledger/verify", [get(ledger::verify_ledger)]))
-                .service(resource("/funds/{fund}/ledger/digest", [get(ledger::get_ledger_digest)])),
+                .service(resource("/funds/{fund}/ledger/digest", [get(ledger::get_ledger_digest)]))
+                .service(resource("/funds/{fund}/events", [get(events::list_events)]))
+                .service(resource("/funds/{fund}/webhooks", [post(webhooks::create_webhook), get(webhooks::list_webhooks)]))
+                .service(resource("/funds/{fund}/webhooks/{id}", [get(webhooks::get_webhook)]))
+                .service(resource("/funds/{fund}/webhooks/{id}/enable", [post(webhooks::enable_webhook)]))
+                .service(resource("/funds/{fund}/webhooks/{id}/deliveries", [get(webhooks::list_deliveries)])),
         );
 }
 

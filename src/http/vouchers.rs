@@ -3,11 +3,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::auth::{Caller, Role};
 use super::common::{status_filter, bounded_text, page_query, run, FundItemPath, FundPath, Page};
 use super::error::ApiError;
+use crate::views::{VoucherView};
 use crate::domain::status::VoucherStatus;
 use crate::db::queries::{self, VoucherFilter};
 use super::money_post::{MoneyAction, MoneyPost};
@@ -15,9 +16,7 @@ use crate::domain::time::iso_date;
 use super::idempotency::Stored;
 use crate::db::rows::VoucherRow;
 use crate::db::{DbConn, Pool};
-use crate::domain::time::rfc3339;
-use crate::domain::voucher_code::VoucherCode;
-use crate::domain::{format_cents, Amount, ClaimId, FieldError, FundId, SchemeId, VoucherId, WorkerId};
+use crate::domain::{Amount, FieldError, FundId, SchemeId, VoucherId, WorkerId};
 use crate::ledger::vouchers::{close, find_voucher, issue, VoucherError, VoucherRequest};
 
 /// How far ahead a voucher may run.
@@ -35,43 +34,7 @@ pub struct NewVoucher {
     pub valid_until: NaiveDate,
 }
 
-#[derive(Debug, Serialize)]
-pub struct VoucherView {
-    pub id: VoucherId,
-    pub fund_id: FundId,
-    pub worker_id: WorkerId,
-    pub scheme_id: SchemeId,
-    pub code: String,
-    pub amount: String,
-    pub course: String,
-    pub provider: String,
-    pub valid_until: NaiveDate,
-    pub status: VoucherStatus,
-    pub claim_id: Option<ClaimId>,
-    pub created_at: String,
-    pub closed_at: Option<String>,
-}
 
-impl From<VoucherRow> for VoucherView {
-    fn from(v: VoucherRow) -> VoucherView {
-        let code = VoucherCode::parse(&v.code).map(|c| c.to_string()).unwrap_or(v.code);
-        VoucherView {
-            id: v.id,
-            fund_id: v.fund_id,
-            worker_id: v.worker_id,
-            scheme_id: v.scheme_id,
-            code,
-            amount: format_cents(v.amount_cents),
-            course: v.course,
-            provider: v.provider,
-            valid_until: v.valid_until,
-            status: v.status,
-            claim_id: v.claim_id,
-            created_at: rfc3339(v.created_at),
-            closed_at: v.closed_at.map(rfc3339),
-        }
-    }
-}
 
 impl From<VoucherError> for ApiError {
     fn from(e: VoucherError) -> ApiError {

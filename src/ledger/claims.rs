@@ -15,7 +15,10 @@ use crate::domain::claims::{affordable_cents, funded_cents, rule_breach, ClaimFa
 use crate::domain::lots::{take_fifo, usable_cents};
 use crate::domain::time::now_utc;
 use crate::domain::voucher_code::VoucherCode;
-use crate::domain::{Amount, ClaimId, EmployerId, FundId, SchemeId, VoucherId, WorkerId};
+use super::outbox::{emit, Event};
+use crate::domain::events::EventType;
+use crate::domain::{Amount, ClaimId, EmployerId, FundId, SchemeId, WorkerId};
+use crate::views::ClaimView;
 
 #[derive(Clone, Debug)]
 pub struct ClaimRequest {
@@ -111,11 +114,12 @@ pub fn submit(
             row.spend_tx_id = Some(tx.id);
             if let Some(voucher) = voucher {
                 row.voucher_id = Some(voucher.id);
-                redeem_voucher(conn, voucher.id, row.id)?;
+                redeem_voucher(conn, &voucher, row.id)?;
             }
         }
     }
     insert_claim(conn, &row)?;
+    claim_event(conn, &row)?;
     #[cfg(feature = "test-hooks")]
     crate::test_hooks::after_claim_written(&row.course)?;
     Ok(row)
@@ -175,14 +179,32 @@ fn insert_claim(conn: &mut DbConn, row: &ClaimRow) -> Result<(), ClaimError> {
     Ok(())
 }
 
-fn redeem_voucher(conn: &mut DbConn, voucher_id: VoucherId, claim_id: ClaimId) -> Result<(), ClaimError> {
-    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher_id)).filter(vouchers::status.eq(VoucherStatus::Issued)))
-        .set((vouchers::status.eq(VoucherStatus::Redeemed), vouchers::claim_id.eq(Some(claim_id)), vouchers::closed_at.eq(Some(now_utc()))))
+fn redeem_voucher(conn: &mut DbConn, voucher: &VoucherRow, claim_id: ClaimId) -> Result<(), ClaimError> {
+    let closed_at = now_utc();
+    let updated = diesel::update(vouchers::table.filter(vouchers::id.eq(voucher.id)).filter(vouchers::status.eq(VoucherStatus::Issued)))
+        .set((vouchers::status.eq(VoucherStatus::Redeemed), vouchers::claim_id.eq(Some(claim_id)), vouchers::closed_at.eq(Some(closed_at))))
         .execute(conn)?;
     if updated != 1 {
-        return Err(LedgerError::Invariant(format!("voucher {voucher_id} changed under its account lock")).into());
+        return Err(LedgerError::Invariant(format!("voucher {} changed under its account lock", voucher.id)).into());
     }
+    let redeemed = VoucherRow { status: VoucherStatus::Redeemed, claim_id: Some(claim_id), closed_at: Some(closed_at), ..voucher.clone() };
+    super::vouchers::voucher_event(conn, &redeemed)?;
     Ok(())
+}
+
+/// The event of a claim's new state, for the feed: its employer (the one that submitted it)
+/// and its worker may read it.
+fn claim_event(conn: &mut DbConn, claim: &ClaimRow) -> Result<(), LedgerError> {
+    let kind = match claim.status {
+        ClaimStatus::Approved => EventType::ClaimApproved,
+        ClaimStatus::Rejected => EventType::ClaimRejected,
+        ClaimStatus::AwaitingGuidance => EventType::ClaimAwaitingGuidance,
+        ClaimStatus::Paid => EventType::ClaimPaid,
+        ClaimStatus::Reversed => EventType::ClaimReversed,
+        ClaimStatus::Submitted => return Ok(()),
+    };
+    let view = ClaimView::from(claim.clone());
+    emit(conn, Event { fund: claim.fund_id, kind, worker: Some(claim.worker_id), employer: Some(claim.employer_id), data: &view })
 }
 
 fn decide(
@@ -368,7 +390,7 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
     let booking = Booking::new(actor, today, format!("claim:{}", claim.id));
     let tx = spend(conn, account, &plan, &booking)?;
     if let Some(voucher) = &voucher {
-        redeem_voucher(conn, voucher.id, claim.id)?;
+        redeem_voucher(conn, voucher, claim.id)?;
     }
     let now = now_utc();
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim.id)).filter(claims::status.eq(claim.status)))
@@ -385,7 +407,7 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
     if updated != 1 {
         return Err(LedgerError::Invariant(format!("claim {} changed under its account lock", claim.id)).into());
     }
-    Ok(ClaimRow {
+    let approved = ClaimRow {
         status: ClaimStatus::Approved,
         approved_cents: plan.spent_cents(),
         rejection_reason: None,
@@ -394,7 +416,9 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
         voucher_id: voucher.map(|v| v.id),
         decided_at: Some(now),
         ..claim
-    })
+    };
+    claim_event(conn, &approved)?;
+    Ok(approved)
 }
 
 /// Rejects by hand a claim that is waiting (for guidance). Moves no money, but takes the
@@ -414,13 +438,15 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &st
         ))
         .execute(conn)?;
     changed_one(updated, claim_id)?;
-    Ok(ClaimRow {
+    let rejected = ClaimRow {
         status: ClaimStatus::Rejected,
         rejection_reason: Some(RejectionReason::RejectedByFund.as_str().into()),
         decision_note: Some(reason.to_string()),
         decided_at: Some(now),
         ..claim
-    })
+    };
+    claim_event(conn, &rejected)?;
+    Ok(rejected)
 }
 
 /// Records the payment of an approved claim. Moves no budget (the money was spent on
@@ -451,7 +477,9 @@ pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, payment_refere
         .set((claims::status.eq(ClaimStatus::Paid), claims::payment_reference.eq(Some(payment_reference)), claims::paid_at.eq(Some(now))))
         .execute(conn)?;
     changed_one(updated, claim_id)?;
-    Ok(ClaimRow { status: ClaimStatus::Paid, payment_reference: Some(payment_reference.to_string()), paid_at: Some(now), ..claim })
+    let paid = ClaimRow { status: ClaimStatus::Paid, payment_reference: Some(payment_reference.to_string()), paid_at: Some(now), ..claim };
+    claim_event(conn, &paid)?;
+    Ok(paid)
 }
 
 /// Reverses an approved or paid claim (refund, cancelled course): the mirror of its spend.
@@ -473,13 +501,15 @@ pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &s
         ))
         .execute(conn)?;
     changed_one(updated, claim_id)?;
-    Ok(ClaimRow {
+    let reversed = ClaimRow {
         status: ClaimStatus::Reversed,
         reversal_tx_id: Some(tx.id),
         reversed_at: Some(now),
         decision_note: Some(reason.to_string()),
         ..claim
-    })
+    };
+    claim_event(conn, &reversed)?;
+    Ok(reversed)
 }
 
 fn invalid_state(status: ClaimStatus, needed: &'static str) -> ClaimError {

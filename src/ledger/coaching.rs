@@ -56,7 +56,7 @@ pub fn record_session(
     today: NaiveDate,
 ) -> Result<(SessionRow, Vec<ClaimRow>), SessionError> {
     let worker = request.worker_id;
-    rows::find_worker(conn, fund_id, worker)?.ok_or(SessionError::UnknownWorker(request.worker_id))?;
+    let worker_row = rows::find_worker(conn, fund_id, worker)?.ok_or(SessionError::UnknownWorker(request.worker_id))?;
     if let Some(voucher) = request.voucher_id {
         let found = super::vouchers::find_voucher(conn, fund_id, voucher)?;
         if found.is_none_or(|v| v.worker_id != worker) {
@@ -82,6 +82,15 @@ pub fn record_session(
         created_at: now_utc(),
     };
     diesel::insert_into(coaching_sessions::table).values(&session).execute(conn)?;
+    let view = crate::views::SessionView::from(session.clone());
+    let event = super::outbox::Event {
+        fund: fund_id,
+        kind: crate::domain::events::EventType::CoachingSessionRecorded,
+        worker: Some(worker),
+        employer: Some(worker_row.employer_id),
+        data: &view,
+    };
+    super::outbox::emit(conn, event)?;
     let approved = decide_waiting_claims(conn, worker, coach, today)?;
     Ok((session, approved))
 }

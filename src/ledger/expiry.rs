@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::spending::Booking;
 use super::vouchers::{close, VoucherError};
 use super::{lock_account, post, LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
+use crate::domain::events::EventType;
 use crate::domain::status::VoucherStatus;
+use crate::views::LapsedLotView;
 use super::write_tx;
 use crate::db::conn::DbConn;
 use crate::db::rows::LotRow;
@@ -125,5 +127,26 @@ fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &str, as_of: N
             recorded_at: None,
         },
     )?;
+    let employer = super::outbox::employer_of(conn, account.fund_id, account.worker_id)?;
+    let views: Vec<LapsedLotView> = due
+        .iter()
+        .map(|lot| LapsedLotView {
+            lot_id: lot.id,
+            account_id: account.id,
+            worker_id: account.worker_id,
+            scheme_id: account.scheme_id,
+            grant_year: lot.grant_year,
+            lapsed: crate::domain::format_cents(lot.available_cents),
+            expires_on: lot.expires_on,
+        })
+        .collect();
+    let events = views.iter().map(|view| super::outbox::Event {
+        fund: account.fund_id,
+        kind: EventType::LotLapsed,
+        worker: Some(account.worker_id),
+        employer,
+        data: view,
+    });
+    super::outbox::emit_all(conn, events)?;
     Ok((per_lot.len(), total))
 }

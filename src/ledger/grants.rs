@@ -13,7 +13,7 @@ use crate::db::ledger_statements::{self as statements, Advanced, INSERT_CHUNK_RO
 use crate::db::schema::{grant_lots, workers};
 use crate::domain::scheme::{capped_grant_cents, lot_expires_on};
 use crate::domain::time::now_utc;
-use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, TransactionId, WorkerId};
+use crate::domain::{AccountId, Amount, EmployerId, FundId, LotId, SchemeId, TransactionId, WorkerId};
 
 /// Grant years accepted: back-dated moves of existing balances, up to next year's grant.
 pub const EARLIEST_GRANT_YEAR: i32 = 2000;
@@ -111,7 +111,7 @@ pub fn grant_many(
     requests: &[GrantRequest],
     today: NaiveDate,
 ) -> Result<Vec<GrantOutcome>, BulkGrantError> {
-    check_requests(conn, fund_id, requests, today)?;
+    let employers = check_requests(conn, fund_id, requests, today)?;
     let rules = rules_per_scheme_and_year(conn, fund_id, requests)?;
     let mut accounts = lock_accounts(conn, fund_id, requests)?;
     let before: HashMap<AccountId, (i64, i64)> = accounts.values().map(|a| (a.id, (a.tx_count, a.available_cents))).collect();
@@ -140,6 +140,7 @@ pub fn grant_many(
         outcomes.push(batch.book(account, version, r).map_err(|e| BulkGrantError::at(i, e))?);
     }
     batch.insert(conn).map_err(BulkGrantError::db)?;
+    grant_events(conn, fund_id, &outcomes, &employers).map_err(|e| BulkGrantError { index: None, error: e.into() })?;
     let changed: Vec<Advanced<'_>> = accounts
         .values()
         .filter_map(|a| {
@@ -158,26 +159,27 @@ pub fn grant_many(
 }
 
 /// Every grant year in range and every worker in this fund, or the first item that is not.
-fn check_requests(conn: &mut DbConn, fund: FundId, requests: &[GrantRequest], today: NaiveDate) -> Result<(), BulkGrantError> {
+/// Returns each named worker's employer, for the events.
+fn check_requests(conn: &mut DbConn, fund: FundId, requests: &[GrantRequest], today: NaiveDate) -> Result<HashMap<WorkerId, EmployerId>, BulkGrantError> {
     let latest = today.year() + 1;
     if let Some(i) = requests.iter().position(|r| !(EARLIEST_GRANT_YEAR..=latest).contains(&r.grant_year)) {
         return Err(BulkGrantError::at(i, GrantError::GrantYear { year: requests[i].grant_year, latest }));
     }
     let named: BTreeSet<WorkerId> = requests.iter().map(|r| r.worker_id).collect();
     let named: Vec<WorkerId> = named.into_iter().collect();
-    let mut known: BTreeSet<WorkerId> = BTreeSet::new();
+    let mut known: HashMap<WorkerId, EmployerId> = HashMap::new();
     for chunk in named.chunks(INSERT_CHUNK_ROWS) {
-        let found: Vec<WorkerId> = workers::table
+        let found: Vec<(WorkerId, EmployerId)> = workers::table
             .filter(workers::fund_id.eq(fund))
             .filter(workers::id.eq_any(chunk))
-            .select(workers::id)
+            .select((workers::id, workers::employer_id))
             .load(conn)
             .map_err(BulkGrantError::db)?;
         known.extend(found);
     }
-    match requests.iter().position(|r| !known.contains(&r.worker_id)) {
+    match requests.iter().position(|r| !known.contains_key(&r.worker_id)) {
         Some(i) => Err(BulkGrantError::at(i, GrantError::UnknownWorker(requests[i].worker_id))),
-        None => Ok(()),
+        None => Ok(known),
     }
 }
 
@@ -305,6 +307,20 @@ impl Batch<'_> {
     }
 }
 
+/// One `grant.created` per grant that booked money, in request order.
+fn grant_events(conn: &mut DbConn, fund: FundId, outcomes: &[GrantOutcome], employers: &HashMap<WorkerId, EmployerId>) -> Result<(), LedgerError> {
+    let views: Vec<(WorkerId, crate::views::GrantView)> =
+        outcomes.iter().filter(|o| o.lot_id.is_some()).map(|o| (o.worker_id, crate::views::GrantView::from(o.clone()))).collect();
+    let events = views.iter().map(|(worker, view)| super::outbox::Event {
+        fund,
+        kind: crate::domain::events::EventType::GrantCreated,
+        worker: Some(*worker),
+        employer: employers.get(worker).copied(),
+        data: view,
+    });
+    super::outbox::emit_all(conn, events)
+}
+
 /// Per account, the available money of lots past their date on `on` (awaiting an expiry run).
 pub fn unusable_available_cents(conn: &mut DbConn, account_ids: &[AccountId], on: NaiveDate) -> QueryResult<HashMap<AccountId, i64>> {
     let mut unusable = HashMap::new();
@@ -320,4 +336,22 @@ pub fn unusable_available_cents(conn: &mut DbConn, account_ids: &[AccountId], on
         }
     }
     Ok(unusable)
+}
+
+/// The view of a grant, for its answer and its `grant.created` event.
+impl From<GrantOutcome> for crate::views::GrantView {
+    fn from(o: GrantOutcome) -> crate::views::GrantView {
+        crate::views::GrantView {
+            id: o.lot_id,
+            transaction_id: o.transaction_id,
+            account_id: o.account_id,
+            worker_id: o.worker_id,
+            scheme_id: o.scheme_id,
+            grant_year: o.grant_year,
+            requested_amount: crate::domain::format_cents(o.requested_cents),
+            amount: crate::domain::format_cents(o.granted_cents),
+            capped: o.granted_cents < o.requested_cents,
+            expires_on: o.expires_on,
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod coaching;
 pub mod expiry;
 pub mod grants;
 pub mod guidance;
+pub mod outbox;
 pub mod post;
 pub mod spending;
 pub mod verify;

@@ -11,7 +11,10 @@ use crate::db::rows::{self, VoucherLotRow, VoucherRow};
 use crate::db::schema::{budget_accounts, voucher_lots, vouchers};
 use crate::domain::time::now_utc;
 use crate::domain::voucher_code::VoucherCode;
+use super::outbox::{emit, Event};
+use crate::domain::events::EventType;
 use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, VoucherId, WorkerId};
+use crate::views::VoucherView;
 
 #[derive(Clone, Debug)]
 pub struct VoucherRequest {
@@ -115,6 +118,7 @@ pub fn issue(
         let allocation = VoucherLotRow { voucher_id: row.id, lot_id: lot, fund_id, amount_cents: cents };
         diesel::insert_into(voucher_lots::table).values(&allocation).execute(conn)?;
     }
+    voucher_event(conn, &row)?;
     Ok(row)
 }
 
@@ -163,5 +167,20 @@ pub fn close(
     if updated != 1 {
         return Err(VoucherError::Ledger(LedgerError::Invariant(format!("voucher {voucher_id} changed under its account lock"))));
     }
-    Ok(VoucherRow { status: new_status, closed_at: Some(closed_at), ..voucher })
+    let closed = VoucherRow { status: new_status, closed_at: Some(closed_at), ..voucher };
+    voucher_event(conn, &closed)?;
+    Ok(closed)
+}
+
+/// The event of a voucher's new state; the worker's employer and the worker may read it.
+pub(crate) fn voucher_event(conn: &mut DbConn, voucher: &VoucherRow) -> Result<(), LedgerError> {
+    let kind = match voucher.status {
+        VoucherStatus::Issued => EventType::VoucherIssued,
+        VoucherStatus::Redeemed => EventType::VoucherRedeemed,
+        VoucherStatus::Cancelled => EventType::VoucherCancelled,
+        VoucherStatus::Expired => EventType::VoucherExpired,
+    };
+    let employer = super::outbox::employer_of(conn, voucher.fund_id, voucher.worker_id)?;
+    let view = VoucherView::from(voucher.clone());
+    emit(conn, Event { fund: voucher.fund_id, kind, worker: Some(voucher.worker_id), employer, data: &view })
 }

@@ -160,6 +160,14 @@ impl TestApp {
     }
 }
 
+impl Drop for TestApp {
+    /// Stops the server, so that its background threads (key purge, webhook deliveries) end
+    /// with the test instead of polling a dropped database.
+    fn drop(&mut self) {
+        let _stopping = self.server.stop(false);
+    }
+}
+
 /// A response: status, and the body as JSON (`Value::Null` when it is not JSON).
 #[derive(Debug)]
 pub struct Reply {

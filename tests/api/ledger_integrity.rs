@@ -54,20 +54,21 @@ async fn verify_finds_a_broken_chain(app: TestApp) {
     assert!(report["problems"][0]["problem"].as_str().is_some_and(|p| p.contains("chain head")), "{report}");
 }
 
-/// A stored id that is no id at all (written with the database's own checks switched off)
-/// fails verify with that finding: a 200 with `ok: false`, not an error answer.
+/// A stored id that is not the text this service writes (here an id in upper case: a valid
+/// UUID, but not as written; written with the database's own checks switched off) fails verify
+/// with that finding: a 200 with `ok: false`, not an error answer.
 async fn verify_reports_a_stored_value_that_does_not_read_back(app: TestApp) {
     let (fund, _) = funded_worker(&app).await;
     let mut conn = app.raw_connection();
     let tamper = match app.backend {
-        Backend::Sqlite => "PRAGMA foreign_keys = OFF; UPDATE budget_accounts SET worker_id = 'not-an-id'",
-        Backend::Postgres => "SET session_replication_role = replica; UPDATE budget_accounts SET worker_id = 'not-an-id'",
+        Backend::Sqlite => "PRAGMA foreign_keys = OFF; UPDATE budget_accounts SET worker_id = UPPER(worker_id)",
+        Backend::Postgres => "SET session_replication_role = replica; UPDATE budget_accounts SET worker_id = UPPER(worker_id)",
     };
     conn.batch_execute(tamper).expect("tamper");
     let report = app.verify(&fund).await;
     assert_eq!(report["ok"], false, "{report}");
     let problem = report["problems"][0]["problem"].as_str().expect("problem text");
-    assert!(problem.contains("does not read back") && problem.contains("not-an-id"), "{problem}");
+    assert!(problem.contains("does not read back") && problem.contains("not a valid"), "{problem}");
 }
 
 async fn the_digest_fixes_history(app: TestApp) {

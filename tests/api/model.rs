@@ -619,8 +619,10 @@ impl Model {
         }
         let answered: Vec<String> = answer.body["claims_approved"]
             .as_array()
-            .map(|a| a.iter().filter_map(|c| c["id"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default();
+            .ok_or_else(|| format!("a session answer without claims_approved: {}", answer.body))?
+            .iter()
+            .filter_map(|c| c["id"].as_str().map(str::to_string))
+            .collect();
         if answered != approved {
             return Err(format!("the session approved {answered:?} where the model expects {approved:?}"));
         }

@@ -53,6 +53,10 @@ async fn every_kind_of_write(app: &TestApp) {
     let again = keyed.send().await.expect("send");
     assert_eq!(again.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()), Some("true"));
     app.expire(&f.fund, &app.today().to_string()).await;
+    // The change feed: positions assigned, a subscription made.
+    let events = app.get(&format!("/v1/funds/{}/events", f.fund.id), &f.fund.admin).await.expect(200).body;
+    assert!(events["items"].as_array().is_some_and(|items| items.len() >= 8), "{events}");
+    app.post(&format!("/v1/funds/{}/webhooks", f.fund.id), &f.fund.admin, &json!({"url": "http://127.0.0.1:9/hook"})).await.expect(201);
     assert_eq!(app.verify(&f.fund).await["ok"], true);
 }
 
@@ -82,6 +86,7 @@ async fn a_least_privilege_role_serves_but_cannot_rewrite_history() {
     let app = spawn_app_with(Backend::Postgres, move |s| {
         s.database = DbUrl::Postgres(serving.clone());
         s.schema = Schema::MustBeCurrent;
+        s.webhook_allow_private = true;
     })
     .await;
     every_kind_of_write(&app).await;
@@ -96,6 +101,15 @@ async fn a_least_privilege_role_serves_but_cannot_rewrite_history() {
         "UPDATE claim_payments SET payment_reference = 'x'",
         "DELETE FROM claims",
         "DELETE FROM budget_accounts",
+        "UPDATE claims SET amount_cents = 1",
+        "UPDATE claims SET worker_id = worker_id",
+        "UPDATE vouchers SET amount_cents = 1",
+        "UPDATE budget_accounts SET worker_id = worker_id",
+        "UPDATE grant_lots SET amount_cents = 1",
+        "UPDATE events SET data = '{}'",
+        "DELETE FROM events",
+        "UPDATE webhook_subscriptions SET url = 'http://evil.example/'",
+        "DELETE FROM webhook_deliveries",
         "TRUNCATE ledger_postings",
         "TRUNCATE claims",
         "DROP TABLE ledger_postings",

@@ -9,7 +9,7 @@ and the service serves again by itself once the database is back.
   faults.py BINARY read-only                 SQLite file the service may not write: it refuses
                                              to start, with a message; writable again, it starts
 
-Needs root (mount, pg_ctlcluster, runuser), as CI has."""
+Needs root (mount, pg_ctlcluster, setpriv), as CI has."""
 import os
 import shutil
 import subprocess
@@ -39,7 +39,7 @@ def pg_restart(admin_url):
     cluster = sorted(os.listdir("/etc/postgresql"))[0]
     try:
         service.start()
-        load = Load(service)
+        load = Load(service, retry=True)
         load.start(1)
         time.sleep(1.5)
         before = load.acknowledged()
@@ -53,6 +53,7 @@ def pg_restart(admin_url):
         assert service.ready(), "/readyz after recovery"
         load.no_server_errors()
         load.check("PostgreSQL restart")
+        load.booked_exactly_once()
     finally:
         service.stop()
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "start"], capture_output=True)
@@ -68,7 +69,7 @@ def disk_full():
     filler = os.path.join(disk, "filler")
     try:
         service.start()
-        load = Load(service)
+        load = Load(service, retry=True)
         load.start(1)
         time.sleep(1)
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
@@ -81,16 +82,17 @@ def disk_full():
             os.close(fd)
         full_at = load.acknowledged()
         wait_until(lambda: load.statuses.get(503, 0) > 10, 30, "503s while the disk is full")
+        stuck = load.acknowledged()
         time.sleep(1)
         status, _ = service.call("GET", f"/v1/funds/{load.fund}/workers/{load.workers[0]}/budget", load.bo)
         assert status == 200, f"reads go on while the disk is full: {status}"
         print(f"disk full: {load.statuses.get(503, 0)} answers 503, reads still 200; {full_at} writes acknowledged before")
         os.remove(filler)
-        during = load.acknowledged()
-        wait_until(lambda: load.acknowledged() > during + 20, 30, "writes acknowledged again after space was freed")
+        wait_until(lambda: load.acknowledged() > stuck + 20, 30, "writes acknowledged again after space was freed")
         load.finish()
         load.no_server_errors()
         load.check("SQLite disk full")
+        load.booked_exactly_once()
     finally:
         service.stop()
         subprocess.run(["umount", disk])
@@ -102,7 +104,7 @@ def read_only():
     shutil.chown(data, "nobody")
     os.chmod(work, 0o755)
     db = os.path.join(data, "ledger.db")
-    service = Service(BIN, db, user="nobody")
+    service = Service(BIN, db, user=65534)
     service.start()
     load = Load(service, workers=3, clients=2)
     load.start(1)
@@ -113,7 +115,7 @@ def read_only():
         if os.path.exists(path):
             os.chmod(path, 0o444)
     os.chmod(data, 0o555)
-    refused = Service(BIN, db, user="nobody")
+    refused = Service(BIN, db, user=65534)
     refused.start(wait=False)
     code = refused.proc.wait(timeout=30)
     message = refused.log_text()

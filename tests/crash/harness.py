@@ -35,7 +35,9 @@ class Service:
         self.proc = None
 
     def start(self, wait=True):
-        run_as = ["runuser", "-u", self.user, "--"] if self.user else []
+        # setpriv execs the server itself (runuser would stay its parent, and killing it would
+        # leave the server running).
+        run_as = ["setpriv", f"--reuid={self.user}", f"--regid={self.user}", "--clear-groups", "--"] if self.user is not None else []
         # The log goes to a file: a pipe nobody reads would stop the server once it is full.
         self.proc = subprocess.Popen([*run_as, self.bin, "serve", "--bind", f"127.0.0.1:{self.port}"], env=self.env, cwd=self.cwd,
                                      stdout=subprocess.DEVNULL, stderr=self.log)
@@ -96,9 +98,12 @@ class Service:
 class Load:
     """A fund with workers, and client threads posting grants and claims with idempotency keys."""
 
-    def __init__(self, service, workers=12, clients=4):
+    def __init__(self, service, workers=12, clients=4, retry=False):
         self.s = service
         self.clients = clients
+        # Retry a 503 or a lost answer with the same key until it is answered 2xx (at most a
+        # minute): then every request is booked exactly once, which `check` counts.
+        self.retry = retry
         admin = service.token("--role", "platform_admin")
         _, fund = service.call("POST", "/v1/funds", admin, {"code": "crash" + secrets.token_hex(3), "name": "Crash"})
         self.fund = fund["id"]
@@ -131,7 +136,7 @@ class Load:
                 if rng.random() < 0.4:
                     cents = rng.randint(100, 1000)
                     body = {"worker_id": worker, "scheme_id": self.scheme, "amount": f"{cents // 100}.{cents % 100:02d}", "grant_year": year}
-                    status, reply = self.s.call("POST", f"/v1/funds/{self.fund}/grants", self.bo, body, key=f"g-{n}-{i}")
+                    status, reply = self._send(f"/v1/funds/{self.fund}/grants", body, f"g-{n}-{i}")
                     if 200 <= status < 300:
                         with self.lock:
                             self.acked_grants.append((worker, reply["id"], reply["amount"]))
@@ -141,7 +146,7 @@ class Load:
                             "category": "vakopleiding", "course": "C", "provider": "P", "invoice_reference": f"INV-{n}-{i}-{rng.random()}",
                             "training_start": time.strftime("%Y-%m-%d", time.gmtime(time.time() - 20 * 86400)),
                             "training_end": time.strftime("%Y-%m-%d", time.gmtime(time.time() - 10 * 86400))}
-                    status, reply = self.s.call("POST", f"/v1/funds/{self.fund}/claims", self.bo, body, key=f"c-{n}-{i}")
+                    status, reply = self._send(f"/v1/funds/{self.fund}/claims", body, f"c-{n}-{i}")
                     if 200 <= status < 300:
                         with self.lock:
                             self.acked_claims.append((reply["id"], reply["status"], reply["approved_amount"]))
@@ -153,6 +158,25 @@ class Load:
                 with self.lock:
                     self.statuses["no answer"] = self.statuses.get("no answer", 0) + 1
                 time.sleep(0.02)
+
+    def _send(self, path, body, key):
+        deadline = time.time() + 60
+        while True:
+            try:
+                status, reply = self.s.call("POST", path, self.bo, body, key=key)
+            except (urllib.error.URLError, ConnectionError, OSError, ValueError):
+                if not self.retry or time.time() > deadline:
+                    raise
+                with self.lock:
+                    self.statuses["no answer"] = self.statuses.get("no answer", 0) + 1
+                time.sleep(0.1)
+                continue
+            if status == 503 and self.retry and time.time() < deadline:
+                with self.lock:
+                    self.statuses[503] = self.statuses.get(503, 0) + 1
+                time.sleep(0.1)
+                continue
+            return status, reply
 
     def start(self, round_no):
         self.stop_event.clear()
@@ -188,5 +212,25 @@ class Load:
               f"verify ok over {report['transactions_checked']} transactions; answers {self.statuses}")
 
     def no_server_errors(self):
-        bad = {k: v for k, v in self.statuses.items() if isinstance(k, int) and k >= 500 and k != 503}
+        bad = {k: v for k, v in self.statuses.items() if k == "no answer" or (isinstance(k, int) and k >= 500 and k != 503)}
         assert not bad, f"answers other than 2xx/503 during the fault: {self.statuses}"
+
+    def booked_exactly_once(self):
+        """With retries, every request was answered 2xx once: the fund holds exactly the
+        acknowledged claims and lots, no retry booked twice."""
+        claims, after = 0, None
+        while True:
+            query = f"?limit=500" + (f"&after={after}" if after else "")
+            status, page = self.s.call("GET", f"/v1/funds/{self.fund}/claims{query}", self.bo)
+            assert status == 200, page
+            claims += len(page["items"])
+            after = page.get("next_cursor")
+            if not after:
+                break
+        lots = 0
+        for w in self.workers:
+            _, budget = self.s.call("GET", f"/v1/funds/{self.fund}/workers/{w}/budget", self.bo)
+            lots += sum(len(a["lots"]) for a in budget["accounts"])
+        assert claims == len(self.acked_claims), f"{claims} claims stored for {len(self.acked_claims)} requests"
+        assert lots == len(self.acked_grants), f"{lots} lots stored for {len(self.acked_grants)} grant requests"
+        print(f"booked exactly once: {claims} claims, {lots} lots")
