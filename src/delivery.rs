@@ -77,22 +77,45 @@ impl Target {
     }
 }
 
-/// Starts the delivery threads; each stops when its sender (held by the server) is dropped.
+/// How often positions are assigned to newly committed events (PostgreSQL).
+pub const SEQUENCE_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Starts the sequencer and the delivery threads; each stops when its sender (held by the
+/// server) is dropped.
 pub fn start(pool: Pool, config: DeliveryConfig) -> Vec<Sender<()>> {
-    (0..config.threads.max(1))
-        .filter_map(|index| {
-            let (stop, stopped) = std::sync::mpsc::channel::<()>();
-            let pool = pool.clone();
-            let spawned = std::thread::Builder::new().name(format!("ptt-webhooks-{index}")).spawn(move || run(pool, config, index, stopped));
-            match spawned {
-                Ok(_) => Some(stop),
-                Err(e) => {
-                    tracing::error!(error = %e, "a webhook delivery thread could not start");
-                    None
-                }
+    let mut stops = Vec::new();
+    let mut spawn = |name: String, work: Box<dyn FnOnce(Receiver<()>) + Send>| {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        match std::thread::Builder::new().name(name).spawn(move || work(stopped)) {
+            Ok(_) => stops.push(stop),
+            Err(e) => tracing::error!(error = %e, "a webhook thread could not start"),
+        }
+    };
+    let sequencer_pool = pool.clone();
+    spawn("ptt-sequencer".into(), Box::new(move |stopped| sequencer(sequencer_pool, stopped)));
+    for index in 0..config.threads.max(1) {
+        let pool = pool.clone();
+        spawn(format!("ptt-webhooks-{index}"), Box::new(move |stopped| run(pool, config, stopped)));
+    }
+    stops
+}
+
+/// PostgreSQL: positions for newly committed events, so that the feed and the deliveries see
+/// them within moments; every few seconds, the lag metric.
+fn sequencer(pool: Pool, stopped: Receiver<()>) {
+    let mut rounds: u64 = 0;
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(SEQUENCE_INTERVAL) {
+        rounds += 1;
+        let Ok(mut conn) = pool.get() else { continue };
+        if let Err(e) = feed::sequence(&mut conn) {
+            tracing::warn!(error = %e, "events could not be sequenced; trying again");
+        }
+        if rounds.is_multiple_of(40) {
+            if let Ok(oldest) = feed::oldest_undelivered(&mut conn) {
+                crate::telemetry::set_oldest_undelivered(oldest.map(|at| (now_utc() - at).num_seconds().max(0)));
             }
-        })
-        .collect()
+        }
+    }
 }
 
 fn agent() -> ureq::Agent {
@@ -104,17 +127,12 @@ fn agent() -> ureq::Agent {
     ureq::Agent::new_with_config(config)
 }
 
-fn run(pool: Pool, config: DeliveryConfig, index: usize, stopped: Receiver<()>) {
+fn run(pool: Pool, config: DeliveryConfig, stopped: Receiver<()>) {
     let agent = agent();
-    let mut rounds: u64 = 0;
     loop {
         match stopped.recv_timeout(POLL_INTERVAL) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => return,
-        }
-        rounds += 1;
-        if index == 0 {
-            housekeeping(&pool, rounds);
         }
         // Deliver while subscriptions are due; stop promptly when the server stops.
         loop {
@@ -133,22 +151,12 @@ fn run(pool: Pool, config: DeliveryConfig, index: usize, stopped: Receiver<()>) 
     }
 }
 
-/// PostgreSQL: positions for newly committed events; every few seconds, the lag metric.
-fn housekeeping(pool: &Pool, rounds: u64) {
-    let Ok(mut conn) = pool.get() else { return };
-    if let Err(e) = feed::sequence(&mut conn) {
-        tracing::warn!(error = %e, "events could not be sequenced; trying again");
-    }
-    if rounds.is_multiple_of(20) {
-        if let Ok(oldest) = feed::oldest_undelivered(&mut conn) {
-            crate::telemetry::set_oldest_undelivered(oldest.map(|at| (now_utc() - at).num_seconds().max(0)));
-        }
-    }
-}
-
 fn lease(pool: &Pool) -> Result<Option<WebhookRow>, String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let now = now_utc();
+    if !feed::any_due(&mut conn, now).map_err(|e| e.to_string())? {
+        return Ok(None);
+    }
     let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
     write_tx(&mut conn, |conn| feed::lease_due(conn, now, until)).map_err(|e| e.to_string())
 }

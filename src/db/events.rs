@@ -182,8 +182,25 @@ pub fn list_deliveries(conn: &mut DbConn, subscription: WebhookId, after: Option
     q.order(webhook_deliveries::id.desc()).limit(limit).load(conn)
 }
 
-/// Takes one active subscription that is due and not leased by another process, and leases it
-/// until `lease_until`. PostgreSQL skips rows another process is taking (`SKIP LOCKED`).
+/// Whether any subscription is due with events past its cursor: a plain read, so that a delivery
+/// round with nothing to do needs no write transaction.
+pub fn any_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<bool> {
+    let due = webhook_subscriptions::table
+        .filter(webhook_subscriptions::status.eq(ACTIVE))
+        .filter(webhook_subscriptions::next_attempt_at.le(now))
+        .filter(webhook_subscriptions::lease_until.is_null().or(webhook_subscriptions::lease_until.lt(now)))
+        .filter(diesel::dsl::exists(
+            events::table
+                .filter(events::fund_id.eq(webhook_subscriptions::fund_id))
+                .filter(events::position.gt(webhook_subscriptions::delivered_position.nullable())),
+        ))
+        .select(webhook_subscriptions::id);
+    diesel::select(diesel::dsl::exists(due)).get_result(conn)
+}
+
+/// Takes one active subscription that is due, has events past its cursor, and is not leased by
+/// another process, and leases it until `lease_until`. PostgreSQL skips rows another process is
+/// taking (`SKIP LOCKED`). A subscription with nothing to deliver is never leased.
 pub fn lease_due(conn: &mut DbConn, now: NaiveDateTime, lease_until: NaiveDateTime) -> QueryResult<Option<WebhookRow>> {
     macro_rules! due {
         () => {
@@ -191,6 +208,11 @@ pub fn lease_due(conn: &mut DbConn, now: NaiveDateTime, lease_until: NaiveDateTi
                 .filter(webhook_subscriptions::status.eq(ACTIVE))
                 .filter(webhook_subscriptions::next_attempt_at.le(now))
                 .filter(webhook_subscriptions::lease_until.is_null().or(webhook_subscriptions::lease_until.lt(now)))
+                .filter(diesel::dsl::exists(
+                    events::table
+                        .filter(events::fund_id.eq(webhook_subscriptions::fund_id))
+                        .filter(events::position.gt(webhook_subscriptions::delivered_position.nullable())),
+                ))
                 .order(webhook_subscriptions::next_attempt_at.asc())
                 .select(WebhookRow::as_select())
         };
