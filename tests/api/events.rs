@@ -247,10 +247,11 @@ async fn webhooks_are_signed_ordered_and_retried(backend: Backend) {
         app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "10.00", &format!("W-{n}"))).await.expect(201);
     }
     app.session(&f.fund, &f.worker, &days_ago(1)).await.expect(201);
+    // The first retry comes within 10 s; two failures in a row wait 5 + 10 s. Nobody reads the
+    // feed meanwhile: the server itself gives the events their positions.
+    wait_for("every event delivered", 60, || receiver.delivered().len() == 5).await;
     let expected: Vec<String> = feed(&app, &f.fund, &f.fund.admin, Some("claim.approved,claim.paid")).await.iter().filter_map(|e| e["id"].as_str().map(str::to_string)).collect();
     assert_eq!(expected.len(), 5);
-    // The first retry comes within 10 s; two failures in a row wait 5 + 10 s.
-    wait_for("every event delivered", 60, || receiver.delivered().len() == expected.len()).await;
     assert_eq!(receiver.delivered(), expected, "in feed order");
     for (headers, body, _) in receiver.received.lock().expect("lock").iter() {
         let id = &headers["webhook-id"];
