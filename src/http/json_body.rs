@@ -159,7 +159,14 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::from(v))
     }
 
+    /// A number written with a fraction of zero (`2.0`) is the integer it equals, as JSON Schema
+    /// (and so the OpenAPI document) counts it; any other fraction stays a float and is refused
+    /// where an integer is meant. Amounts are strings, never numbers.
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: beyond it a float is not an exact integer
+        if v.fract() == 0.0 && v.abs() < EXACT {
+            return Ok(Value::from(v as i64));
+        }
         Ok(Value::from(v))
     }
 

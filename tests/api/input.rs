@@ -76,4 +76,21 @@ async fn malformed_requests_are_400_and_change_nothing(app: TestApp) {
     assert_eq!(schemes.body["items"].as_array().map(Vec::len), Some(0), "nothing was created");
 }
 
-on_both_backends!(amounts_must_be_exact_decimal_strings, malformed_requests_are_400_and_change_nothing);
+/// A whole number written with a zero fraction (`1980.0`) is that integer, as JSON Schema counts
+/// it; any other fraction where an integer is meant is 400.
+async fn integers_may_be_written_with_a_zero_fraction(app: TestApp) {
+    let fund = app.create_fund("ints").await;
+    let employer = app.create_employer(&fund, "12345678").await;
+    let path = format!("/v1/funds/{}/workers", fund.id);
+    let whole = app.post(&path, &fund.admin, &json!({"participant_number": "I-1", "employer_id": employer, "birth_year": 1980.0})).await;
+    assert_eq!(whole.expect(201).body["birth_year"], 1980);
+    app.post(&path, &fund.admin, &json!({"participant_number": "I-2", "employer_id": employer, "birth_year": 1980.5}))
+        .await
+        .expect_problem(400, "invalid_body");
+}
+
+on_both_backends!(
+    amounts_must_be_exact_decimal_strings,
+    malformed_requests_are_400_and_change_nothing,
+    integers_may_be_written_with_a_zero_fraction
+);
