@@ -556,7 +556,10 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
     ];
     match error {
         Error::BrokenTransactionManager => true,
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure, _) => true,
+        // Sending the statement failed: the connection is gone (libpq's "no connection to the server").
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UnableToSendCommand, _) => {
+            true
+        }
         Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
             let message = info.message();
             GONE.iter().any(|m| message.contains(m))
