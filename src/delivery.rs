@@ -175,6 +175,9 @@ fn deliver(pool: &Pool, agent: &ureq::Agent, config: DeliveryConfig, sub: Webhoo
     let mut failing_since = sub.failing_since;
     let mut failed = false;
     let mut log: Vec<DeliveryRow> = Vec::new();
+    // Checked once per lease, again at every lease: a name may resolve elsewhere now than when
+    // it was registered.
+    let target = Target::parse(&sub.url).and_then(|t| if config.allow_private { Ok(()) } else { t.check_public() });
     'lease: while started.elapsed() < LEASE_WORK {
         let events = match pool.get().map_err(|e| e.to_string()).and_then(|mut conn| read_after(&mut conn, &sub, position)) {
             Ok(events) => events,
@@ -193,7 +196,7 @@ fn deliver(pool: &Pool, agent: &ureq::Agent, config: DeliveryConfig, sub: Webhoo
                 continue;
             }
             attempts += 1;
-            let attempt = post(agent, config, &sub, event.clone(), attempts);
+            let attempt = post(agent, &target, &sub, event.clone(), attempts);
             let delivered = attempt.outcome == "delivered";
             crate::telemetry::delivery_attempted(delivered);
             log.push(attempt);
@@ -238,11 +241,11 @@ fn read_after(conn: &mut DbConn, sub: &WebhookRow, position: i64) -> Result<Vec<
 }
 
 /// One signed POST of one event; its attempt as a row.
-fn post(agent: &ureq::Agent, config: DeliveryConfig, sub: &WebhookRow, event: EventRow, attempt: i32) -> DeliveryRow {
+fn post(agent: &ureq::Agent, target: &Result<(), String>, sub: &WebhookRow, event: EventRow, attempt: i32) -> DeliveryRow {
     let started = Instant::now();
     let attempted_at: NaiveDateTime = now_utc();
     let (event_id, fund_id) = (event.id, event.fund_id);
-    let result = send(agent, config, sub, event);
+    let result = target.clone().and_then(|()| send(agent, sub, event));
     let (status_code, error) = match result {
         Ok(status) if (200..300).contains(&status) => (Some(i32::from(status)), None),
         Ok(status) => (Some(i32::from(status)), Some(format!("the receiver answered {status}"))),
@@ -262,12 +265,7 @@ fn post(agent: &ureq::Agent, config: DeliveryConfig, sub: &WebhookRow, event: Ev
     }
 }
 
-fn send(agent: &ureq::Agent, config: DeliveryConfig, sub: &WebhookRow, event: EventRow) -> Result<u16, String> {
-    let target = Target::parse(&sub.url)?;
-    if !config.allow_private {
-        // Again at delivery: a name may resolve elsewhere now than when it was registered.
-        target.check_public()?;
-    }
+fn send(agent: &ureq::Agent, sub: &WebhookRow, event: EventRow) -> Result<u16, String> {
     let id = event.id.to_string();
     let body = serde_json::to_string(&EventView::from(event)).map_err(|e| e.to_string())?;
     let timestamp = chrono::Utc::now().timestamp();

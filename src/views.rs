@@ -187,7 +187,7 @@ pub struct EventView {
     pub fund_id: FundId,
     pub worker_id: Option<WorkerId>,
     pub employer_id: Option<EmployerId>,
-    pub data: serde_json::Value,
+    pub data: Box<serde_json::value::RawValue>,
 }
 
 impl From<crate::db::events::EventRow> for EventView {
@@ -199,8 +199,13 @@ impl From<crate::db::events::EventRow> for EventView {
             fund_id: e.fund_id,
             worker_id: e.worker_id,
             employer_id: e.employer_id,
-            data: serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null),
+            // Written by this service from a view; text that is not JSON shows as null.
+            data: serde_json::value::RawValue::from_string(e.data).unwrap_or_else(|_| null_json()),
         }
     }
 }
 
+
+fn null_json() -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string("null".to_string()).unwrap_or_default()
+}
