@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::conn::DbConn;
+use super::rows::PageQuery;
 use super::ledger_statements::INSERT_CHUNK_ROWS;
 use super::schema::{events, webhook_deliveries, webhook_subscriptions};
 use crate::domain::events::EventType;
@@ -92,6 +93,11 @@ pub fn append(conn: &mut DbConn, rows: &mut [EventRow]) -> QueryResult<()> {
 /// position becomes visible together with all lower ones. Returns how many were sequenced.
 pub fn sequence(conn: &mut DbConn) -> QueryResult<usize> {
     let DbConn::Pg(pg) = conn else { return Ok(0) };
+    // Most rounds find nothing new: a read on the partial index, no lock and no transaction.
+    let waiting: bool = diesel::select(diesel::dsl::exists(events::table.filter(events::position.is_null()).select(events::id))).get_result(pg)?;
+    if !waiting {
+        return Ok(0);
+    }
     pg.transaction(|pg| {
         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SEQUENCER_LOCK_KEY})")).execute(pg)?;
         diesel::sql_query(
@@ -138,8 +144,29 @@ pub fn head(conn: &mut DbConn) -> QueryResult<i64> {
     Ok(events::table.select(diesel::dsl::max(events::position)).first::<Option<i64>>(conn)?.unwrap_or(0))
 }
 
-pub fn insert_webhook(conn: &mut DbConn, row: &WebhookRow) -> QueryResult<usize> {
-    diesel::insert_into(webhook_subscriptions::table).values(row).execute(conn)
+/// Inserts a subscription in the caller's write transaction, unless the fund has one for the
+/// same URL and employer already: then `Err` with its id, and nothing is written (a retried
+/// POST never makes a second subscription that would deliver everything twice). On PostgreSQL
+/// the fund's row is locked first, so two such POSTs at once are decided one after the other.
+pub fn insert_webhook(conn: &mut DbConn, row: &WebhookRow) -> QueryResult<Result<(), WebhookId>> {
+    use super::schema::funds;
+    if let DbConn::Pg(pg) = conn {
+        funds::table.find(row.fund_id).select(funds::id).for_update().first::<FundId>(pg)?;
+    }
+    let mut same = webhook_subscriptions::table
+        .filter(webhook_subscriptions::fund_id.eq(row.fund_id))
+        .filter(webhook_subscriptions::url.eq(&row.url))
+        .select(webhook_subscriptions::id)
+        .into_boxed();
+    same = match row.employer_id {
+        Some(employer) => same.filter(webhook_subscriptions::employer_id.eq(employer)),
+        None => same.filter(webhook_subscriptions::employer_id.is_null()),
+    };
+    if let Some(existing) = same.first::<WebhookId>(conn).optional()? {
+        return Ok(Err(existing));
+    }
+    diesel::insert_into(webhook_subscriptions::table).values(row).execute(conn)?;
+    Ok(Ok(()))
 }
 
 pub fn find_webhook(conn: &mut DbConn, fund: FundId, id: WebhookId) -> QueryResult<Option<WebhookRow>> {
@@ -171,55 +198,52 @@ pub fn enable_webhook(conn: &mut DbConn, fund: FundId, id: WebhookId, now: Naive
         .execute(conn)
 }
 
-pub fn list_deliveries(conn: &mut DbConn, subscription: WebhookId, after: Option<DeliveryId>, limit: i64) -> QueryResult<Vec<DeliveryRow>> {
+/// A page of a subscription's delivery attempts, newest first.
+pub fn list_deliveries(conn: &mut DbConn, subscription: WebhookId, page: &PageQuery) -> QueryResult<Vec<DeliveryRow>> {
     let mut q = webhook_deliveries::table
         .filter(webhook_deliveries::subscription_id.eq(subscription))
         .select(DeliveryRow::as_select())
         .into_boxed();
-    if let Some(after) = after {
-        q = q.filter(webhook_deliveries::id.lt(after));
+    if let Some(after) = &page.after {
+        q = q.filter(webhook_deliveries::id.lt(after.clone()));
     }
-    q.order(webhook_deliveries::id.desc()).limit(limit).load(conn)
+    q.order(webhook_deliveries::id.desc()).limit(page.limit).load(conn)
 }
 
-/// Whether any subscription is due with events past its cursor: a plain read, so that a delivery
-/// round with nothing to do needs no write transaction.
+/// Active subscriptions due at `now`, not leased by another process, with events past their
+/// cursor: one filter for the cheap check and for the lease.
+macro_rules! due_subscriptions {
+    ($now:expr) => {
+        webhook_subscriptions::table
+            .filter(webhook_subscriptions::status.eq(ACTIVE))
+            .filter(webhook_subscriptions::next_attempt_at.le($now))
+            .filter(webhook_subscriptions::lease_until.is_null().or(webhook_subscriptions::lease_until.lt($now)))
+            .filter(diesel::dsl::exists(
+                events::table
+                    .filter(events::fund_id.eq(webhook_subscriptions::fund_id))
+                    .filter(events::position.gt(webhook_subscriptions::delivered_position.nullable())),
+            ))
+    };
+}
+
+/// Whether any subscription is due: a plain read, so that a delivery round with nothing to do
+/// needs no write transaction.
 pub fn any_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<bool> {
-    let due = webhook_subscriptions::table
-        .filter(webhook_subscriptions::status.eq(ACTIVE))
-        .filter(webhook_subscriptions::next_attempt_at.le(now))
-        .filter(webhook_subscriptions::lease_until.is_null().or(webhook_subscriptions::lease_until.lt(now)))
-        .filter(diesel::dsl::exists(
-            events::table
-                .filter(events::fund_id.eq(webhook_subscriptions::fund_id))
-                .filter(events::position.gt(webhook_subscriptions::delivered_position.nullable())),
-        ))
-        .select(webhook_subscriptions::id);
-    diesel::select(diesel::dsl::exists(due)).get_result(conn)
+    diesel::select(diesel::dsl::exists(due_subscriptions!(now).select(webhook_subscriptions::id))).get_result(conn)
 }
 
-/// Takes one active subscription that is due, has events past its cursor, and is not leased by
-/// another process, and leases it until `lease_until`. PostgreSQL skips rows another process is
-/// taking (`SKIP LOCKED`). A subscription with nothing to deliver is never leased.
+/// Takes the due subscription that waited longest and leases it until `lease_until`.
+/// PostgreSQL skips rows another process is taking (`SKIP LOCKED`). A subscription with nothing
+/// to deliver is never leased.
 pub fn lease_due(conn: &mut DbConn, now: NaiveDateTime, lease_until: NaiveDateTime) -> QueryResult<Option<WebhookRow>> {
-    macro_rules! due {
+    macro_rules! oldest {
         () => {
-            webhook_subscriptions::table
-                .filter(webhook_subscriptions::status.eq(ACTIVE))
-                .filter(webhook_subscriptions::next_attempt_at.le(now))
-                .filter(webhook_subscriptions::lease_until.is_null().or(webhook_subscriptions::lease_until.lt(now)))
-                .filter(diesel::dsl::exists(
-                    events::table
-                        .filter(events::fund_id.eq(webhook_subscriptions::fund_id))
-                        .filter(events::position.gt(webhook_subscriptions::delivered_position.nullable())),
-                ))
-                .order(webhook_subscriptions::next_attempt_at.asc())
-                .select(WebhookRow::as_select())
+            due_subscriptions!(now).order(webhook_subscriptions::next_attempt_at.asc()).select(WebhookRow::as_select())
         };
     }
     let found: Option<WebhookRow> = match conn {
-        DbConn::Pg(c) => due!().for_update().skip_locked().first(c).optional()?,
-        DbConn::Sqlite(c) => due!().first(c).optional()?,
+        DbConn::Pg(c) => oldest!().for_update().skip_locked().first(c).optional()?,
+        DbConn::Sqlite(c) => oldest!().first(c).optional()?,
     };
     let Some(row) = found else { return Ok(None) };
     diesel::update(webhook_subscriptions::table.find(row.id)).set(webhook_subscriptions::lease_until.eq(Some(lease_until))).execute(conn)?;

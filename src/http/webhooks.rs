@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{run, with_location, FundItemPath, FundPath};
+use super::common::{run, with_location, FundItemPath, FundPath, Page, PageParams};
 use super::error::ApiError;
 use super::json_body::JsonBody;
 use crate::db::events::{self as feed, DeliveryRow, WebhookRow, ACTIVE};
@@ -130,7 +130,7 @@ pub async fn create_webhook(
     let body = body.into_inner();
     let types = match &body.types {
         Some(list) if list.is_empty() => return Err(FieldError::new("types", "leave types out for every type, or name at least one").into()),
-        Some(list) => Some(super::events::parse_types(Some(&list.join(",")))?.unwrap_or_default()),
+        Some(list) => Some(EventType::parse_list(&list.join(",")).map_err(|unknown| FieldError::new("types", format!("unknown event type {unknown:?}")))?),
         None => None,
     };
     let policy = **policy;
@@ -165,7 +165,10 @@ pub async fn create_webhook(
             feed::sequence(conn)?;
             // A subscription receives what happens after it was made.
             let row = WebhookRow { delivered_position: feed::head(conn)?, ..row };
-            feed::insert_webhook(conn, &row)?;
+            if let Err(existing) = feed::insert_webhook(conn, &row)? {
+                let message = "this fund has a subscription for this URL and employer already; its secret was answered when it was made";
+                return Err(ApiError::conflict("duplicate_webhook", message).with_extra(serde_json::json!({ "existing_id": existing })));
+            }
             Ok::<_, ApiError>(row)
         })
     })
@@ -208,37 +211,22 @@ pub async fn enable_webhook(caller: Caller, pool: web::Data<Pool>, path: web::Pa
     Ok(HttpResponse::Ok().json(WebhookView::from(row)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryParams {
-    pub after: Option<uuid::Uuid>,
-    pub limit: Option<i64>,
-}
-
 /// Delivery attempts of a subscription, newest first.
 pub async fn list_deliveries(
     caller: Caller,
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
-    params: web::Query<DeliveryParams>,
+    params: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
     let id = WebhookId(path.id);
-    let limit = params.limit.unwrap_or(super::common::DEFAULT_PAGE_SIZE);
-    if !(1..=super::common::MAX_PAGE_SIZE).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_limit", format!("limit must be from 1 to {}", super::common::MAX_PAGE_SIZE)));
-    }
-    let after = params.after.map(DeliveryId);
-    let (items, more) = run(&pool, move |conn| {
+    let query = params.query()?;
+    let page = run(&pool, move |conn| {
         feed::find_webhook(conn, fund, id)?.ok_or_else(|| ApiError::not_found("webhook"))?;
-        let mut rows = feed::list_deliveries(conn, id, after, limit + 1)?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        Ok((rows, more))
+        let rows = feed::list_deliveries(conn, id, &query)?;
+        Ok(Page::from_rows(rows, &query, |d| d.id, DeliveryView::from))
     })
     .await?;
-    let next_cursor = if more { items.last().map(|d| d.id.to_string()) } else { None };
-    let items: Vec<DeliveryView> = items.into_iter().map(DeliveryView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -343,4 +343,56 @@ async fn private_targets_are_refused_by_default(app: TestApp) {
     app.post(&format!("/v1/funds/{}/webhooks", fund.id), &hr, &json!({"url": "https://example.org/"})).await.expect_problem(403, "forbidden");
 }
 
+/// Subscriptions at the edges: a retried POST makes no second subscription, the URL's length
+/// limit holds at the exact boundary, and the feed's and the attempts' page limits and cursors
+/// refuse what is out of range.
+async fn webhook_and_feed_edges(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.webhook_allow_private = true).await;
+    let fund = app.create_fund("edges").await;
+    let employer = app.create_employer(&fund, "12345678").await;
+    let base = format!("/v1/funds/{}", fund.id);
+    let first = subscribe(&app, &fund, "http://127.0.0.1:9/hook", json!({})).await;
+    let again = app.post(&format!("{base}/webhooks"), &fund.admin, &json!({"url": "http://127.0.0.1:9/hook"})).await;
+    let again = again.expect_problem(409, "duplicate_webhook");
+    assert_eq!(again.body["existing_id"], first["id"]);
+    assert!(again.body.get("secret").is_none());
+    subscribe(&app, &fund, "http://127.0.0.1:9/hook", json!({ "employer_id": employer })).await;
+    let listed = app.get(&format!("{base}/webhooks"), &fund.admin).await.expect(200).body;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(2));
+
+    let prefix = "http://127.0.0.1:9/";
+    let longest = format!("{prefix}{}", "a".repeat(2000 - prefix.len()));
+    subscribe(&app, &fund, &longest, json!({})).await;
+    let too_long = format!("{longest}a");
+    let reply = app.post(&format!("{base}/webhooks"), &fund.admin, &json!({ "url": too_long })).await;
+    assert_eq!((reply.status.as_u16(), reply.body["field"].clone()), (422, json!("url")), "{}", reply.body);
+    let reply = app.post(&format!("{base}/webhooks"), &fund.admin, &json!({"url": "http://127.0.0.1:9/t", "types": []})).await;
+    assert_eq!((reply.status.as_u16(), reply.body["field"].clone()), (422, json!("types")), "{}", reply.body);
+
+    app.get(&format!("{base}/events?limit=0"), &fund.admin).await.expect_problem(400, "invalid_limit");
+    app.get(&format!("{base}/events?limit=1001"), &fund.admin).await.expect_problem(400, "invalid_limit");
+    app.get(&format!("{base}/events?limit=1000"), &fund.admin).await.expect(200);
+    let last = app.get(&format!("{base}/events?after=9223372036854775807"), &fund.admin).await.expect(200).body;
+    assert_eq!((last["items"].clone(), last["next_cursor"].clone()), (json!([]), json!("9223372036854775807")));
+    app.get(&format!("{base}/events?after=9223372036854775808"), &fund.admin).await.expect_problem(400, "invalid_cursor");
+    let deliveries = format!("{base}/webhooks/{}/deliveries", first["id"].as_str().expect("id"));
+    app.get(&format!("{deliveries}?limit=0"), &fund.admin).await.expect_problem(400, "invalid_limit");
+    app.get(&format!("{deliveries}?after=not-a-cursor"), &fund.admin).await.expect_problem(400, "invalid_cursor");
+    app.get(&deliveries, &fund.admin).await.expect(200);
+}
+
+mod webhook_and_feed_edges {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::webhook_and_feed_edges(super::Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if crate::helpers::postgres_configured() {
+            super::webhook_and_feed_edges(super::Backend::Postgres).await
+        }
+    }
+}
+
 on_both_backends!(private_targets_are_refused_by_default);

@@ -76,6 +76,10 @@ async fn a_fault_inside_a_write_transaction_loses_nothing(mut app: TestApp) {
         assert_eq!(claim["status"], "approved");
     }
     assert_eq!(claim_count(&app, &f).await, acknowledged.len());
+    // The change feed rolled back with the faulted claims: one event per acknowledged claim.
+    let feed = app.get(&format!("/v1/funds/{}/events?types=claim.approved&limit=1000", f.fund.id), &f.fund.admin).await.expect(200).body;
+    let events: Vec<&str> = feed["items"].as_array().expect("items").iter().filter_map(|e| e["data"]["id"].as_str()).collect();
+    assert_eq!(events, acknowledged.iter().map(String::as_str).collect::<Vec<_>>(), "events of exactly the acknowledged claims, in order");
     let spent = 1000 * acknowledged.len() as i64;
     assert_eq!(cents(&app.account(&f).await["available"]), 200_000 - spent);
     assert_eq!(app.verify(&f.fund).await["ok"], true);
