@@ -109,6 +109,9 @@ pub fn sequence(conn: &mut DbConn) -> QueryResult<usize> {
     })
 }
 
+/// First key of the per-fund PostgreSQL advisory locks taken while a subscription is made.
+const WEBHOOK_LOCK_SPACE: i32 = 0x7074_7477;
+
 /// Key of the PostgreSQL advisory lock held while positions are assigned.
 const SEQUENCER_LOCK_KEY: i64 = 0x0070_7474_5f73_6571;
 
@@ -147,11 +150,14 @@ pub fn head(conn: &mut DbConn) -> QueryResult<i64> {
 /// Inserts a subscription in the caller's write transaction, unless the fund has one for the
 /// same URL and employer already: then `Err` with its id, and nothing is written (a retried
 /// POST never makes a second subscription that would deliver everything twice). On PostgreSQL
-/// the fund's row is locked first, so two such POSTs at once are decided one after the other.
+/// a transaction-scoped advisory lock per fund comes first (a row lock would need UPDATE on
+/// `funds`, which the serving role does not have), so two such POSTs at once are decided one
+/// after the other.
 pub fn insert_webhook(conn: &mut DbConn, row: &WebhookRow) -> QueryResult<Result<(), WebhookId>> {
-    use super::schema::funds;
     if let DbConn::Pg(pg) = conn {
-        funds::table.find(row.fund_id).select(funds::id).for_update().first::<FundId>(pg)?;
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WEBHOOK_LOCK_SPACE}, hashtext($1))"))
+            .bind::<diesel::sql_types::Text, _>(row.fund_id)
+            .execute(pg)?;
     }
     let mut same = webhook_subscriptions::table
         .filter(webhook_subscriptions::fund_id.eq(row.fund_id))
