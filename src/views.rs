@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::db::rows::{ClaimRow, SessionRow, VoucherRow};
+use crate::db::employment::EmploymentRow;
+use crate::db::rows::{ClaimRow, SessionRow, VoucherRow, WorkerRow};
 use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
 use crate::domain::time::rfc3339;
 use crate::domain::voucher_code::VoucherCode;
@@ -12,6 +13,58 @@ use crate::domain::events::EventType;
 use crate::domain::{
     format_cents, EventId, AccountId, ClaimId, EmployerId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WorkerId,
 };
+
+/// One period of a worker's employment; `until` is its last day, `null` for the current one.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmploymentView {
+    pub employer_id: EmployerId,
+    pub from: NaiveDate,
+    pub until: Option<NaiveDate>,
+}
+
+/// Budget of a worker that lapses soon: the outreach list's reason to call.
+#[derive(Debug, Clone, Serialize)]
+pub struct LapsingView {
+    pub amount: String,
+    pub first_expires_on: NaiveDate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WorkerView {
+    pub id: WorkerId,
+    pub fund_id: FundId,
+    pub participant_number: String,
+    pub employer_id: EmployerId,
+    pub birth_year: Option<i32>,
+    pub education_level: Option<String>,
+    pub created_at: String,
+    /// Oldest period first; the last one is the current employer.
+    pub employment: Vec<EmploymentView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lapsing: Option<LapsingView>,
+}
+
+impl WorkerView {
+    /// The worker with its periods, picked from `history` (which may hold other workers' too).
+    pub fn new(r: WorkerRow, history: &[EmploymentRow]) -> WorkerView {
+        let employment = history
+            .iter()
+            .filter(|e| e.worker_id == r.id)
+            .map(|e| EmploymentView { employer_id: e.employer_id, from: e.valid_from, until: e.valid_until })
+            .collect();
+        WorkerView {
+            id: r.id,
+            fund_id: r.fund_id,
+            participant_number: r.participant_number,
+            employer_id: r.employer_id,
+            birth_year: r.birth_year,
+            education_level: r.education_level,
+            created_at: rfc3339(r.created_at),
+            employment,
+            lapsing: None,
+        }
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct ClaimView {

@@ -81,6 +81,7 @@ pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, toda
                 name: format!("Demobedrijf {}", i + 1),
                 sector: SECTORS[i % SECTORS.len()].to_string(),
                 created_at: now,
+                iban: None,
             };
             queries::insert_employer(conn, &employer)?;
         }
@@ -140,7 +141,7 @@ fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Schem
         education_level: (rng.random_range(0..25) > 0).then(|| education.to_string()),
         created_at: now_utc(),
     };
-    queries::insert_worker(conn, &row)?;
+    crate::ledger::employment::register_worker(conn, &row, today).map_err(write_err)?;
     // Grants over three years; most workers have been in the fund that long.
     let first_year = today.year() - rng.random_range(0..3);
     let grants: Vec<GrantRequest> = (first_year..=today.year())

@@ -2,6 +2,7 @@
 //! Money is written only by `crate::ledger`.
 
 pub mod conn;
+pub mod employment;
 pub mod events;
 pub mod idempotency;
 pub mod ledger_reads;

@@ -13,8 +13,11 @@ pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
     ("funds", "INSERT"),
     ("schemes", "INSERT"),
     ("scheme_versions", "INSERT"),
-    ("employers", "INSERT"),
-    ("workers", "INSERT"),
+    // Reference data: an employer's name, sector and bank account may be corrected; a worker's
+    // employer and report facts change (employment changes, imports); keys never change.
+    ("employers", "INSERT, UPDATE (name, sector, iban)"),
+    ("workers", "INSERT, UPDATE (employer_id, birth_year, education_level)"),
+    ("employments", "INSERT, UPDATE (employer_id, valid_until)"),
     // Balances and lot balances are projections kept in step with the entries: only those
     // columns change (and a lot's terms are guarded by a trigger besides).
     ("budget_accounts", "INSERT, UPDATE (available_cents, reserved_cents, granted_cents, spent_cents, expired_cents, tx_count, chain_head)"),

@@ -30,17 +30,76 @@ pub fn insert_fund(conn: &mut DbConn, row: &FundRow) -> QueryResult<Inserted> {
     inserted(diesel::insert_into(funds::table).values(row).execute(conn))
 }
 
+/// The fund with this code (codes are kept in lower case).
+pub fn fund_id_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<FundId>> {
+    funds::table.filter(funds::code.eq(code)).select(funds::id).first(conn).optional()
+}
+
+/// The fund's scheme with this code.
+pub fn scheme_id_by_code(conn: &mut DbConn, fund: FundId, code: &str) -> QueryResult<Option<crate::domain::SchemeId>> {
+    schemes::table.filter(schemes::fund_id.eq(fund)).filter(schemes::code.eq(code)).select(schemes::id).first(conn).optional()
+}
+
 /// Every fund's id, oldest first: what the CLI's fund-wide commands run over.
 pub fn all_fund_ids(conn: &mut DbConn) -> QueryResult<Vec<FundId>> {
     funds::table.select(funds::id).order(funds::id.asc()).load(conn)
 }
 
+/// Inside a savepoint, so that a duplicate KvK number leaves the caller's transaction usable.
 pub fn insert_employer(conn: &mut DbConn, row: &EmployerRow) -> QueryResult<Inserted> {
-    inserted(diesel::insert_into(employers::table).values(row).execute(conn))
+    inserted(conn.transaction(|conn| diesel::insert_into(employers::table).values(row).execute(conn)))
 }
 
+/// Inside a savepoint, so that a duplicate participant number leaves the caller's transaction
+/// usable (to look up the worker that has it).
 pub fn insert_worker(conn: &mut DbConn, row: &WorkerRow) -> QueryResult<Inserted> {
-    inserted(diesel::insert_into(workers::table).values(row).execute(conn))
+    inserted(conn.transaction(|conn| diesel::insert_into(workers::table).values(row).execute(conn)))
+}
+
+/// Many new workers at once (an import), in chunks; the caller has checked their keys are free.
+pub fn insert_workers(conn: &mut DbConn, rows: &[WorkerRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(super::ledger_statements::INSERT_CHUNK_ROWS) {
+        crate::on_backend!(conn, |c| diesel::insert_into(workers::table).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+pub fn worker_by_participant_number(conn: &mut DbConn, fund: FundId, number: &str) -> QueryResult<Option<WorkerRow>> {
+    workers::table
+        .filter(workers::fund_id.eq(fund))
+        .filter(workers::participant_number.eq(number))
+        .select(WorkerRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The workers of a fund with these participant numbers (an import's existing ones).
+pub fn workers_by_participant_numbers(conn: &mut DbConn, fund: FundId, numbers: &[&str]) -> QueryResult<Vec<WorkerRow>> {
+    let mut rows = Vec::new();
+    for chunk in numbers.chunks(super::ledger_statements::INSERT_CHUNK_ROWS) {
+        rows.extend(
+            workers::table
+                .filter(workers::fund_id.eq(fund))
+                .filter(workers::participant_number.eq_any(chunk))
+                .select(WorkerRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
+pub fn employer_by_kvk_number(conn: &mut DbConn, fund: FundId, kvk: &str) -> QueryResult<Option<EmployerRow>> {
+    employers::table
+        .filter(employers::fund_id.eq(fund))
+        .filter(employers::kvk_number.eq(kvk))
+        .select(EmployerRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every employer of a fund: an import resolves KvK numbers and ids against them.
+pub fn employers_of_fund(conn: &mut DbConn, fund: FundId) -> QueryResult<Vec<EmployerRow>> {
+    employers::table.filter(employers::fund_id.eq(fund)).select(EmployerRow::as_select()).load(conn)
 }
 
 /// Inside a savepoint, so that a duplicate code leaves the caller's transaction usable.
@@ -66,6 +125,7 @@ pub struct ClaimFilter {
     pub submitted_from: Option<NaiveDateTime>,
     /// Submitted before this instant.
     pub submitted_before: Option<NaiveDateTime>,
+    pub invoice_reference: Option<String>,
 }
 
 /// A page of a fund's claims, newest first.
@@ -85,6 +145,9 @@ pub fn list_claims(conn: &mut DbConn, fund_id: FundId, filter: &ClaimFilter, pag
     }
     if let Some(before) = filter.submitted_before {
         q = q.filter(claims::submitted_at.lt(before));
+    }
+    if let Some(invoice) = &filter.invoice_reference {
+        q = q.filter(claims::invoice_reference.eq(invoice.clone()));
     }
     if let Some(after) = &page.after {
         q = q.filter(claims::id.lt(after.clone()));

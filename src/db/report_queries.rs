@@ -135,16 +135,47 @@ pub struct WorkerFacts {
     pub education_level: Option<String>,
 }
 
-/// Workers registered before the month's end, with their employer.
-pub fn workers(conn: &mut DbConn, fund_id: FundId, end: NaiveDateTime) -> QueryResult<Vec<WorkerFacts>> {
+/// Workers registered before the month's end, with the employer of the month's last day (the
+/// current one for a worker whose first period starts later, e.g. registered that last day).
+pub fn workers(conn: &mut DbConn, fund_id: FundId, end: NaiveDateTime, last_day: NaiveDate) -> QueryResult<Vec<WorkerFacts>> {
     let text = sql(
         conn,
-        "SELECT w.id AS id, w.employer_id AS employer_id, e.name AS employer_name, e.sector AS sector,
+        "SELECT w.id AS id, e.id AS employer_id, e.name AS employer_name, e.sector AS sector,
                 w.birth_year AS birth_year, w.education_level AS education_level
-         FROM workers w JOIN employers e ON e.id = w.employer_id
+         FROM workers w
+         LEFT JOIN employments m ON m.worker_id = w.id AND m.valid_from <= $3 AND (m.valid_until IS NULL OR m.valid_until >= $3)
+         JOIN employers e ON e.id = COALESCE(m.employer_id, w.employer_id)
          WHERE w.fund_id = $1 AND w.created_at < $2",
     );
-    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(end).load(conn)
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(end).bind::<Date, _>(last_day).load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct EmployerSpending {
+    #[diesel(sql_type = Text)]
+    pub employer_id: String,
+    #[diesel(sql_type = Text)]
+    pub employer_name: String,
+    #[diesel(sql_type = BigInt)]
+    pub spent: i64,
+}
+
+/// Net spending recorded from `from` up to `end`, per employer that submitted the claim (spends
+/// less reversals), so that a worker's move does not carry the old employer's claims along.
+pub fn spending_by_claim_employer(conn: &mut DbConn, fund_id: FundId, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<EmployerSpending>> {
+    let text = sql(
+        conn,
+        "SELECT c.employer_id AS employer_id, e.name AS employer_name, CAST(COALESCE(SUM(p.amount_cents), 0) AS BIGINT) AS spent
+         FROM (SELECT employer_id, spend_tx_id AS tx FROM claims WHERE fund_id = $1 AND spend_tx_id IS NOT NULL
+               UNION ALL
+               SELECT employer_id, reversal_tx_id AS tx FROM claims WHERE fund_id = $1 AND reversal_tx_id IS NOT NULL) c
+         JOIN ledger_transactions t ON t.id = c.tx
+         JOIN ledger_postings p ON p.transaction_id = t.id AND p.account = 'spent'
+         JOIN employers e ON e.id = c.employer_id
+         WHERE t.recorded_at >= $2 AND t.recorded_at < $3
+         GROUP BY c.employer_id, e.name",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(from).bind::<Timestamp, _>(end).load(conn)
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -308,4 +339,74 @@ pub fn allow_report_memory(conn: &mut DbConn, work_mem: &str) -> QueryResult<()>
         pg.batch_execute(&format!("SET LOCAL work_mem = '{work_mem}'"))?;
     }
     Ok(())
+}
+
+/// A sum of postings recorded up to a moment: per budget account, lot and ledger account.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PostingSum {
+    #[diesel(sql_type = Text)]
+    pub account_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub lot_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub account: String,
+    #[diesel(sql_type = BigInt)]
+    pub cents: i64,
+}
+
+/// A worker's postings recorded at or before `at`, summed per budget account, lot and ledger
+/// account: the worker's balances as they stood then.
+pub fn worker_sums_at(conn: &mut DbConn, fund_id: FundId, worker: crate::domain::WorkerId, at: NaiveDateTime) -> QueryResult<Vec<PostingSum>> {
+    let text = sql(
+        conn,
+        "SELECT t.account_id AS account_id, p.lot_id AS lot_id, p.account AS account, CAST(SUM(p.amount_cents) AS BIGINT) AS cents
+         FROM budget_accounts a
+         JOIN ledger_transactions t ON t.account_id = a.id
+         JOIN ledger_postings p ON p.transaction_id = t.id
+         WHERE a.fund_id = $1 AND a.worker_id = $2 AND t.recorded_at <= $3
+         GROUP BY t.account_id, p.lot_id, p.account",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Text, _>(worker).bind::<Timestamp, _>(at).load(conn)
+}
+
+/// A fund's ledger at a moment, per scheme and ledger account.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SchemeSum {
+    #[diesel(sql_type = Text)]
+    pub scheme_id: String,
+    #[diesel(sql_type = Text)]
+    pub account: String,
+    #[diesel(sql_type = BigInt)]
+    pub cents: i64,
+}
+
+/// The fund's postings recorded at or before `at`, summed per scheme and ledger account.
+pub fn fund_sums_at(conn: &mut DbConn, fund_id: FundId, at: NaiveDateTime) -> QueryResult<Vec<SchemeSum>> {
+    let text = sql(
+        conn,
+        "SELECT p.scheme_id AS scheme_id, p.account AS account, CAST(SUM(p.amount_cents) AS BIGINT) AS cents
+         FROM ledger_transactions t JOIN ledger_postings p ON p.transaction_id = t.id
+         WHERE t.fund_id = $1 AND t.recorded_at <= $2
+         GROUP BY p.scheme_id, p.account",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(at).load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SchemeCount {
+    #[diesel(sql_type = Text)]
+    pub scheme_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+/// Per scheme, the budget accounts with a transaction recorded at or before `at`.
+pub fn accounts_at(conn: &mut DbConn, fund_id: FundId, at: NaiveDateTime) -> QueryResult<Vec<SchemeCount>> {
+    let text = sql(
+        conn,
+        "SELECT a.scheme_id AS scheme_id, CAST(COUNT(*) AS BIGINT) AS n FROM budget_accounts a
+         WHERE a.fund_id = $1 AND EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.account_id = a.id AND t.recorded_at <= $2)
+         GROUP BY a.scheme_id",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(at).load(conn)
 }

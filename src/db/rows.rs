@@ -64,7 +64,8 @@ pub struct EmployerRow {
     pub kvk_number: String,
     pub name: String,
     pub sector: String,
-    pub created_at: NaiveDateTime,}
+    pub created_at: NaiveDateTime,
+    pub iban: Option<String>,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
@@ -337,11 +338,14 @@ pub fn find_employer(conn: &mut DbConn, fund_id: FundId, employer_id: EmployerId
         .optional()
 }
 
-pub fn list_employers(conn: &mut DbConn, fund_id: FundId, page: &PageQuery) -> QueryResult<Vec<EmployerRow>> {
+pub fn list_employers(conn: &mut DbConn, fund_id: FundId, kvk_number: Option<&str>, page: &PageQuery) -> QueryResult<Vec<EmployerRow>> {
     let mut query = employers::table
         .filter(employers::fund_id.eq(fund_id))
         .select(EmployerRow::as_select())
         .into_boxed();
+    if let Some(kvk) = kvk_number {
+        query = query.filter(employers::kvk_number.eq(kvk.to_string()));
+    }
     if let Some(after) = &page.after {
         query = query.filter(employers::id.lt(after.clone()));
     }
@@ -361,6 +365,7 @@ pub fn list_workers(
     conn: &mut DbConn,
     fund_id: FundId,
     employer_id: Option<EmployerId>,
+    participant_number: Option<&str>,
     page: &PageQuery,
 ) -> QueryResult<Vec<WorkerRow>> {
     let mut query = workers::table
@@ -369,6 +374,9 @@ pub fn list_workers(
         .into_boxed();
     if let Some(employer_id) = employer_id {
         query = query.filter(workers::employer_id.eq(employer_id));
+    }
+    if let Some(number) = participant_number {
+        query = query.filter(workers::participant_number.eq(number.to_string()));
     }
     if let Some(after) = &page.after {
         query = query.filter(workers::id.lt(after.clone()));

@@ -48,6 +48,7 @@ diesel::table! {
         name -> Text,
         sector -> Text,
         created_at -> Timestamp,
+        iban -> Nullable<Text>,
     }
 }
 
@@ -233,8 +234,20 @@ diesel::joinable!(grant_lots -> budget_accounts (account_id));
 diesel::joinable!(ledger_transactions -> budget_accounts (account_id));
 diesel::joinable!(ledger_postings -> ledger_transactions (transaction_id));
 
+diesel::table! {
+    employments (worker_id, valid_from) {
+        worker_id -> Text,
+        valid_from -> Date,
+        fund_id -> Text,
+        employer_id -> Text,
+        valid_until -> Nullable<Date>,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     claim_payments,
+    employments,
     funds,
     schemes,
     scheme_versions,

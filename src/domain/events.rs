@@ -32,10 +32,12 @@ pub enum EventType {
     CoachingSessionRecorded,
     #[serde(rename = "lot.lapsed")]
     LotLapsed,
+    #[serde(rename = "worker.employment_changed")]
+    WorkerEmploymentChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         EventType::GrantCreated,
         EventType::VoucherIssued,
         EventType::VoucherRedeemed,
@@ -48,6 +50,7 @@ impl EventType {
         EventType::ClaimReversed,
         EventType::CoachingSessionRecorded,
         EventType::LotLapsed,
+        EventType::WorkerEmploymentChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +67,7 @@ impl EventType {
             EventType::ClaimReversed => "claim.reversed",
             EventType::CoachingSessionRecorded => "coaching_session.recorded",
             EventType::LotLapsed => "lot.lapsed",
+            EventType::WorkerEmploymentChanged => "worker.employment_changed",
         }
     }
 

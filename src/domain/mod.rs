@@ -4,7 +4,9 @@
 
 pub mod claims;
 pub mod digest;
+pub mod employment;
 pub mod events;
+pub mod iban;
 pub mod ids;
 pub mod ledger;
 pub mod lots;

@@ -160,6 +160,8 @@ pub struct ClaimListParams {
     /// Last Amsterdam day of submission, inclusive.
     #[serde(default, deserialize_with = "iso_date::optional")]
     pub submitted_to: Option<NaiveDate>,
+    /// Lookup: the claims with this invoice reference (one per employer at most).
+    pub invoice_reference: Option<String>,
 }
 
 pub async fn list_claims(
@@ -188,6 +190,7 @@ pub async fn list_claims(
             status,
             submitted_from: params.submitted_from.map(amsterdam_day_start_utc),
             submitted_before: params.submitted_to.and_then(|d| d.succ_opt()).map(amsterdam_day_start_utc),
+            invoice_reference: params.invoice_reference,
         };
         let rows = queries::list_claims(conn, fund, &filter, &query)?;
         Ok(Page::from_rows(rows, &query, |r| r.id, ClaimView::from))

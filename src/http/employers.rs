@@ -4,12 +4,14 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
-use super::common::{bounded_text, run, FundItemPath, FundPath, Page, PageParams, with_location};
+use super::common::{bounded_text, run, FundItemPath, FundPath, Page, with_location};
 use super::error::ApiError;
 use crate::db::queries::{self, Inserted};
 use super::json_body::JsonBody;
 use crate::db::rows::{self, EmployerRow};
-use crate::db::Pool;
+use crate::db::employment::{self, EmployerChanges};
+use crate::db::{DbConn, Pool};
+use crate::domain::iban;
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{EmployerId, FieldError, FundId};
 
@@ -19,6 +21,26 @@ pub struct NewEmployer {
     pub kvk_number: String,
     pub name: String,
     pub sector: String,
+    #[serde(default)]
+    pub iban: Option<String>,
+}
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_SECTOR_CHARS: usize = 100;
+
+/// A KvK (Chamber of Commerce) number: exactly 8 digits.
+pub fn check_kvk_number(field: &'static str, kvk: &str) -> Result<(), FieldError> {
+    if kvk.len() != 8 || !kvk.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FieldError::new(field, "a KvK number is exactly 8 digits, e.g. \"12345678\""));
+    }
+    Ok(())
+}
+
+/// 409 for a KvK number the fund has already, naming the employer that has it.
+fn duplicate_kvk_number(conn: &mut DbConn, fund: FundId, kvk: &str) -> ApiError {
+    let existing = queries::employer_by_kvk_number(conn, fund, kvk).ok().flatten();
+    ApiError::conflict("duplicate_kvk_number", format!("employer with KvK number {kvk} exists already"))
+        .with_extra(serde_json::json!({ "existing_id": existing.map(|e| e.id) }))
 }
 
 #[derive(Debug, Serialize)]
@@ -28,6 +50,7 @@ pub struct EmployerView {
     pub kvk_number: String,
     pub name: String,
     pub sector: String,
+    pub iban: Option<String>,
     pub created_at: String,
 }
 
@@ -39,6 +62,7 @@ impl From<EmployerRow> for EmployerView {
             kvk_number: r.kvk_number,
             name: r.name,
             sector: r.sector,
+            iban: r.iban,
             created_at: rfc3339(r.created_at),
         }
     }
@@ -53,11 +77,10 @@ pub async fn create_employer(
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
     let body = body.into_inner();
-    if body.kvk_number.len() != 8 || !body.kvk_number.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(FieldError::new("kvk_number", "a KvK number is exactly 8 digits, e.g. \"12345678\"").into());
-    }
-    bounded_text("name", &body.name, 200)?;
-    bounded_text("sector", &body.sector, 100)?;
+    check_kvk_number("kvk_number", &body.kvk_number)?;
+    bounded_text("name", &body.name, MAX_NAME_CHARS)?;
+    bounded_text("sector", &body.sector, MAX_SECTOR_CHARS)?;
+    let iban = body.iban.as_deref().map(|iban| iban::normalise("iban", iban)).transpose()?;
     let row = EmployerRow {
         id: EmployerId::new(),
         fund_id: fund,
@@ -65,13 +88,12 @@ pub async fn create_employer(
         name: body.name,
         sector: body.sector,
         created_at: now_utc(),
+        iban,
     };
     let row = run(&pool, move |conn| {
         match queries::insert_employer(conn, &row)? {
             Inserted::Done => Ok(row),
-            Inserted::Duplicate => {
-                Err(ApiError::conflict("duplicate_kvk_number", format!("employer with KvK number {} exists already", row.kvk_number)))
-            }
+            Inserted::Duplicate => Err(duplicate_kvk_number(conn, fund, &row.kvk_number)),
         }
     })
     .await?;
@@ -83,17 +105,75 @@ pub async fn list_employers(
     caller: Caller,
     pool: web::Data<Pool>,
     path: web::Path<FundPath>,
-    params: web::Query<PageParams>,
+    params: web::Query<EmployerListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
-    let query = params.query()?;
+    let params = params.into_inner();
+    let query = super::common::page_query(params.limit, params.after.as_deref())?;
+    if let Some(kvk) = &params.kvk_number {
+        check_kvk_number("kvk_number", kvk)?;
+    }
     let page = run(&pool, move |conn| {
-        let rows = rows::list_employers(conn, fund, &query)?;
+        let rows = rows::list_employers(conn, fund, params.kvk_number.as_deref(), &query)?;
         Ok(Page::from_rows(rows, &query, |r| r.id, EmployerView::from))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmployerListParams {
+    pub limit: Option<i64>,
+    pub after: Option<String>,
+    /// Lookup: the employer with this KvK number (a list of at most one).
+    pub kvk_number: Option<String>,
+}
+
+/// What `PATCH .../employers/{id}` may change; an omitted field stays as it is, `"iban": null`
+/// removes the bank account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmployerPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub sector: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub iban: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+pub async fn update_employer(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    body: JsonBody<EmployerPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let (employer_id, body) = (EmployerId(path.id), body.into_inner());
+    if let Some(name) = &body.name {
+        bounded_text("name", name, MAX_NAME_CHARS)?;
+    }
+    if let Some(sector) = &body.sector {
+        bounded_text("sector", sector, MAX_SECTOR_CHARS)?;
+    }
+    let iban = match body.iban {
+        Some(Some(text)) => Some(Some(iban::normalise("iban", &text)?)),
+        other => other,
+    };
+    let changes = EmployerChanges { name: body.name, sector: body.sector, iban };
+    let row = run(&pool, move |conn| {
+        employment::update_employer(conn, fund, employer_id, changes)?.ok_or_else(|| ApiError::not_found("employer"))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(EmployerView::from(row)))
 }
 
 pub async fn get_employer(caller: Caller, pool: web::Data<Pool>, path: web::Path<FundItemPath>) -> Result<HttpResponse, ApiError> {

@@ -182,6 +182,18 @@ impl From<r2d2::Error> for ApiError {
     }
 }
 
+impl From<crate::ledger::employment::EmploymentError> for ApiError {
+    fn from(e: crate::ledger::employment::EmploymentError) -> ApiError {
+        use crate::ledger::employment::EmploymentError;
+        match e {
+            EmploymentError::UnknownWorker => ApiError::not_found("worker"),
+            EmploymentError::UnknownEmployer => ApiError::unprocessable("unknown_reference", e.to_string()),
+            EmploymentError::Rule(rule) => rule.into(),
+            EmploymentError::Ledger(e) => e.into(),
+        }
+    }
+}
+
 impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> ApiError {
         match e {

@@ -48,7 +48,11 @@ pub async fn create_fund(caller: Caller, pool: web::Data<Pool>, body: JsonBody<N
     let row = run(&pool, move |conn| {
         match queries::insert_fund(conn, &row)? {
             Inserted::Done => Ok(row),
-            Inserted::Duplicate => Err(ApiError::conflict("duplicate_fund_code", format!("a fund with code {:?} exists already", row.code))),
+            Inserted::Duplicate => {
+                let existing = queries::fund_id_by_code(conn, &row.code)?;
+                Err(ApiError::conflict("duplicate_fund_code", format!("a fund with code {:?} exists already", row.code))
+                    .with_extra(serde_json::json!({ "existing_id": existing })))
+            }
         }
     })
     .await?;

@@ -83,6 +83,16 @@ impl FromRequest for ActionBody {
     }
 }
 
+/// The raw body of a route that takes more than JSON (a CSV import), read as every body is:
+/// within `MAX_BODY_BYTES`, uncompressed.
+pub async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    if let Some(error) = encoding_refused(req) {
+        return Err(error);
+    }
+    let mut payload = payload.into_inner();
+    web::Bytes::from_request(req, &mut payload).await.map_err(payload_error)
+}
+
 /// Bodies are taken as sent: a compressed one would be read as garbage (or, mislabelled,
 /// taken as plain), so any content coding but `identity` is 415.
 fn encoding_refused(req: &HttpRequest) -> Option<ApiError> {

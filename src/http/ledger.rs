@@ -1,16 +1,19 @@
 //! Budgets, ledger entries, verification and the fund digest.
 
 use actix_web::{web, HttpResponse};
-use chrono::{NaiveDate, NaiveDateTime};
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
 use super::common::{run, FundItemPath, FundPath, Page, PageParams, Today};
 use super::error::ApiError;
 use super::workers::visible_worker;
-use crate::db::rows::{self, PostingRow, TransactionRow};
+use crate::db::report_queries::{self, PostingSum};
+use crate::db::rows::{self, AccountRow, LotRow, PostingRow, TransactionRow};
 use crate::db::{read_tx, DbConn, Pool};
-use crate::domain::time::{now_utc, rfc3339};
+use crate::domain::time::{amsterdam_day_start_utc, now_utc, rfc3339};
 use crate::domain::ledger::{LedgerAccount, TxKind};
 use crate::domain::{format_cents, AccountId, FundId, LotId, SchemeId, SignedCents, TransactionId, WorkerId};
 use crate::ledger::guidance;
@@ -63,28 +66,91 @@ pub struct GuidanceView {
 #[derive(Debug, Serialize)]
 pub struct BudgetView {
     pub worker_id: WorkerId,
+    /// The moment the balances are as of; left out for balances now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
     pub accounts: Vec<AccountView>,
     pub guidance: GuidanceView,
 }
 
-/// A worker's balances per scheme with their lots and guidance status, read in one snapshot.
-pub fn budget_of(conn: &mut DbConn, worker_id: WorkerId, today: NaiveDate) -> Result<BudgetView, ApiError> {
+/// A budget account's balances (now, or as they stood at a moment), and its lots'.
+struct Balances {
+    available: i64,
+    reserved: i64,
+    granted: i64,
+    spent: i64,
+    expired: i64,
+    /// Per lot: (available, reserved); a lot missing here did not exist yet.
+    lots: HashMap<LotId, (i64, i64)>,
+}
+
+impl Balances {
+    fn current(account: &AccountRow, lots: &[LotRow]) -> Balances {
+        Balances {
+            available: account.available_cents,
+            reserved: account.reserved_cents,
+            granted: account.granted_cents,
+            spent: account.spent_cents,
+            expired: account.expired_cents,
+            lots: lots.iter().map(|l| (l.id, (l.available_cents, l.reserved_cents))).collect(),
+        }
+    }
+
+    /// From the postings recorded up to a moment (`worker_sums_at`) of one account.
+    fn recorded(sums: &[PostingSum], account: AccountId) -> Balances {
+        let mut b = Balances { available: 0, reserved: 0, granted: 0, spent: 0, expired: 0, lots: HashMap::new() };
+        for sum in sums.iter().filter(|s| s.account_id == account.to_string()) {
+            let lot = sum.lot_id.as_deref().and_then(|l| l.parse::<LotId>().ok());
+            match sum.account.parse::<LedgerAccount>() {
+                Ok(LedgerAccount::Available) => {
+                    b.available += sum.cents;
+                    lot.map(|l| b.lots.entry(l).or_default().0 += sum.cents);
+                }
+                Ok(LedgerAccount::Reserved) => {
+                    b.reserved += sum.cents;
+                    lot.map(|l| b.lots.entry(l).or_default().1 += sum.cents);
+                }
+                Ok(LedgerAccount::GrantsIssued) => b.granted -= sum.cents,
+                Ok(LedgerAccount::Spent) => b.spent += sum.cents,
+                Ok(LedgerAccount::Expired) => b.expired += sum.cents,
+                Err(_) => {}
+            }
+        }
+        b
+    }
+}
+
+/// A worker's balances per scheme with their lots and guidance status, read in one snapshot:
+/// as they are now, or (`at`) as the entries recorded up to that moment make them, with
+/// `today` the Amsterdam day of that moment.
+pub fn budget_of(conn: &mut DbConn, fund: FundId, worker_id: WorkerId, today: NaiveDate, at: Option<NaiveDateTime>) -> Result<BudgetView, ApiError> {
     read_tx(conn, |conn| {
         let accounts = rows::accounts_of_worker(conn, worker_id)?;
+        let sums = match at {
+            Some(at) => report_queries::worker_sums_at(conn, fund, worker_id, at)?,
+            None => Vec::new(),
+        };
         let mut views = Vec::with_capacity(accounts.len());
         for account in accounts {
             let lots = rows::lots_of_account(conn, account.id)?;
-            let lapse_pending: i64 =
-                lots.iter().filter(|l| l.expires_on < today).map(|l| l.available_cents).sum();
+            let balances = if at.is_some() { Balances::recorded(&sums, account.id) } else { Balances::current(&account, &lots) };
+            if at.is_some() && balances.lots.is_empty() && balances.granted == 0 {
+                continue; // nothing recorded on this account yet at that moment
+            }
+            let lots: Vec<(LotRow, i64, i64)> = lots
+                .into_iter()
+                .filter_map(|l| balances.lots.get(&l.id).map(|&(available, reserved)| (l, available, reserved)))
+                .collect();
+            let lapse_pending: i64 = lots.iter().filter(|(l, _, _)| l.expires_on < today).map(|(_, available, _)| available).sum();
             let lots = lots
                 .into_iter()
-                .map(|l| LotView {
+                .map(|(l, available, reserved)| LotView {
                     id: l.id,
                     grant_year: l.grant_year,
                     amount: format_cents(l.amount_cents),
-                    remaining: format_cents(l.available_cents + l.reserved_cents),
-                    available: format_cents(l.available_cents),
-                    reserved: format_cents(l.reserved_cents),
+                    remaining: format_cents(available + reserved),
+                    available: format_cents(available),
+                    reserved: format_cents(reserved),
                     expires_on: l.expires_on,
                 })
                 .collect();
@@ -100,22 +166,115 @@ pub fn budget_of(conn: &mut DbConn, worker_id: WorkerId, today: NaiveDate) -> Re
             views.push(AccountView {
                 account_id: account.id,
                 scheme_id: account.scheme_id,
-                available: format_cents(account.available_cents - lapse_pending),
+                available: format_cents(balances.available - lapse_pending),
                 lapse_pending: format_cents(lapse_pending),
-                reserved: format_cents(account.reserved_cents),
-                granted: format_cents(account.granted_cents),
-                spent: format_cents(account.spent_cents),
-                expired: format_cents(account.expired_cents),
+                reserved: format_cents(balances.reserved),
+                granted: format_cents(balances.granted),
+                spent: format_cents(balances.spent),
+                expired: format_cents(balances.expired),
                 lots,
                 guidance,
             });
         }
         Ok(BudgetView {
             worker_id,
+            as_of: at.map(rfc3339),
             accounts: views,
             guidance: GuidanceView { last_session_on: guidance::last_session_on(conn, worker_id)? },
         })
     })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfParams {
+    /// An RFC 3339 time, or a date (the end of that day in Amsterdam).
+    pub as_of: Option<String>,
+}
+
+impl AsOfParams {
+    /// The moment asked for (entries recorded at or before it count) and its Amsterdam day.
+    pub fn moment(&self) -> Result<Option<(NaiveDateTime, NaiveDate)>, ApiError> {
+        let Some(text) = self.as_of.as_deref() else { return Ok(None) };
+        let at = if let Some(day) = crate::domain::time::parse_iso_date(text) {
+            let next = day.succ_opt().filter(|d| crate::domain::time::year_in_range(d.year()));
+            next.map(|next| amsterdam_day_start_utc(next) - chrono::Duration::microseconds(1))
+        } else {
+            crate::domain::time::parse_rfc3339_utc(text)
+        };
+        let at = at.ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                "as_of must be an RFC 3339 time (e.g. 2026-10-31T23:00:00Z) or a date (e.g. 2026-10-31, the end of that day in Amsterdam), from 1900 to 2199",
+            )
+        })?;
+        Ok(Some((at, crate::domain::time::amsterdam_date(at))))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SchemeBalancesView {
+    pub scheme_id: SchemeId,
+    pub scheme_code: String,
+    pub granted: String,
+    pub spent: String,
+    pub expired: String,
+    /// Not yet spent, reserved or lapsed (including money of lots past their date that the next
+    /// expiry run lapses).
+    pub available: String,
+    pub reserved: String,
+    /// Budget accounts with an entry recorded by then.
+    pub accounts: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FundBalancesView {
+    pub fund_id: FundId,
+    pub as_of: String,
+    pub schemes: Vec<SchemeBalancesView>,
+}
+
+/// Fund totals per scheme as the ledger stood at a moment (now when `as_of` is left out), for
+/// finance to reconcile with the general ledger at a month's end.
+pub async fn get_fund_balances(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundPath>,
+    params: web::Query<AsOfParams>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin, Role::Board])?;
+    let at = params.moment()?.map_or_else(now_utc, |(at, _)| at);
+    let view = run(&pool, move |conn| {
+        Ok(read_tx(conn, |conn| {
+            let sums = report_queries::fund_sums_at(conn, fund, at)?;
+            let counts = report_queries::accounts_at(conn, fund, at)?;
+            let schemes = report_queries::schemes(conn, fund)?;
+            let schemes = schemes
+                .into_iter()
+                .filter_map(|scheme| {
+                    let sum = |account: LedgerAccount| -> i64 {
+                        sums.iter().filter(|s| s.scheme_id == scheme.id && s.account == account.as_str()).map(|s| s.cents).sum()
+                    };
+                    let accounts = counts.iter().find(|c| c.scheme_id == scheme.id).map_or(0, |c| c.n);
+                    let id = scheme.id.parse::<SchemeId>().ok()?;
+                    Some(SchemeBalancesView {
+                        scheme_id: id,
+                        scheme_code: scheme.code,
+                        granted: format_cents(-sum(LedgerAccount::GrantsIssued)),
+                        spent: format_cents(sum(LedgerAccount::Spent)),
+                        expired: format_cents(sum(LedgerAccount::Expired)),
+                        available: format_cents(sum(LedgerAccount::Available)),
+                        reserved: format_cents(sum(LedgerAccount::Reserved)),
+                        accounts,
+                    })
+                })
+                .collect();
+            Ok::<_, crate::db::DbError>(FundBalancesView { fund_id: fund, as_of: rfc3339(at), schemes })
+        })?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn get_worker_budget(
@@ -123,13 +282,18 @@ pub async fn get_worker_budget(
     pool: web::Data<Pool>,
     path: web::Path<FundItemPath>,
     today: Today,
+    params: web::Query<AsOfParams>,
 ) -> Result<HttpResponse, ApiError> {
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
     let worker = WorkerId(path.id);
+    let moment = params.moment()?;
     let view = run(&pool, move |conn| {
         visible_worker(conn, &caller, fund, worker)?;
-        budget_of(conn, worker, today.0)
+        match moment {
+            Some((at, day)) => budget_of(conn, fund, worker, day, Some(at)),
+            None => budget_of(conn, fund, worker, today.0, None),
+        }
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

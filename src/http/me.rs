@@ -33,7 +33,7 @@ pub async fn get_my_budget(caller: Caller, pool: web::Data<Pool>, today: Today) 
     };
     let view = run(&pool, move |conn| {
         rows::find_worker(conn, fund, worker)?.ok_or_else(|| ApiError::not_found("worker"))?;
-        let budget = budget_of(conn, worker, today.0)?;
+        let budget = budget_of(conn, fund, worker, today.0, None)?;
         let open: Vec<VoucherRow> = queries::open_vouchers_of_worker(conn, worker)?;
         let recent: Vec<ClaimRow> = queries::recent_claims_of_worker(conn, worker, MY_CLAIMS_SHOWN)?;
         Ok(MyBudgetView {

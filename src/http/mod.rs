@@ -23,4 +23,5 @@ pub mod routes;
 pub mod schemes;
 pub mod vouchers;
 pub mod webhooks;
+pub mod worker_import;
 pub mod workers;

@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::{guard, web};
 
 use super::health::method_not_allowed;
-use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, reports, schemes, vouchers, webhooks, workers};
+use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, reports, schemes, vouchers, webhooks, worker_import, workers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(root("/healthz", [get(health::healthz)]))
@@ -19,9 +19,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/funds/{fund}/schemes/{id}", [get(schemes::get_scheme)]))
                 .service(resource("/funds/{fund}/schemes/{id}/versions", [post(schemes::create_scheme_version)]))
                 .service(resource("/funds/{fund}/employers", [post(employers::create_employer), get(employers::list_employers)]))
-                .service(resource("/funds/{fund}/employers/{id}", [get(employers::get_employer)]))
+                .service(resource("/funds/{fund}/employers/{id}", [get(employers::get_employer), patch(employers::update_employer)]))
                 .service(resource("/funds/{fund}/workers", [post(workers::create_worker), get(workers::list_workers)]))
+                // Before `/workers/{id}`, which would otherwise take the path (and answer 405).
+                .service(resource("/funds/{fund}/workers/import", [post(worker_import::import_workers)]))
                 .service(resource("/funds/{fund}/workers/{id}", [get(workers::get_worker)]))
+                .service(resource("/funds/{fund}/workers/{id}/employment", [post(workers::change_employment)]))
                 .service(resource("/funds/{fund}/workers/{id}/budget", [get(ledger::get_worker_budget)]))
                 .service(resource("/funds/{fund}/workers/{id}/ledger", [get(ledger::list_worker_ledger)]))
                 .service(resource("/funds/{fund}/grants", [post(grants::create_grants)]))
@@ -43,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/funds/{fund}/reports/monthly", [get(reports::get_monthly_report)]))
                 .service(resource("/funds/{fund}/ledger/verify", [get(ledger::verify_ledger)]))
                 .service(resource("/funds/{fund}/ledger/digest", [get(ledger::get_ledger_digest)]))
+                .service(resource("/funds/{fund}/ledger/balances", [get(ledger::get_fund_balances)]))
                 .service(resource("/funds/{fund}/events", [get(events::list_events)]))
                 .service(resource("/funds/{fund}/webhooks", [post(webhooks::create_webhook), get(webhooks::list_webhooks)]))
                 .service(resource("/funds/{fund}/webhooks/{id}", [get(webhooks::get_webhook)]))
@@ -61,6 +65,15 @@ where
     F::Output: actix_web::Responder + 'static,
 {
     (Method::GET, web::to(handler))
+}
+
+fn patch<F, Args>(handler: F) -> MethodRoute
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    (Method::PATCH, web::to(handler))
 }
 
 fn post<F, Args>(handler: F) -> MethodRoute

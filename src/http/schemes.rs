@@ -155,7 +155,9 @@ pub async fn create_scheme(
         write_tx(conn, |conn| {
             let scheme = SchemeRow { id: SchemeId::new(), fund_id: fund, code, name, created_at: now_utc() };
             if queries::insert_scheme(conn, &scheme)? == Inserted::Duplicate {
-                return Err(ApiError::conflict("duplicate_scheme_code", format!("this fund has a scheme {:?} already", scheme.code)));
+                let existing = queries::scheme_id_by_code(conn, fund, &scheme.code)?;
+                return Err(ApiError::conflict("duplicate_scheme_code", format!("this fund has a scheme {:?} already", scheme.code))
+                    .with_extra(serde_json::json!({ "existing_id": existing })));
             }
             let version = SchemeVersionRow::new(fund, scheme.id, &rules);
             queries::insert_scheme_version(conn, &version)?;

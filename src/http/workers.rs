@@ -3,21 +3,24 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Datelike;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::auth::{Caller, Role};
 use super::common::{bounded_text, run, FundItemPath, FundPath, Page, Today, with_location};
 use super::error::ApiError;
 use crate::db::queries::{self, Inserted};
 use super::json_body::JsonBody;
+use crate::db::employment;
 use crate::db::rows::{self, WorkerRow};
 use crate::db::{DbConn, Pool};
-use crate::domain::time::{now_utc, rfc3339};
+use crate::domain::time::now_utc;
+use crate::views::{LapsingView, WorkerView};
 use crate::domain::{EducationLevel, EmployerId, FieldError, FundId, WorkerId};
 
 /// Youngest age at which someone can be a worker in a scheme, for the `birth_year` check.
 pub const MIN_WORKER_AGE_YEARS: i32 = 14;
 pub const EARLIEST_BIRTH_YEAR: i32 = 1900;
+pub const MAX_PARTICIPANT_NUMBER_CHARS: usize = 64;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,41 +31,6 @@ pub struct NewWorker {
     pub birth_year: Option<i32>,
     #[serde(default)]
     pub education_level: Option<EducationLevel>,
-}
-
-/// Budget of a worker that lapses soon: the outreach list's reason to call.
-#[derive(Debug, Clone, Serialize)]
-pub struct LapsingView {
-    pub amount: String,
-    pub first_expires_on: chrono::NaiveDate,
-}
-
-#[derive(Debug, Serialize)]
-pub struct WorkerView {
-    pub id: WorkerId,
-    pub fund_id: FundId,
-    pub participant_number: String,
-    pub employer_id: EmployerId,
-    pub birth_year: Option<i32>,
-    pub education_level: Option<String>,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lapsing: Option<LapsingView>,
-}
-
-impl From<WorkerRow> for WorkerView {
-    fn from(r: WorkerRow) -> WorkerView {
-        WorkerView {
-            id: r.id,
-            fund_id: r.fund_id,
-            participant_number: r.participant_number,
-            employer_id: r.employer_id,
-            birth_year: r.birth_year,
-            education_level: r.education_level,
-            created_at: rfc3339(r.created_at),
-            lapsing: None,
-        }
-    }
 }
 
 /// Loads a worker the caller may see: the back office sees every worker of its fund, an
@@ -88,7 +56,7 @@ pub async fn create_worker(
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer])?;
     let body = body.into_inner();
-    bounded_text("participant_number", &body.participant_number, 64)?;
+    bounded_text("participant_number", &body.participant_number, MAX_PARTICIPANT_NUMBER_CHARS)?;
     let latest_birth_year = today.0.year() - MIN_WORKER_AGE_YEARS;
     if let Some(year) = body.birth_year {
         if !(EARLIEST_BIRTH_YEAR..=latest_birth_year).contains(&year) {
@@ -108,21 +76,29 @@ pub async fn create_worker(
         education_level: body.education_level.map(|e| e.as_str().to_string()),
         created_at: now_utc(),
     };
-    let row = run(&pool, move |conn| {
-        if rows::find_employer(conn, fund, row.employer_id)?.is_none() {
-            return Err(ApiError::unprocessable("unknown_reference", "employer_id: no such employer in this fund"));
-        }
-        if queries::insert_worker(conn, &row)? == Inserted::Duplicate {
-            return Err(ApiError::conflict(
-                "duplicate_participant_number",
-                format!("a worker with participant number {:?} exists already", row.participant_number),
-            ));
-        }
-        Ok(row)
+    let today = today.0;
+    let view = run(&pool, move |conn| {
+        crate::db::write_tx(conn, |conn| {
+            if rows::find_employer(conn, fund, row.employer_id)?.is_none() {
+                return Err(ApiError::unprocessable("unknown_reference", "employer_id: no such employer in this fund"));
+            }
+            if crate::ledger::employment::register_worker(conn, &row, today)? == Inserted::Duplicate {
+                return Err(duplicate_participant_number(conn, fund, &row.participant_number));
+            }
+            let history = employment::histories(conn, fund, &[row.id])?;
+            Ok(WorkerView::new(row, &history))
+        })
     })
     .await?;
-    let location = format!("/v1/funds/{fund}/workers/{}", row.id);
-    Ok(with_location(HttpResponse::Created().json(WorkerView::from(row)), Some(location)))
+    let location = format!("/v1/funds/{fund}/workers/{}", view.id);
+    Ok(with_location(HttpResponse::Created().json(view), Some(location)))
+}
+
+/// 409 for a participant number the fund has already, naming the worker that has it.
+pub fn duplicate_participant_number(conn: &mut DbConn, fund: FundId, participant_number: &str) -> ApiError {
+    let existing = queries::worker_by_participant_number(conn, fund, participant_number).ok().flatten();
+    ApiError::conflict("duplicate_participant_number", format!("a worker with participant number {participant_number:?} exists already"))
+        .with_extra(serde_json::json!({ "existing_id": existing.map(|w| w.id) }))
 }
 
 /// Widest outreach window, in days.
@@ -135,6 +111,8 @@ pub struct WorkerListParams {
     pub after: Option<String>,
     /// Outreach list: only workers whose available budget lapses within this many days.
     pub budget_lapsing_within_days: Option<i64>,
+    /// Lookup: the worker with this participant number (a list of at most one).
+    pub participant_number: Option<String>,
 }
 
 pub async fn list_workers(
@@ -158,9 +136,13 @@ pub async fn list_workers(
         return Ok(HttpResponse::Ok().json(page));
     }
     let employer = if caller.role == Role::Employer { caller.employer } else { None };
+    if let Some(number) = &params.participant_number {
+        bounded_text("participant_number", number, MAX_PARTICIPANT_NUMBER_CHARS)?;
+    }
     let page = run(&pool, move |conn| {
-        let rows = rows::list_workers(conn, fund, employer, &query)?;
-        Ok(Page::from_rows(rows, &query, |r| r.id, WorkerView::from))
+        let rows = rows::list_workers(conn, fund, employer, params.participant_number.as_deref(), &query)?;
+        let history = employment::histories(conn, fund, &rows.iter().map(|r| r.id).collect::<Vec<_>>())?;
+        Ok(Page::from_rows(rows, &query, |r| r.id, |r| WorkerView::new(r, &history)))
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -184,12 +166,13 @@ fn outreach_page(
     let ids: Vec<WorkerId> = selected.iter().map(|(w, _, _)| *w).collect();
     let mut rows: Vec<WorkerRow> = queries::workers_by_id(conn, &ids)?;
     rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+    let history = employment::histories(conn, fund, &ids)?;
     Ok(Page::from_rows(rows, query, |r| r.id, |r| {
         let lapsing = selected.iter().find(|(w, _, _)| *w == r.id).map(|(_, cents, date)| LapsingView {
             amount: crate::domain::format_cents(*cents),
             first_expires_on: *date,
         });
-        WorkerView { lapsing, ..WorkerView::from(r) }
+        WorkerView { lapsing, ..WorkerView::new(r, &history) }
     }))
 }
 
@@ -197,6 +180,41 @@ pub async fn get_worker(caller: Caller, pool: web::Data<Pool>, path: web::Path<F
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin, Role::Employer, Role::Worker])?;
     let worker = WorkerId(path.id);
-    let row = run(&pool, move |conn| visible_worker(conn, &caller, fund, worker)).await?;
-    Ok(HttpResponse::Ok().json(WorkerView::from(row)))
+    let view = run(&pool, move |conn| {
+        let row = visible_worker(conn, &caller, fund, worker)?;
+        let history = employment::histories(conn, fund, &[worker])?;
+        Ok(WorkerView::new(row, &history))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmploymentChange {
+    pub employer_id: uuid::Uuid,
+    #[serde(deserialize_with = "crate::domain::time::iso_date::required")]
+    pub from: chrono::NaiveDate,
+}
+
+/// Moves a worker to another employer from a day on; the budget stays with the worker. Sending
+/// the same change again changes nothing and answers the same.
+pub async fn change_employment(
+    caller: Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    today: Today,
+    body: JsonBody<EmploymentChange>,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let (worker, body, today) = (WorkerId(path.id), body.into_inner(), today.0);
+    let view = run(&pool, move |conn| {
+        crate::ledger::write_tx(conn, |conn| {
+            let (view, _) = crate::ledger::employment::change_employment(conn, fund, worker, EmployerId(body.employer_id), body.from, today)?;
+            Ok::<_, ApiError>(view)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod coaching;
+pub mod employment;
 pub mod expiry;
 pub mod grants;
 pub mod guidance;
@@ -18,6 +19,7 @@ pub mod spending;
 pub mod verify;
 mod verify_links;
 pub mod vouchers;
+pub mod worker_import;
 pub mod claims;
 
 pub use post::{ensure_account, lock_account, post, NewTransaction, Posting};

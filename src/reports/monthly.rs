@@ -326,7 +326,8 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let owners: HashMap<String, (String, String)> =
         query::account_owners(conn, fund_id)?.into_iter().map(|o| (o.id, (o.worker_id, o.scheme_id))).collect();
     let owner = |s: &AccountSums| owners.get(&s.account_id).cloned().unwrap_or_default();
-    let workers = query::workers(conn, fund_id, windows.end)?;
+    let workers = query::workers(conn, fund_id, windows.end, month.last_day())?;
+    let employer_spending = query::spending_by_claim_employer(conn, fund_id, windows.year_start, windows.end)?;
     let coached: HashSet<String> =
         query::coached_workers(conn, fund_id, year_first, month.last_day(), windows.end)?.into_iter().map(|r| r.id).collect();
     let schemes = query::schemes(conn, fund_id)?;
@@ -337,7 +338,7 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let count = |f: &dyn Fn(&WorkerYear) -> bool| with_budget.iter().filter(|(_, w)| f(w)).count() as i64;
     let guidance = guidance_matrix(&with_budget, audience);
 
-    let breakdowns = breakdowns(&sums, &owner, &workers, &per_worker, &schemes, month, audience);
+    let breakdowns = breakdowns(&sums, &owner, &workers, &employer_spending, &per_worker, &schemes, month, audience);
     lap("breakdowns");
     let trend = trend(conn, fund_id, month, &owners)?;
     lap("trend");
@@ -442,6 +443,7 @@ fn breakdowns(
     sums: &[AccountSums],
     owner: &dyn Fn(&AccountSums) -> (String, String),
     workers: &[query::WorkerFacts],
+    employer_spending: &[query::EmployerSpending],
     per_worker: &HashMap<String, WorkerYear>,
     schemes: &[query::SchemeName],
     month: Month,
@@ -483,6 +485,15 @@ fn breakdowns(
         let cell = by_education.entry(key).or_default();
         cell.label = label;
         cell.add(w, granted, spent);
+    }
+    // Spending goes to the employer that submitted the claim, wherever the worker is now.
+    for cell in by_employer.values_mut() {
+        cell.spent = 0;
+    }
+    for e in employer_spending {
+        let cell = by_employer.entry(e.employer_id.clone()).or_default();
+        cell.label.clone_from(&e.employer_name);
+        cell.spent += e.spent;
     }
     Breakdowns {
         scheme: cells(by_scheme, audience),

@@ -8,6 +8,7 @@ mod helpers;
 
 mod auth;
 mod claims;
+mod employment;
 mod events;
 mod concurrency;
 mod grants;

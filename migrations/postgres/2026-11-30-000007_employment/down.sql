@@ -1,0 +1,2 @@
+ALTER TABLE employers DROP COLUMN iban;
+DROP TABLE employments;
