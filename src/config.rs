@@ -16,9 +16,9 @@ pub const GENERATED_SECRET_BYTES: usize = 32;
 pub enum ConfigError {
     #[error(transparent)]
     Auth(#[from] AuthConfigError),
-    #[error("set PTT_JWT_SECRET (at least 32 bytes) or PTT_JWT_PUBLIC_KEY; a secret is generated only beside an SQLite database")]
+    #[error("set PTT_JWT_SECRET (at least 32 bytes), PTT_JWT_SECRET_FILE, PTT_JWT_PUBLIC_KEY or PTT_JWT_JWKS_FILE; a secret is generated only beside an SQLite database")]
     NoSecret,
-    #[error("set only one of PTT_JWT_SECRET and PTT_JWT_PUBLIC_KEY")]
+    #[error("set only one of PTT_JWT_SECRET, PTT_JWT_SECRET_FILE, PTT_JWT_PUBLIC_KEY and PTT_JWT_JWKS_FILE")]
     TwoKeys,
     #[error("could not read or create the secret file {path}: {source}")]
     SecretFile { path: PathBuf, source: std::io::Error },
@@ -34,9 +34,12 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default)]
 pub struct JwtOptions {
     pub secret: Option<String>,
+    pub secret_file: Option<PathBuf>,
     pub public_key: Option<PathBuf>,
+    pub jwks_file: Option<PathBuf>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    pub claim_names: crate::auth::ClaimNames,
 }
 
 /// Where the generated secret of an SQLite database lives.
@@ -60,21 +63,36 @@ pub enum SecretFile {
 pub fn auth_config(options: &JwtOptions, database: &DbUrl, secret_file: SecretFile) -> Result<(AuthConfig, Option<PathBuf>), ConfigError> {
     let issuer = options.issuer.as_deref();
     let audience = options.audience.as_deref();
-    match (&options.secret, &options.public_key) {
-        (Some(_), Some(_)) => Err(ConfigError::TwoKeys),
-        (Some(secret), None) => Ok((AuthConfig::from_secret(secret.as_bytes(), issuer, audience)?, None)),
-        (None, Some(path)) => Ok((AuthConfig::from_public_key_file(path, issuer, audience)?, None)),
-        (None, None) => match database {
+    let given = [options.secret.is_some(), options.secret_file.is_some(), options.public_key.is_some(), options.jwks_file.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(ConfigError::TwoKeys);
+    }
+    let named = |config: AuthConfig| config.with_claim_names(options.claim_names.clone());
+    if let Some(secret) = &options.secret {
+        return Ok((named(AuthConfig::from_secret(secret.as_bytes(), issuer, audience)?), None));
+    }
+    if let Some(path) = &options.secret_file {
+        let secret = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile { path: path.clone(), source })?;
+        return Ok((named(AuthConfig::from_secret(secret.trim().as_bytes(), issuer, audience)?), None));
+    }
+    if let Some(path) = &options.public_key {
+        return Ok((named(AuthConfig::from_public_key_file(path, issuer, audience)?), None));
+    }
+    if let Some(path) = &options.jwks_file {
+        return Ok((named(AuthConfig::from_jwks_file(path, issuer, audience)?), None));
+    }
+    {
+        match database {
             DbUrl::Sqlite(db_path) => {
                 let path = secret_file_for(db_path);
                 if secret_file == SecretFile::MustExist && !path.exists() {
                     return Err(ConfigError::NoSecretFile(path));
                 }
                 let secret = read_or_create_secret(&path)?;
-                Ok((AuthConfig::from_secret(secret.as_bytes(), issuer, audience)?, Some(path)))
+                Ok((named(AuthConfig::from_secret(secret.as_bytes(), issuer, audience)?), Some(path)))
             }
             DbUrl::Postgres(_) => Err(ConfigError::NoSecret),
-        },
+        }
     }
 }
 

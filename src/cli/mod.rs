@@ -26,15 +26,37 @@ pub struct Cli {
     /// HS256 signing secret, at least 32 bytes.
     #[arg(long, env = "PTT_JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// File holding the HS256 signing secret (instead of PTT_JWT_SECRET; surrounding white
+    /// space is ignored).
+    #[arg(long, env = "PTT_JWT_SECRET_FILE", global = true)]
+    pub jwt_secret_file: Option<PathBuf>,
     /// PEM file with an RSA, EC (P-256) or Ed25519 public key: RS256, ES256 or EdDSA tokens.
     #[arg(long, env = "PTT_JWT_PUBLIC_KEY", global = true)]
     pub jwt_public_key: Option<PathBuf>,
+    /// JWKS file of an identity provider: the token's `kid` picks the key (RS256, ES256, EdDSA);
+    /// several keys may be live, and the file is re-read within seconds of a change.
+    #[arg(long, env = "PTT_JWT_JWKS_FILE", global = true)]
+    pub jwt_jwks_file: Option<PathBuf>,
     /// Required `iss` of tokens, when set.
     #[arg(long, env = "PTT_JWT_ISSUER", global = true)]
     pub jwt_issuer: Option<String>,
-    /// Required `aud` of tokens, when set.
+    /// Required `aud` of tokens, when set (a token's `aud` may be this string or an array
+    /// holding it).
     #[arg(long, env = "PTT_JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
+    /// Claim holding the role: a string or an array of strings (others' values are ignored);
+    /// a dotted name reaches into objects, e.g. realm_access.roles.
+    #[arg(long, env = "PTT_JWT_ROLE_CLAIM", default_value = "role", global = true)]
+    pub jwt_role_claim: String,
+    /// Claim holding the fund's id.
+    #[arg(long, env = "PTT_JWT_FUND_CLAIM", default_value = "fund", global = true)]
+    pub jwt_fund_claim: String,
+    /// Claim holding the employer's id (employer tokens).
+    #[arg(long, env = "PTT_JWT_EMPLOYER_CLAIM", default_value = "employer", global = true)]
+    pub jwt_employer_claim: String,
+    /// Claim holding the worker's id (worker tokens).
+    #[arg(long, env = "PTT_JWT_WORKER_CLAIM", default_value = "worker", global = true)]
+    pub jwt_worker_claim: String,
     /// SQLite commit durability: full (default; a 2xx survives power loss) or normal (faster;
     /// the last commits may be lost on power loss, never on a process crash).
     #[arg(long, value_enum, env = "PTT_SQLITE_SYNCHRONOUS", default_value = "full", global = true)]
@@ -75,12 +97,16 @@ pub enum Command {
     },
     /// Mint a bearer token with the configured HS256 secret, printed on stdout.
     Token {
+        /// The caller's role.
         #[arg(long, value_enum)]
         role: Role,
+        /// The fund the token acts in (every role but platform_admin).
         #[arg(long)]
         fund: Option<uuid::Uuid>,
+        /// The employer an employer token acts for.
         #[arg(long)]
         employer: Option<uuid::Uuid>,
+        /// The worker a worker token belongs to.
         #[arg(long)]
         worker: Option<uuid::Uuid>,
         /// Subject (who acts); recorded as the actor of ledger entries.
@@ -99,8 +125,10 @@ pub enum Command {
     },
     /// Create a realistic demo fund (employers, workers, grants, coaching, vouchers, claims).
     Demo {
+        /// How many workers the demo fund gets.
         #[arg(long, default_value_t = 1000)]
         workers: usize,
+        /// The demo fund's code; it must not exist yet.
         #[arg(long, default_value = "demo")]
         fund_code: String,
         /// Seed of the random generator: the same seed gives the same shape of data.
@@ -117,6 +145,7 @@ pub enum Command {
     /// Copy an SQLite database while the service runs (a consistent snapshot, mode 0600).
     /// For PostgreSQL use pg_dump; see the README.
     Backup {
+        /// The file to write; it must not exist yet.
         #[arg(long)]
         to: PathBuf,
     },
@@ -140,18 +169,20 @@ pub enum Command {
 pub enum ReportCommand {
     /// The monthly board report of a fund.
     Monthly {
+        /// The fund's id.
         #[arg(long)]
         fund: uuid::Uuid,
         /// YYYY-MM (Europe/Amsterdam).
         #[arg(long)]
         month: String,
+        /// json, csv or html.
         #[arg(long, value_enum, default_value = "json")]
         format: CliReportFormat,
         /// CSV only: `nl` writes decimal commas.
         #[arg(long, value_enum, default_value = "standard")]
         csv_dialect: crate::reports::csv::CsvDialect,
         /// `board` hides cells of fewer than 5 workers, as the board's own view does.
-        #[arg(long, value_enum, default_value = "fund-admin")]
+        #[arg(long, value_enum, default_value = "fund_admin")]
         audience: CliAudience,
         /// Write to this file instead of stdout.
         #[arg(long)]
@@ -166,7 +197,9 @@ pub enum CliReportFormat {
     Html,
 }
 
+/// Spelled as the roles are (`--role fund_admin`, `--audience fund_admin`).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[clap(rename_all = "snake_case")]
 pub enum CliAudience {
     Board,
     FundAdmin,
@@ -192,9 +225,17 @@ impl Cli {
     fn jwt(&self) -> JwtOptions {
         JwtOptions {
             secret: self.jwt_secret.clone(),
+            secret_file: self.jwt_secret_file.clone(),
             public_key: self.jwt_public_key.clone(),
+            jwks_file: self.jwt_jwks_file.clone(),
             issuer: self.jwt_issuer.clone(),
             audience: self.jwt_audience.clone(),
+            claim_names: crate::auth::ClaimNames {
+                role: self.jwt_role_claim.clone(),
+                fund: self.jwt_fund_claim.clone(),
+                employer: self.jwt_employer_claim.clone(),
+                worker: self.jwt_worker_claim.clone(),
+            },
         }
     }
 }

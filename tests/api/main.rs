@@ -14,6 +14,7 @@ mod concurrency;
 mod grants;
 mod guidance;
 mod hardening;
+mod identity;
 mod health;
 mod input;
 mod ledger_integrity;
