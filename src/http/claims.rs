@@ -23,6 +23,8 @@ use crate::domain::{Amount, ClaimId, EmployerId, FieldError, FundId, SchemeId, W
 use crate::ledger::claims::{self as ledger_claims, ClaimError, ClaimRequest};
 
 
+pub const MAX_INVOICE_REFERENCE_CHARS: usize = 100;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewClaim {
@@ -50,7 +52,7 @@ impl NewClaim {
         }
         bounded_text("course", &self.course, 200)?;
         bounded_text("provider", &self.provider, 200)?;
-        bounded_text("invoice_reference", &self.invoice_reference, 100)?;
+        bounded_text("invoice_reference", &self.invoice_reference, MAX_INVOICE_REFERENCE_CHARS)?;
         if let Some(evidence) = &self.evidence_reference {
             bounded_text("evidence_reference", evidence, 200)?;
         }
@@ -175,6 +177,9 @@ pub async fn list_claims(
     let params = params.into_inner();
     let query = page_query(params.limit, params.after.as_deref())?;
     let status = status_filter::<ClaimStatus>(params.status.as_deref(), &ClaimStatus::ALL.map(ClaimStatus::as_str))?;
+    if let Some(invoice) = &params.invoice_reference {
+        bounded_text("invoice_reference", invoice, MAX_INVOICE_REFERENCE_CHARS)?;
+    }
     let worker = match caller.role {
         Role::Worker => caller.worker,
         _ => params.worker_id.map(WorkerId),

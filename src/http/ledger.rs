@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role};
@@ -197,8 +197,7 @@ impl AsOfParams {
     pub fn moment(&self) -> Result<Option<(NaiveDateTime, NaiveDate)>, ApiError> {
         let Some(text) = self.as_of.as_deref() else { return Ok(None) };
         let at = if let Some(day) = crate::domain::time::parse_iso_date(text) {
-            let next = day.succ_opt().filter(|d| crate::domain::time::year_in_range(d.year()));
-            next.map(|next| amsterdam_day_start_utc(next) - chrono::Duration::microseconds(1))
+            day.succ_opt().map(|next| amsterdam_day_start_utc(next) - chrono::Duration::microseconds(1))
         } else {
             crate::domain::time::parse_rfc3339_utc(text)
         };
