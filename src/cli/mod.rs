@@ -79,6 +79,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (migrates the database first, unless --no-migrate).
     Serve {
+        /// Address and port to listen on (behind a reverse proxy that terminates TLS).
         #[arg(long, env = "PTT_BIND", default_value = "127.0.0.1:8080")]
         bind: String,
         /// Worker threads; default one per core.
@@ -157,6 +158,7 @@ pub enum Command {
     /// Lapse what is due as of a date (the year-end run is --as-of YYYY-01-01): expire vouchers
     /// past valid_until, then lapse the available money of lots past expires_on.
     Expire {
+        /// YYYY-MM-DD: lots that expired before this date lapse (1 January for the year-end run).
         #[arg(long, value_parser = parse_date_arg)]
         as_of: chrono::NaiveDate,
         /// Only this fund; default every fund.

@@ -396,8 +396,13 @@ pub fn pending_migrations(conn: &mut DbConn) -> Result<usize, ConnError> {
 }
 
 /// Runs the migrations that have not run yet. On PostgreSQL an advisory lock keeps several
-/// processes that start together from racing.
+/// processes that start together from racing. A current schema is left alone, with no DDL at
+/// all, so that a least-privilege role can run `serve`, `expire`, `verify` or `report` once the
+/// owner has migrated.
 pub fn run_migrations(conn: &mut DbConn) -> Result<usize, ConnError> {
+    if pending_migrations(conn)? == 0 {
+        return Ok(0);
+    }
     let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| ConnError::Migration(e.to_string());
     match conn {
         DbConn::Pg(pg) => {

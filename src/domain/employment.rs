@@ -43,7 +43,8 @@ pub fn plan(current: CurrentPeriod, employer: EmployerId, from: NaiveDate, today
     if from == current.from {
         return Ok(Change::ReplaceCurrent);
     }
-    let until = from.pred_opt().expect("from is after the current period's start, so it has a day before it");
+    // `from` is after the current period's start, so it has a day before it.
+    let until = from.pred_opt().ok_or_else(|| FieldError::new("from", super::time::DATE_RULE))?;
     Ok(Change::CloseAndOpen { until })
 }
 

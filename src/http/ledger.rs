@@ -104,11 +104,15 @@ impl Balances {
             match sum.account.parse::<LedgerAccount>() {
                 Ok(LedgerAccount::Available) => {
                     b.available += sum.cents;
-                    lot.map(|l| b.lots.entry(l).or_default().0 += sum.cents);
+                    if let Some(l) = lot {
+                        b.lots.entry(l).or_default().0 += sum.cents;
+                    }
                 }
                 Ok(LedgerAccount::Reserved) => {
                     b.reserved += sum.cents;
-                    lot.map(|l| b.lots.entry(l).or_default().1 += sum.cents);
+                    if let Some(l) = lot {
+                        b.lots.entry(l).or_default().1 += sum.cents;
+                    }
                 }
                 Ok(LedgerAccount::GrantsIssued) => b.granted -= sum.cents,
                 Ok(LedgerAccount::Spent) => b.spent += sum.cents,

@@ -338,7 +338,8 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let count = |f: &dyn Fn(&WorkerYear) -> bool| with_budget.iter().filter(|(_, w)| f(w)).count() as i64;
     let guidance = guidance_matrix(&with_budget, audience);
 
-    let breakdowns = breakdowns(&sums, &owner, &workers, &employer_spending, &per_worker, &schemes, month, audience);
+    let population = Population { workers: &workers, employer_spending: &employer_spending };
+    let breakdowns = breakdowns(&sums, &owner, population, &per_worker, &schemes, month, audience);
     lap("breakdowns");
     let trend = trend(conn, fund_id, month, &owners)?;
     lap("trend");
@@ -439,11 +440,18 @@ fn money_totals(sums: &[AccountSums]) -> (Flows, Positions, Utilisation) {
     )
 }
 
+/// Who the breakdowns are about: the workers with the employer of the month's end, and the
+/// spending per employer that submitted the claims.
+#[derive(Clone, Copy)]
+struct Population<'a> {
+    workers: &'a [query::WorkerFacts],
+    employer_spending: &'a [query::EmployerSpending],
+}
+
 fn breakdowns(
     sums: &[AccountSums],
     owner: &dyn Fn(&AccountSums) -> (String, String),
-    workers: &[query::WorkerFacts],
-    employer_spending: &[query::EmployerSpending],
+    population: Population<'_>,
     per_worker: &HashMap<String, WorkerYear>,
     schemes: &[query::SchemeName],
     month: Month,
@@ -468,7 +476,7 @@ fn breakdowns(
     let mut by_sector: BTreeMap<String, CellAcc> = BTreeMap::new();
     let mut by_age: BTreeMap<String, CellAcc> = BTreeMap::new();
     let mut by_education: BTreeMap<String, CellAcc> = BTreeMap::new();
-    for worker in workers {
+    for worker in population.workers {
         let Some(w) = per_worker.get(&worker.id).filter(|w| w.has_budget) else { continue };
         let (granted, spent) = (w.granted_ytd, w.net_spent_ytd);
         let cell = by_employer.entry(worker.employer_id.clone()).or_default();
@@ -490,7 +498,7 @@ fn breakdowns(
     for cell in by_employer.values_mut() {
         cell.spent = 0;
     }
-    for e in employer_spending {
+    for e in population.employer_spending {
         let cell = by_employer.entry(e.employer_id.clone()).or_default();
         cell.label.clone_from(&e.employer_name);
         cell.spent += e.spent;
