@@ -10,6 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod ledger;
 pub mod reports;
+pub mod sepa;
 pub mod startup;
 pub mod telemetry;
 pub mod views;

@@ -168,6 +168,10 @@ fn build_server(
         let _keeps_the_background_running = &background;
         App::new()
             .wrap(RequestContext(metrics.clone()))
+            // Outermost, so that every answer has it, also those of the request context: a
+            // browser never guesses another type than the one sent (a CSV or JSON body read as
+            // HTML would run what a name in it holds).
+            .wrap(actix_web::middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .app_data(metrics_data.clone())
             .app_data(pool.clone())
             .app_data(auth.clone())

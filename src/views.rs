@@ -262,3 +262,40 @@ impl From<crate::db::events::EventRow> for EventView {
 fn null_json() -> Box<serde_json::value::RawValue> {
     serde_json::value::RawValue::from_string("null".to_string()).unwrap_or_default()
 }
+
+/// A payment batch (`payment_batch.confirmed`): its totals and state; the transfers are in its
+/// `pain.001` file.
+#[derive(Debug, Serialize)]
+pub struct BatchView {
+    pub id: crate::domain::BatchId,
+    pub fund_id: FundId,
+    pub status: crate::domain::payments::BatchStatus,
+    pub execution_date: NaiveDate,
+    pub transaction_count: i32,
+    pub total: String,
+    pub debtor_name: String,
+    pub debtor_iban: String,
+    pub debtor_bic: Option<String>,
+    pub created_at: String,
+    pub bank_reference: Option<String>,
+    pub closed_at: Option<String>,
+}
+
+impl From<&crate::db::payments::BatchRow> for BatchView {
+    fn from(b: &crate::db::payments::BatchRow) -> BatchView {
+        BatchView {
+            id: b.id,
+            fund_id: b.fund_id,
+            status: b.status,
+            execution_date: b.execution_date,
+            transaction_count: b.transaction_count,
+            total: format_cents(b.total_cents),
+            debtor_name: b.debtor_name.clone(),
+            debtor_iban: b.debtor_iban.clone(),
+            debtor_bic: b.debtor_bic.clone(),
+            created_at: rfc3339(b.created_at),
+            bank_reference: b.bank_reference.clone(),
+            closed_at: b.closed_at.map(rfc3339),
+        }
+    }
+}

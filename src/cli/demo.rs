@@ -66,7 +66,15 @@ pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, toda
     let rules = demo_rules(today)?;
     write_tx(conn, |conn| {
         let now = now_utc();
-        let fund = FundRow { id: fund_id, code: code.to_string(), name: format!("Demofonds {code}"), created_at: now };
+        let fund = FundRow {
+            id: fund_id,
+            code: code.to_string(),
+            name: format!("Demofonds {code}"),
+            created_at: now,
+            legal_name: Some(format!("Stichting Demofonds {code}")),
+            iban: Some(crate::domain::iban::dutch("PTTB", 1)),
+            bic: None,
+        };
         if queries::insert_fund(conn, &fund)? == Inserted::Duplicate {
             return Err(DemoError::FundExists(code.to_string()));
         }
@@ -81,7 +89,7 @@ pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, toda
                 name: format!("Demobedrijf {}", i + 1),
                 sector: SECTORS[i % SECTORS.len()].to_string(),
                 created_at: now,
-                iban: None,
+                iban: Some(crate::domain::iban::dutch("PTTB", 1_000_000 + i as u64)),
             };
             queries::insert_employer(conn, &employer)?;
         }

@@ -23,6 +23,9 @@ pub struct Cli {
     /// postgres://..., sqlite://path/file.db, or a file path.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE, global = true, hide_env_values = true)]
     pub database_url: String,
+    /// File holding the database URL (when it carries a password), instead of DATABASE_URL.
+    #[arg(long, env = "DATABASE_URL_FILE", global = true, conflicts_with = "database_url")]
+    pub database_url_file: Option<PathBuf>,
     /// HS256 signing secret, at least 32 bytes.
     #[arg(long, env = "PTT_JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -242,7 +245,11 @@ impl Cli {
     }
 }
 
-pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
+    if let Some(path) = &cli.database_url_file {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("could not read DATABASE_URL_FILE {}: {e}", path.display())))?;
+        cli.database_url = text.trim().to_string();
+    }
     let database = DbUrl::parse(&cli.database_url)?;
     match &cli.command {
         Command::Serve { bind, workers, no_migrate, webhook_allow_private, webhook_threads } => {

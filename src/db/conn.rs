@@ -314,6 +314,20 @@ pub fn check_writable(conn: &mut DbConn) -> Result<(), ConnError> {
     }
 }
 
+/// PostgreSQL: a transaction-scoped advisory lock on one fund within `space` (one space per kind
+/// of decision that must not run twice at once for a fund). A row lock on the fund would need
+/// UPDATE on `funds`, which the serving role lacks for most columns. On SQLite the write
+/// transaction already excludes every other writer.
+pub fn lock_fund_scope(conn: &mut DbConn, space: i32, fund: crate::domain::FundId) -> diesel::QueryResult<()> {
+    if let DbConn::Pg(pg) = conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({space}, hashtext($1))"))
+            .bind::<diesel::sql_types::Text, _>(fund)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Whether opening the pool migrates the schema (the owner's job) or only checks that it is
 /// current (a least-privilege serving role: `serve --no-migrate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -154,11 +154,7 @@ pub fn head(conn: &mut DbConn) -> QueryResult<i64> {
 /// `funds`, which the serving role does not have), so two such POSTs at once are decided one
 /// after the other.
 pub fn insert_webhook(conn: &mut DbConn, row: &WebhookRow) -> QueryResult<Result<(), WebhookId>> {
-    if let DbConn::Pg(pg) = conn {
-        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({WEBHOOK_LOCK_SPACE}, hashtext($1))"))
-            .bind::<diesel::sql_types::Text, _>(row.fund_id)
-            .execute(pg)?;
-    }
+    super::conn::lock_fund_scope(conn, WEBHOOK_LOCK_SPACE, row.fund_id)?;
     let mut same = webhook_subscriptions::table
         .filter(webhook_subscriptions::fund_id.eq(row.fund_id))
         .filter(webhook_subscriptions::url.eq(&row.url))

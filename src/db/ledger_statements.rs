@@ -26,6 +26,35 @@ pub fn lock_account(conn: &mut DbConn, account_id: AccountId) -> QueryResult<Acc
         .get_result(c))
 }
 
+/// A claim row, locked for the rest of the transaction on PostgreSQL (`FOR UPDATE`); on SQLite
+/// the write transaction holds the lock already.
+pub fn lock_claim(conn: &mut DbConn, fund: FundId, claim: crate::domain::ClaimId) -> QueryResult<Option<ClaimRow>> {
+    macro_rules! query {
+        () => {
+            claims::table.filter(claims::fund_id.eq(fund)).filter(claims::id.eq(claim)).select(ClaimRow::as_select())
+        };
+    }
+    match conn {
+        DbConn::Pg(c) => query!().for_update().first(c).optional(),
+        DbConn::Sqlite(c) => query!().first(c).optional(),
+    }
+}
+
+/// Locks the fund's approved claims (PostgreSQL), in id order, while a payment batch is made:
+/// a payment or reversal of one of them waits until the batch is committed.
+pub fn lock_approved_claims(conn: &mut DbConn, fund: FundId) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        claims::table
+            .filter(claims::fund_id.eq(fund))
+            .filter(claims::status.eq(crate::domain::status::ClaimStatus::Approved))
+            .order(claims::id.asc())
+            .select(claims::id)
+            .for_update()
+            .load::<crate::domain::ClaimId>(c)?;
+    }
+    Ok(())
+}
+
 /// What a transaction adds to each balance of its budget account row.
 #[derive(Default, Debug, PartialEq, Eq)]
 pub struct BalanceChange {

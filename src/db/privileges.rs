@@ -10,7 +10,8 @@ use super::conn::{ConnError, DbConn};
 /// Per table, the privileges of the serving role beyond SELECT (which it has on every table).
 /// A table missing here makes `grant_to` fail: a new table must say what the service may do.
 pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
-    ("funds", "INSERT"),
+    // A fund's payment settings may change; its code never.
+    ("funds", "INSERT, UPDATE (legal_name, iban, bic)"),
     ("schemes", "INSERT"),
     ("scheme_versions", "INSERT"),
     // Reference data: an employer's name, sector and bank account may be corrected; a worker's
@@ -36,6 +37,10 @@ pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
          reversal_tx_id, account_id, voucher_id, decided_at, paid_at, reversed_at)",
     ),
     ("coaching_sessions", "INSERT"),
+    // Payment batches: fixed once made (triggers), then confirmed or cancelled once; a
+    // cancelled batch releases its items.
+    ("payment_batches", "INSERT, UPDATE (status, bank_reference, closed_at, closed_by)"),
+    ("payment_batch_items", "INSERT, UPDATE (active)"),
     // The change feed: events are appended, then given their position once (a trigger refuses
     // anything else); subscriptions move their cursor and lease; attempts are logged.
     ("events", "INSERT, UPDATE (position)"),

@@ -23,7 +23,11 @@ pub struct FundRow {
     pub id: FundId,
     pub code: String,
     pub name: String,
-    pub created_at: NaiveDateTime,}
+    pub created_at: NaiveDateTime,
+    /// The fund as the debtor of its payment files; set with PATCH.
+    pub legal_name: Option<String>,
+    pub iban: Option<String>,
+    pub bic: Option<String>,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]

@@ -7,6 +7,9 @@ diesel::table! {
         code -> Text,
         name -> Text,
         created_at -> Timestamp,
+        legal_name -> Nullable<Text>,
+        iban -> Nullable<Text>,
+        bic -> Nullable<Text>,
     }
 }
 
@@ -228,6 +231,7 @@ diesel::table! {
 
 diesel::joinable!(scheme_versions -> schemes (scheme_id));
 diesel::joinable!(workers -> employers (employer_id));
+diesel::joinable!(payment_batch_items -> payment_batches (batch_id));
 diesel::joinable!(budget_accounts -> workers (worker_id));
 diesel::joinable!(budget_accounts -> schemes (scheme_id));
 diesel::joinable!(grant_lots -> budget_accounts (account_id));
@@ -245,8 +249,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_batches (id) {
+        id -> Text,
+        fund_id -> Text,
+        status -> Text,
+        execution_date -> Date,
+        debtor_name -> Text,
+        debtor_iban -> Text,
+        debtor_bic -> Nullable<Text>,
+        transaction_count -> Integer,
+        total_cents -> BigInt,
+        created_at -> Timestamp,
+        created_by -> Text,
+        bank_reference -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    payment_batch_items (batch_id, claim_id) {
+        batch_id -> Text,
+        claim_id -> Text,
+        fund_id -> Text,
+        line -> Integer,
+        amount_cents -> BigInt,
+        creditor_name -> Text,
+        creditor_iban -> Text,
+        end_to_end_id -> Text,
+        remittance -> Text,
+        active -> Bool,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     claim_payments,
+    payment_batches,
+    payment_batch_items,
     employments,
     funds,
     schemes,

@@ -34,10 +34,12 @@ pub enum EventType {
     LotLapsed,
     #[serde(rename = "worker.employment_changed")]
     WorkerEmploymentChanged,
+    #[serde(rename = "payment_batch.confirmed")]
+    PaymentBatchConfirmed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 14] = [
         EventType::GrantCreated,
         EventType::VoucherIssued,
         EventType::VoucherRedeemed,
@@ -51,6 +53,7 @@ impl EventType {
         EventType::CoachingSessionRecorded,
         EventType::LotLapsed,
         EventType::WorkerEmploymentChanged,
+        EventType::PaymentBatchConfirmed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl EventType {
             EventType::CoachingSessionRecorded => "coaching_session.recorded",
             EventType::LotLapsed => "lot.lapsed",
             EventType::WorkerEmploymentChanged => "worker.employment_changed",
+            EventType::PaymentBatchConfirmed => "payment_batch.confirmed",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod ledger;
 pub mod lots;
 pub mod money;
+pub mod payments;
 pub mod scheme;
 pub mod status;
 pub mod time;

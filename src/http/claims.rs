@@ -94,6 +94,9 @@ impl From<ClaimError> for ApiError {
             }
             ClaimError::InvalidState { .. } => ApiError::conflict("invalid_state", e.to_string()),
             ClaimError::AlreadyPaid => ApiError::conflict("already_paid", e.to_string()),
+            ClaimError::InPaymentBatch(batch) => {
+                ApiError::conflict("in_payment_batch", e.to_string()).with_extra(serde_json::json!({ "payment_batch_id": batch }))
+            }
             ClaimError::Ledger(e) => e.into(),
         }
     }
@@ -178,7 +181,7 @@ pub async fn list_claims(
     let query = page_query(params.limit, params.after.as_deref())?;
     let status = status_filter::<ClaimStatus>(params.status.as_deref(), &ClaimStatus::ALL.map(ClaimStatus::as_str))?;
     if let Some(invoice) = &params.invoice_reference {
-        bounded_text("invoice_reference", invoice, MAX_INVOICE_REFERENCE_CHARS)?;
+        super::common::query_text("invoice_reference", invoice, MAX_INVOICE_REFERENCE_CHARS)?;
     }
     let worker = match caller.role {
         Role::Worker => caller.worker,

@@ -197,3 +197,15 @@ impl actix_web::FromRequest for Today {
         std::future::ready(Ok(Today(today)))
     }
 }
+
+/// For a PATCH field: tells one sent as `null` (`Some(None)`: clear it) from one left out
+/// (`None`: keep it). Use with `#[serde(default, deserialize_with = "...")]`.
+pub fn nullable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    <Option<String> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// A text query parameter (a lookup key) checked like the field it looks up; a bad one is 400
+/// `invalid_query`, as every malformed query is.
+pub fn query_text(name: &'static str, value: &str, max_chars: usize) -> Result<(), ApiError> {
+    bounded_text(name, value, max_chars).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))
+}

@@ -112,7 +112,7 @@ pub async fn list_employers(
     let params = params.into_inner();
     let query = super::common::page_query(params.limit, params.after.as_deref())?;
     if let Some(kvk) = &params.kvk_number {
-        check_kvk_number("kvk_number", kvk)?;
+        check_kvk_number("kvk_number", kvk).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     }
     let page = run(&pool, move |conn| {
         let rows = rows::list_employers(conn, fund, params.kvk_number.as_deref(), &query)?;
@@ -136,17 +136,12 @@ pub struct EmployerListParams {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmployerPatch {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub sector: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::common::nullable")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::common::nullable")]
+    pub sector: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::common::nullable")]
     pub iban: Option<Option<String>>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 pub async fn update_employer(
@@ -158,17 +153,23 @@ pub async fn update_employer(
     let fund = FundId(path.fund);
     caller.admit(fund, &[Role::FundAdmin])?;
     let (employer_id, body) = (EmployerId(path.id), body.into_inner());
-    if let Some(name) = &body.name {
-        bounded_text("name", name, MAX_NAME_CHARS)?;
-    }
-    if let Some(sector) = &body.sector {
-        bounded_text("sector", sector, MAX_SECTOR_CHARS)?;
-    }
+    let required = |field: &'static str, value: Option<Option<String>>, max: usize| -> Result<Option<String>, ApiError> {
+        match value {
+            None => Ok(None),
+            Some(None) => Err(FieldError::new(field, "may not be null; leave it out to keep it").into()),
+            Some(Some(text)) => {
+                bounded_text(field, &text, max)?;
+                Ok(Some(text))
+            }
+        }
+    };
+    let name = required("name", body.name, MAX_NAME_CHARS)?;
+    let sector = required("sector", body.sector, MAX_SECTOR_CHARS)?;
     let iban = match body.iban {
         Some(Some(text)) => Some(Some(iban::normalise("iban", &text)?)),
         other => other,
     };
-    let changes = EmployerChanges { name: body.name, sector: body.sector, iban };
+    let changes = EmployerChanges { name, sector, iban };
     let row = run(&pool, move |conn| {
         employment::update_employer(conn, fund, employer_id, changes)?.ok_or_else(|| ApiError::not_found("employer"))
     })

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod me;
 pub mod metrics;
 pub mod money_post;
+pub mod payments;
 pub mod reports;
 pub mod request_context;
 pub mod routes;

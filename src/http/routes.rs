@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::{guard, web};
 
 use super::health::method_not_allowed;
-use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, reports, schemes, vouchers, webhooks, worker_import, workers};
+use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, payments, reports, schemes, vouchers, webhooks, worker_import, workers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(root("/healthz", [get(health::healthz)]))
@@ -14,7 +14,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/v1")
                 .service(resource("/funds", [post(funds::create_fund), get(funds::list_funds)]))
-                .service(resource("/funds/{fund}", [get(funds::get_fund)]))
+                .service(resource("/funds/{fund}", [get(funds::get_fund), patch(funds::update_fund)]))
+                .service(resource("/funds/{fund}/payment-batches", [post(payments::create_batch), get(payments::list_batches)]))
+                .service(resource("/funds/{fund}/payment-batches/{id}", [get(payments::get_batch)]))
+                .service(resource("/funds/{fund}/payment-batches/{id}/pain.001", [get(payments::get_pain_001)]))
+                .service(resource("/funds/{fund}/payment-batches/{id}/confirm", [post(payments::confirm_batch)]))
+                .service(resource("/funds/{fund}/payment-batches/{id}/cancel", [post(payments::cancel_batch)]))
                 .service(resource("/funds/{fund}/schemes", [post(schemes::create_scheme), get(schemes::list_schemes)]))
                 .service(resource("/funds/{fund}/schemes/{id}", [get(schemes::get_scheme)]))
                 .service(resource("/funds/{fund}/schemes/{id}/versions", [post(schemes::create_scheme_version)]))

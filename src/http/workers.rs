@@ -137,7 +137,7 @@ pub async fn list_workers(
     }
     let employer = if caller.role == Role::Employer { caller.employer } else { None };
     if let Some(number) = &params.participant_number {
-        bounded_text("participant_number", number, MAX_PARTICIPANT_NUMBER_CHARS)?;
+        super::common::query_text("participant_number", number, MAX_PARTICIPANT_NUMBER_CHARS)?;
     }
     let page = run(&pool, move |conn| {
         let rows = rows::list_workers(conn, fund, employer, params.participant_number.as_deref(), &query)?;

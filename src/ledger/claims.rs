@@ -49,6 +49,8 @@ pub enum ClaimError {
     AlreadyPaid,
     #[error("the claim is {status}; this needs a claim that is {needed}")]
     InvalidState { status: ClaimStatus, needed: &'static str },
+    #[error("the claim is in open payment batch {0}: confirm or cancel the batch first")]
+    InPaymentBatch(crate::domain::BatchId),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -339,8 +341,19 @@ fn locked_claim(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId) -> Result
     let claim = find_claim(conn, fund_id, claim_id)?.ok_or(ClaimError::NotFound)?;
     let account_id = ensure_account(conn, fund_id, claim.worker_id, claim.scheme_id)?;
     let account = lock_account(conn, account_id)?;
-    let claim = find_claim(conn, fund_id, claim_id)?.ok_or(ClaimError::NotFound)?;
+    // The claim row too: a payment batch being made holds the rows of the claims it takes, so
+    // a payment or reversal waits for it and then sees the claim in the batch.
+    let claim = crate::db::ledger_statements::lock_claim(conn, fund_id, claim_id)?.ok_or(ClaimError::NotFound)?;
     Ok((claim, account))
+}
+
+/// A claim in an open payment batch is paid by the batch or released by its cancellation,
+/// never paid by hand or reversed meanwhile.
+fn not_in_open_batch(conn: &mut DbConn, claim_id: ClaimId) -> Result<(), ClaimError> {
+    match crate::db::payments::open_batch_of_claim(conn, claim_id)? {
+        Some(batch) => Err(ClaimError::InPaymentBatch(batch)),
+        None => Ok(()),
+    }
 }
 
 /// Approves by hand a claim that waits for guidance, or one rejected for lack of budget
@@ -457,6 +470,7 @@ pub fn pay(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, payment_refere
     if claim.status != ClaimStatus::Approved {
         return Err(invalid_state(claim.status, "approved"));
     }
+    not_in_open_batch(conn, claim_id)?;
     let now = now_utc();
     // The append-only payment row first: its primary key refuses a second payment of a claim,
     // whatever its status says.
@@ -488,6 +502,7 @@ pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &s
     if !matches!(claim.status, ClaimStatus::Approved | ClaimStatus::Paid) {
         return Err(invalid_state(claim.status, "approved or paid"));
     }
+    not_in_open_batch(conn, claim_id)?;
     let spend_tx = claim.spend_tx_id.ok_or(LedgerError::Invariant(format!("claim {claim_id} approved without a spend")))?;
     let booking = Booking::new(actor, today, format!("claim:{claim_id}"));
     let tx = reverse_spend(conn, &account, spend_tx, &booking)?;

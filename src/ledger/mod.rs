@@ -14,6 +14,7 @@ pub mod expiry;
 pub mod grants;
 pub mod guidance;
 pub mod outbox;
+pub mod payments;
 pub mod post;
 pub mod spending;
 pub mod verify;

@@ -39,8 +39,19 @@ fn as_text(label: &str) -> String {
     }
 }
 
+/// The report as CSV. The `nl` dialect is what Excel in a Dutch locale opens as it is: a
+/// byte-order mark (without it Excel reads UTF-8 as Windows-1252: "CafÃ©"), CRLF line ends,
+/// decimal commas.
 pub fn render(report: &MonthlyReport, dialect: CsvDialect) -> Result<String, csv::Error> {
-    let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(Vec::new());
+    let terminator = match dialect {
+        CsvDialect::Standard => csv::Terminator::Any(b'\n'),
+        CsvDialect::Nl => csv::Terminator::CRLF,
+    };
+    let mut out = Vec::new();
+    if dialect == CsvDialect::Nl {
+        out.extend_from_slice("\u{feff}".as_bytes());
+    }
+    let mut writer = csv::WriterBuilder::new().delimiter(b';').terminator(terminator).from_writer(out);
     writer.write_record(HEADER)?;
     let number = |text: Option<&String>| -> String {
         let text = text.cloned().unwrap_or_default();

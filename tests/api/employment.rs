@@ -125,7 +125,9 @@ async fn lookups_and_duplicates_name_the_existing_resource(app: TestApp) {
     assert_eq!(none["items"], json!([]));
     let found = app.get(&format!("{base}/employers?kvk_number=12345678"), &fund.admin).await.expect(200).body;
     assert_eq!(found["items"][0]["id"], funded.employer.as_str());
-    app.get(&format!("{base}/employers?kvk_number=1234"), &fund.admin).await.expect_problem(422, "invalid_field");
+    app.get(&format!("{base}/employers?kvk_number=1234"), &fund.admin).await.expect_problem(400, "invalid_query");
+    app.get(&format!("{base}/workers?participant_number=%20P-1"), &fund.admin).await.expect_problem(400, "invalid_query");
+    app.get(&format!("{base}/claims?invoice_reference="), &fund.admin).await.expect_problem(400, "invalid_query");
     let claim = app.claim(fund, &fund.admin, &claim_body(&funded, "10.00", "INV-7")).await.expect(201).id();
     let found = app.get(&format!("{base}/claims?invoice_reference=INV-7"), &fund.admin).await.expect(200).body;
     assert_eq!(found["items"][0]["id"], claim.as_str());

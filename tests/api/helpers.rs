@@ -429,3 +429,8 @@ impl TestApp {
         self.post(&format!("/v1/funds/{}/expiry-runs", fund.id), &fund.admin, &json!({"as_of": as_of})).await.expect(201).body
     }
 }
+
+/// The service's today (its clock, which a test may move), as an ISO date.
+pub fn today_text(app: &TestApp) -> String {
+    app.today().to_string()
+}

@@ -163,5 +163,16 @@ fn secrets_and_keys_come_from_files() {
     let empty = dir.join("empty.json");
     std::fs::write(&empty, "{\"keys\": []}").unwrap();
     assert!(AuthConfig::from_jwks_file(&empty, None, None).is_err());
+    // The database URL from a file (it may carry a password): the CLI reads it from there.
+    let url_file = dir.join("database-url");
+    std::fs::write(&url_file, format!("sqlite://{}\n", dir.join("ptt.db").display())).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ptt-ledger"))
+        .args(["verify", "--database-url-file"])
+        .arg(&url_file)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.join("ptt.db").exists(), "the URL in the file was used");
     std::fs::remove_dir_all(&dir).ok();
 }

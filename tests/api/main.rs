@@ -21,6 +21,7 @@ mod ledger_integrity;
 mod lots;
 mod model;
 mod operations;
+mod payments;
 mod privileges;
 mod reference_data;
 mod reports;

@@ -148,9 +148,20 @@ async fn csv_and_html_are_what_spreadsheets_and_printers_want(app: TestApp) {
     let s = small_fund(&app).await;
     let month = this_month(&app);
     let base = format!("{}/v1/funds/{}/reports/monthly?month={month}", app.address, s.fund.id);
+    // A name that a spreadsheet would run as a formula, and markup: text in the CSV, inert in HTML.
+    let employers = app.get(&format!("/v1/funds/{}/employers?kvk_number=11111111", s.fund.id), &s.fund.admin).await.expect(200).body;
+    let employer = employers["items"][0]["id"].as_str().expect("employer").to_string();
+    let evil = "=cmd|' /C calc'!A0 <script>alert(1)</script>";
+    app.send(reqwest::Method::PATCH, &format!("/v1/funds/{}/employers/{employer}", s.fund.id), Some(&s.fund.admin), Some(&json!({"name": evil})))
+        .await
+        .expect(200);
     let response = app.client.get(format!("{base}&format=csv&csv_dialect=nl")).bearer_auth(&s.fund.admin).send().await.expect("sent");
     assert!(response.headers()["content-type"].to_str().expect("ct").starts_with("text/csv"));
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let text = response.text().await.expect("csv");
+    // For Excel: a byte-order mark (or it reads UTF-8 as Windows-1252) and CRLF line ends.
+    let text = text.strip_prefix('\u{feff}').expect("the nl dialect starts with a byte-order mark");
+    assert!(text.lines().count() > 1 && text.split_inclusive('\n').all(|line| line.ends_with("\r\n")), "CRLF line ends");
     let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(text.as_bytes());
     let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
     assert_eq!(header[..4], ["month", "breakdown", "key", "label"]);
@@ -158,16 +169,25 @@ async fn csv_and_html_are_what_spreadsheets_and_printers_want(app: TestApp) {
     assert_eq!(rows.len(), 1 + 2 + 2 + 2 + 3, "scheme, employers, sectors, age bands, education levels");
     let metaal = rows.iter().find(|r| &r[1] == "sector" && &r[2] == "metaal").expect("metaal row");
     assert_eq!((&metaal[7], &metaal[8], &metaal[9]), ("2000,00", "300,00", "15,0"));
+    let named = rows.iter().find(|r| &r[1] == "employer" && &r[2] == employer.as_str()).expect("the employer's row");
+    assert_eq!(&named[3], format!("'{evil}"), "the name is text, not a formula");
+    let standard = app.client.get(format!("{base}&format=csv")).bearer_auth(&s.fund.admin).send().await.expect("sent").text().await.expect("csv");
+    assert!(standard.starts_with("month;") && !standard.contains('\r'), "the standard dialect is plain UTF-8 with LF");
 
     let response = app.client.get(format!("{base}&format=html")).bearer_auth(&s.fund.admin).send().await.expect("sent");
     assert!(response.headers()["content-type"].to_str().expect("ct").starts_with("text/html"));
+    assert_eq!(response.headers()["content-security-policy"], "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let html = response.text().await.expect("html");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(!html.to_lowercase().contains("<script"));
+    assert!(html.contains("&lt;script&gt;"), "the name is escaped");
     assert!(!html.to_lowercase().contains("http"), "no external assets or links");
     assert!(html.contains("<svg"));
     assert!(html.contains("Begeleiding en besteding"));
     assert!(html.contains("Techniek BV"));
+    let problem = app.client.get(format!("{base}&format=bogus")).bearer_auth(&s.fund.admin).send().await.expect("sent");
+    assert_eq!(problem.headers()["x-content-type-options"], "nosniff", "errors too");
     app.get(&format!("/v1/funds/{}/reports/monthly?month=2026-13", s.fund.id), &s.fund.admin).await.expect_problem(400, "invalid_query");
     app.get(&format!("/v1/funds/{}/reports/monthly?month=2099-01", s.fund.id), &s.fund.admin).await.expect_problem(422, "invalid_field");
     let hr = app.token(Role::Employer, Some(&s.fund.id), Some("01a22154-0c1c-7438-81c0-f3ad5b27b749"), None);

@@ -1,0 +1,139 @@
+//! Payment batches: approved, unpaid claims paid through the fund's bank in one SEPA file.
+//! Making a batch takes every payable claim (approved, in no open or confirmed batch, its payee
+//! with an IBAN); confirming pays each claim (`claims::pay`, with its event); cancelling
+//! releases them. All inside the caller's write transaction.
+
+use chrono::NaiveDate;
+
+use super::claims::{self, ClaimError};
+use super::outbox::{emit, Event};
+use super::LedgerError;
+use crate::db::conn::{lock_fund_scope, DbConn};
+use crate::db::payments::{self as store, BatchRow, ItemRow};
+use crate::db::rows;
+use crate::domain::events::EventType;
+use crate::domain::payments::{end_to_end_id, BatchStatus, SkipReason};
+use crate::domain::time::now_utc;
+use crate::domain::{BatchId, ClaimId, FieldError, FundId};
+
+/// First key of the per-fund PostgreSQL advisory locks taken while a batch is made.
+const BATCH_LOCK_SPACE: i32 = 0x7074_7462;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("the fund's {0} is not set: PATCH /v1/funds/{{fund}} with legal_name and iban first")]
+    SettingsMissing(&'static str),
+    #[error(transparent)]
+    Rule(#[from] FieldError),
+    #[error("no approved claim can be paid now")]
+    NothingToPay { skipped: Vec<(ClaimId, SkipReason)> },
+    #[error("no such payment batch")]
+    NotFound,
+    #[error("the batch is {0}: only an open batch is confirmed or cancelled")]
+    NotOpen(BatchStatus),
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<diesel::result::Error> for BatchError {
+    fn from(e: diesel::result::Error) -> Self {
+        BatchError::Ledger(e.into())
+    }
+}
+
+/// A batch as made, with the claims left out and why.
+pub struct Made {
+    pub batch: BatchRow,
+    pub items: Vec<ItemRow>,
+    pub skipped: Vec<(ClaimId, SkipReason)>,
+}
+
+/// Makes a batch of every payable claim of the fund, to be executed on `execution_date`.
+pub fn make_batch(conn: &mut DbConn, fund: FundId, execution_date: NaiveDate, today: NaiveDate, actor: &str) -> Result<Made, BatchError> {
+    if execution_date < today {
+        return Err(FieldError::new("execution_date", format!("must be today ({today}) or later; the bank moves it to a business day")).into());
+    }
+    let fund_row = rows::find_fund(conn, fund)?.ok_or(BatchError::SettingsMissing("record"))?;
+    let debtor_name = fund_row.legal_name.ok_or(BatchError::SettingsMissing("legal_name"))?;
+    let debtor_iban = fund_row.iban.ok_or(BatchError::SettingsMissing("iban"))?;
+    // Two batches made at once would both take the same claims: one after the other instead
+    // (the unique index on active items would refuse the second anyway).
+    lock_fund_scope(conn, BATCH_LOCK_SPACE, fund)?;
+    crate::db::ledger_statements::lock_approved_claims(conn, fund)?;
+    let batch_id = BatchId::new();
+    let mut items = Vec::new();
+    let mut skipped = Vec::new();
+    for payable in store::payable_claims(conn, fund)? {
+        let Some(iban) = payable.employer_iban else {
+            skipped.push((payable.claim_id, SkipReason::PayeeIbanMissing));
+            continue;
+        };
+        items.push(ItemRow {
+            batch_id,
+            claim_id: payable.claim_id,
+            fund_id: fund,
+            line: i32::try_from(items.len() + 1).map_err(|_| LedgerError::Invariant("batch too large".into()))?,
+            amount_cents: payable.approved_cents,
+            creditor_name: payable.employer_name,
+            creditor_iban: iban,
+            end_to_end_id: end_to_end_id(payable.claim_id),
+            remittance: format!("Factuur {} PTT", payable.invoice_reference),
+            active: true,
+        });
+    }
+    if items.is_empty() {
+        return Err(BatchError::NothingToPay { skipped });
+    }
+    let batch = BatchRow {
+        id: batch_id,
+        fund_id: fund,
+        status: BatchStatus::Open,
+        execution_date,
+        debtor_name,
+        debtor_iban,
+        debtor_bic: fund_row.bic,
+        transaction_count: i32::try_from(items.len()).map_err(|_| LedgerError::Invariant("batch too large".into()))?,
+        total_cents: items.iter().map(|i| i.amount_cents).sum(),
+        created_at: now_utc(),
+        created_by: actor.to_string(),
+        bank_reference: None,
+        closed_at: None,
+        closed_by: None,
+    };
+    store::insert_batch(conn, &batch, &items)?;
+    Ok(Made { batch, items, skipped })
+}
+
+/// The bank took the file: every claim of the batch is paid, with the bank's reference and the
+/// claim's end-to-end id as its payment reference. A second confirm (also one racing this)
+/// finds the batch closed and pays nothing.
+pub fn confirm(conn: &mut DbConn, fund: FundId, batch: BatchId, bank_reference: &str, actor: &str) -> Result<BatchRow, BatchError> {
+    let row = store::find_batch(conn, fund, batch)?.ok_or(BatchError::NotFound)?;
+    let now = now_utc();
+    if !store::close_batch(conn, batch, BatchStatus::Confirmed, Some(bank_reference), actor, now)? {
+        let status = store::find_batch(conn, fund, batch)?.map_or(row.status, |b| b.status);
+        return Err(BatchError::NotOpen(status));
+    }
+    for item in store::items_of(conn, batch)? {
+        claims::pay(conn, fund, item.claim_id, &format!("{bank_reference}/{}", item.end_to_end_id), actor)?;
+    }
+    let confirmed = BatchRow { status: BatchStatus::Confirmed, bank_reference: Some(bank_reference.to_string()), closed_at: Some(now), closed_by: Some(actor.to_string()), ..row };
+    let view = crate::views::BatchView::from(&confirmed);
+    emit(conn, Event { fund, kind: EventType::PaymentBatchConfirmed, worker: None, employer: None, data: &view })?;
+    Ok(confirmed)
+}
+
+/// The file will not be sent (or the bank refused it whole): the batch's claims are released
+/// for a later batch.
+pub fn cancel(conn: &mut DbConn, fund: FundId, batch: BatchId, actor: &str) -> Result<BatchRow, BatchError> {
+    let row = store::find_batch(conn, fund, batch)?.ok_or(BatchError::NotFound)?;
+    let now = now_utc();
+    if !store::close_batch(conn, batch, BatchStatus::Cancelled, None, actor, now)? {
+        let status = store::find_batch(conn, fund, batch)?.map_or(row.status, |b| b.status);
+        return Err(BatchError::NotOpen(status));
+    }
+    store::release_items(conn, batch)?;
+    Ok(BatchRow { status: BatchStatus::Cancelled, closed_at: Some(now), closed_by: Some(actor.to_string()), ..row })
+}
