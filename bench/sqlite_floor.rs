@@ -68,6 +68,7 @@ fn main() {
                         training_end: day - chrono::Duration::days(10),
                         voucher_code: None,
                         evidence_reference: None,
+                        provider_id: None,
                     };
                     write_tx(&mut conn, |c| submit(c, fund, None, "bench", &request, day)).map_err(|e: ClaimError| e).expect("claim");
                     done.fetch_add(1, Ordering::Relaxed);

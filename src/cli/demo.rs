@@ -128,6 +128,8 @@ fn demo_rules(today: NaiveDate) -> Result<SchemeRules, DemoError> {
         funding_pct: 50,
         claim_deadline_days: 120,
         effective_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today),
+        provider_policy: Default::default(),
+        payee: Default::default(),
     })
 }
 
@@ -192,6 +194,7 @@ fn voucher(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Sche
         course: "Demo-cursus".into(),
         provider: provider(rng),
         valid_until: today + Duration::days(rng.random_range(30..200)),
+        provider_id: None,
     };
     if let Ok(voucher) = issue(conn, fund_id, ACTOR, &request, today) {
         if rng.random_range(0..3) == 0 {
@@ -217,6 +220,7 @@ fn claim(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: Scheme
         training_end: end,
         voucher_code: None,
         evidence_reference: None,
+        provider_id: None,
     };
     let claim = submit(conn, fund_id, None, ACTOR, &request, today).map_err(write_err)?;
     if claim.status == ClaimStatus::Approved {

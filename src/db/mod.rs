@@ -9,6 +9,7 @@ pub mod payments;
 pub mod ledger_reads;
 pub mod ledger_statements;
 pub mod privileges;
+pub mod providers;
 pub mod queries;
 pub mod report_queries;
 pub mod rows;

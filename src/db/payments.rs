@@ -5,10 +5,11 @@ use diesel::prelude::*;
 
 use super::conn::DbConn;
 use super::rows::FundRow;
-use super::schema::{claims, employers, funds, payment_batch_items, payment_batches};
+use super::schema::{claims, employers, funds, payment_batch_items, payment_batches, providers, scheme_versions};
 use crate::domain::payments::BatchStatus;
 use crate::domain::status::ClaimStatus;
-use crate::domain::{BatchId, ClaimId, EmployerId, FundId};
+use crate::domain::providers::{Payee, ProviderStatus};
+use crate::domain::{BatchId, ClaimId, FundId};
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
@@ -70,15 +71,19 @@ pub fn update_fund_settings(conn: &mut DbConn, fund: FundId, settings: PaymentSe
         .optional())
 }
 
-/// An approved claim that is in no active batch item, with what paying it needs.
+/// An approved claim that is in no active batch item, with what paying it needs: the scheme's
+/// payee, the submitting employer and the provider it names (if registered).
 #[derive(Debug, Clone, Queryable)]
 pub struct Payable {
     pub claim_id: ClaimId,
     pub approved_cents: i64,
     pub invoice_reference: String,
-    pub employer_id: EmployerId,
+    pub payee: Payee,
     pub employer_name: String,
     pub employer_iban: Option<String>,
+    pub provider_name: Option<String>,
+    pub provider_iban: Option<String>,
+    pub provider_status: Option<ProviderStatus>,
 }
 
 /// The fund's approved claims that no open or confirmed batch holds, oldest first.
@@ -89,12 +94,24 @@ pub fn payable_claims(conn: &mut DbConn, fund: FundId) -> QueryResult<Vec<Payabl
         .select(payment_batch_items::claim_id);
     claims::table
         .inner_join(employers::table.on(employers::id.eq(claims::employer_id)))
+        .inner_join(scheme_versions::table.on(scheme_versions::id.eq(claims::scheme_version_id)))
+        .left_join(providers::table.on(providers::id.nullable().eq(claims::provider_id)))
         .filter(claims::fund_id.eq(fund))
         .filter(claims::status.eq(ClaimStatus::Approved))
         .filter(claims::approved_cents.gt(0))
         .filter(diesel::dsl::not(diesel::dsl::exists(in_batch)))
         .order(claims::id.asc())
-        .select((claims::id, claims::approved_cents, claims::invoice_reference, employers::id, employers::name, employers::iban))
+        .select((
+            claims::id,
+            claims::approved_cents,
+            claims::invoice_reference,
+            scheme_versions::payee,
+            employers::name,
+            employers::iban,
+            providers::name.nullable(),
+            providers::iban.nullable(),
+            providers::status.nullable(),
+        ))
         .load(conn)
 }
 

@@ -37,6 +37,9 @@ pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
          reversal_tx_id, account_id, voucher_id, decided_at, paid_at, reversed_at)",
     ),
     ("coaching_sessions", "INSERT"),
+    // The provider registry: a provider is suspended and reinstated; its suspensions end.
+    ("providers", "INSERT, UPDATE (status)"),
+    ("provider_suspensions", "INSERT, UPDATE (reinstated_on, reinstated_by)"),
     // Payment batches: fixed once made (triggers), then confirmed or cancelled once; a
     // cancelled batch releases its items.
     ("payment_batches", "INSERT, UPDATE (status, bank_reference, closed_at, closed_by)"),

@@ -9,8 +9,9 @@ use crate::domain::scheme::{join_categories, split_categories, SchemeRules};
 use crate::domain::time::now_utc;
 use crate::domain::Money;
 use crate::domain::ledger::{LedgerAccount, TxKind};
+use crate::domain::providers::{Payee, ProviderPolicy};
 use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
-use crate::domain::{AccountId, ClaimId, EmployerId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WorkerId};
+use crate::domain::{AccountId, ClaimId, ProviderId, EmployerId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WorkerId};
 use super::schema::{
     budget_accounts, claims, coaching_sessions, employers, funds, grant_lots, idempotency_keys, ledger_postings, ledger_transactions,
     scheme_versions, schemes, voucher_lots, vouchers, workers,
@@ -57,7 +58,9 @@ pub struct SchemeVersionRow {
     pub guidance_window_days: i32,
     pub funding_pct: i32,
     pub claim_deadline_days: i32,
-    pub created_at: NaiveDateTime,}
+    pub created_at: NaiveDateTime,
+    pub provider_policy: ProviderPolicy,
+    pub payee: Payee,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
@@ -163,7 +166,8 @@ pub struct VoucherRow {
     pub issued_by: String,
     pub claim_id: Option<ClaimId>,
     pub created_at: NaiveDateTime,
-    pub closed_at: Option<NaiveDateTime>,}
+    pub closed_at: Option<NaiveDateTime>,
+    pub provider_id: Option<ProviderId>,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
@@ -206,7 +210,8 @@ pub struct ClaimRow {
     pub submitted_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
     pub paid_at: Option<NaiveDateTime>,
-    pub reversed_at: Option<NaiveDateTime>,}
+    pub reversed_at: Option<NaiveDateTime>,
+    pub provider_id: Option<ProviderId>,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
@@ -423,6 +428,8 @@ impl SchemeVersionRow {
             funding_pct: rules.funding_pct,
             claim_deadline_days: rules.claim_deadline_days,
             created_at: now_utc(),
+            provider_policy: rules.provider_policy,
+            payee: rules.payee,
         }
     }
 

@@ -40,6 +40,8 @@ diesel::table! {
         funding_pct -> Integer,
         claim_deadline_days -> Integer,
         created_at -> Timestamp,
+        provider_policy -> Text,
+        payee -> Text,
     }
 }
 
@@ -146,6 +148,7 @@ diesel::table! {
         claim_id -> Nullable<Text>,
         created_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        provider_id -> Nullable<Text>,
     }
 }
 
@@ -189,6 +192,7 @@ diesel::table! {
         decided_at -> Nullable<Timestamp>,
         paid_at -> Nullable<Timestamp>,
         reversed_at -> Nullable<Timestamp>,
+        provider_id -> Nullable<Text>,
     }
 }
 
@@ -283,8 +287,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    providers (id) {
+        id -> Text,
+        fund_id -> Text,
+        kvk_number -> Text,
+        name -> Text,
+        iban -> Nullable<Text>,
+        quality_labels -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    provider_suspensions (provider_id, recorded_at) {
+        provider_id -> Text,
+        recorded_at -> Timestamp,
+        fund_id -> Text,
+        suspended_on -> Date,
+        reason -> Text,
+        suspended_by -> Text,
+        reinstated_on -> Nullable<Date>,
+        reinstated_by -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     claim_payments,
+    providers,
+    provider_suspensions,
     payment_batches,
     payment_batch_items,
     employments,

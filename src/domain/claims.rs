@@ -18,6 +18,8 @@ pub enum RejectionReason {
     VoucherExpired,
     VoucherUsed,
     RejectedByFund,
+    ProviderNotRegistered,
+    ProviderSuspended,
 }
 
 impl RejectionReason {
@@ -33,6 +35,8 @@ impl RejectionReason {
             RejectionReason::VoucherExpired => "voucher_expired",
             RejectionReason::VoucherUsed => "voucher_used",
             RejectionReason::RejectedByFund => "rejected_by_fund",
+            RejectionReason::ProviderNotRegistered => "provider_not_registered",
+            RejectionReason::ProviderSuspended => "provider_suspended",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod lots;
 pub mod money;
 pub mod payments;
+pub mod providers;
 pub mod scheme;
 pub mod status;
 pub mod time;

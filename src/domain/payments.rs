@@ -45,8 +45,11 @@ impl std::str::FromStr for BatchStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
-    /// The payee (the employer that submitted the claim) has no IBAN on record.
+    /// The payee (the employer that submitted the claim, or the provider under a scheme that
+    /// pays providers) has no IBAN on record.
     PayeeIbanMissing,
+    /// The claim's provider is suspended: held until it is reinstated.
+    ProviderSuspended,
 }
 
 /// A BIC (ISO 9362): 4 letters (bank), 2 letters (country), 2 letters or digits (location),

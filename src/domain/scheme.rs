@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::money::{Amount, Money};
+use super::providers::{Payee, ProviderPolicy};
 use super::FieldError;
 
 /// Limits on scheme fields: generous for real schemes, tight enough to refuse typos.
@@ -29,6 +30,8 @@ pub struct SchemeRules {
     pub funding_pct: i32,
     pub claim_deadline_days: i32,
     pub effective_from: NaiveDate,
+    pub provider_policy: ProviderPolicy,
+    pub payee: Payee,
 }
 
 /// The rules as a client sends them.
@@ -52,6 +55,10 @@ pub struct RulesInput {
     pub claim_deadline_days: Option<i32>,
     #[serde(default, deserialize_with = "crate::domain::time::iso_date::optional")]
     pub effective_from: Option<NaiveDate>,
+    #[serde(default)]
+    pub provider_policy: ProviderPolicy,
+    #[serde(default)]
+    pub payee: Payee,
 }
 
 impl RulesInput {
@@ -79,6 +86,9 @@ impl RulesInput {
             return Err(FieldError::new("max_balance", "must be at least annual_amount"));
         }
         let eligible_categories = validate_categories(self.eligible_categories)?;
+        if self.payee == Payee::Provider && self.provider_policy != ProviderPolicy::Registered {
+            return Err(FieldError::new("payee", "provider needs provider_policy registered: the fund pays only providers it knows"));
+        }
         Ok(SchemeRules {
             annual_amount: self.annual_amount,
             max_balance: self.max_balance,
@@ -91,6 +101,8 @@ impl RulesInput {
             funding_pct,
             claim_deadline_days,
             effective_from: self.effective_from.unwrap_or(today),
+            provider_policy: self.provider_policy,
+            payee: self.payee,
         })
     }
 }

@@ -43,6 +43,9 @@ pub struct NewClaim {
     pub voucher_code: Option<String>,
     #[serde(default)]
     pub evidence_reference: Option<String>,
+    /// A registered provider of the fund; required under `provider_policy: registered`.
+    #[serde(default)]
+    pub provider_id: Option<uuid::Uuid>,
 }
 
 impl NewClaim {
@@ -74,6 +77,7 @@ impl NewClaim {
             training_end: self.training_end,
             voucher_code: self.voucher_code,
             evidence_reference: self.evidence_reference,
+            provider_id: self.provider_id.map(crate::domain::ProviderId),
         })
     }
 }
@@ -83,7 +87,9 @@ impl NewClaim {
 impl From<ClaimError> for ApiError {
     fn from(e: ClaimError) -> ApiError {
         match e {
-            ClaimError::UnknownWorker(_) | ClaimError::UnknownScheme(_) => ApiError::unprocessable("unknown_reference", e.to_string()),
+            ClaimError::UnknownWorker(_) | ClaimError::UnknownScheme(_) | ClaimError::UnknownProvider(_) => {
+                ApiError::unprocessable("unknown_reference", e.to_string())
+            }
             ClaimError::NotFound => ApiError::not_found("claim"),
             ClaimError::DuplicateInvoice { ref existing_id, .. } => {
                 let extra = serde_json::json!({ "existing_id": existing_id });

@@ -18,6 +18,7 @@ pub mod me;
 pub mod metrics;
 pub mod money_post;
 pub mod payments;
+pub mod providers;
 pub mod reports;
 pub mod request_context;
 pub mod routes;

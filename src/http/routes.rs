@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::{guard, web};
 
 use super::health::method_not_allowed;
-use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, payments, reports, schemes, vouchers, webhooks, worker_import, workers};
+use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, payments, providers, reports, schemes, vouchers, webhooks, worker_import, workers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(root("/healthz", [get(health::healthz)]))
@@ -15,6 +15,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/v1")
                 .service(resource("/funds", [post(funds::create_fund), get(funds::list_funds)]))
                 .service(resource("/funds/{fund}", [get(funds::get_fund), patch(funds::update_fund)]))
+                .service(resource("/funds/{fund}/providers", [post(providers::create_provider), get(providers::list_providers)]))
+                .service(resource("/funds/{fund}/providers/{id}", [get(providers::get_provider)]))
+                .service(resource("/funds/{fund}/providers/{id}/suspend", [post(providers::suspend_provider)]))
+                .service(resource("/funds/{fund}/providers/{id}/reinstate", [post(providers::reinstate_provider)]))
                 .service(resource("/funds/{fund}/payment-batches", [post(payments::create_batch), get(payments::list_batches)]))
                 .service(resource("/funds/{fund}/payment-batches/{id}", [get(payments::get_batch)]))
                 .service(resource("/funds/{fund}/payment-batches/{id}/pain.001", [get(payments::get_pain_001)]))

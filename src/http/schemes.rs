@@ -12,6 +12,7 @@ use crate::db::queries::{self, Inserted};
 use super::json_body::JsonBody;
 use crate::db::rows::{self, SchemeRow, SchemeVersionRow};
 use crate::db::{write_tx, DbConn, Pool};
+use crate::domain::providers::{Payee, ProviderPolicy};
 use crate::domain::scheme::{is_slug, RulesInput};
 use crate::domain::time::{now_utc, rfc3339};
 use crate::domain::{format_cents, Amount, FieldError, FundId, Money, SchemeId, SchemeVersionId};
@@ -40,6 +41,10 @@ pub struct NewScheme {
     pub claim_deadline_days: Option<i32>,
     #[serde(default, deserialize_with = "crate::domain::time::iso_date::optional")]
     pub effective_from: Option<NaiveDate>,
+    #[serde(default)]
+    pub provider_policy: ProviderPolicy,
+    #[serde(default)]
+    pub payee: Payee,
 }
 
 impl NewScheme {
@@ -56,6 +61,8 @@ impl NewScheme {
             funding_pct: self.funding_pct,
             claim_deadline_days: self.claim_deadline_days,
             effective_from: self.effective_from,
+            provider_policy: self.provider_policy,
+            payee: self.payee,
         };
         (self.code, self.name, rules)
     }
@@ -75,6 +82,8 @@ pub struct RulesView {
     pub guidance_window_days: i32,
     pub funding_pct: i32,
     pub claim_deadline_days: i32,
+    pub provider_policy: ProviderPolicy,
+    pub payee: Payee,
 }
 
 impl From<&SchemeVersionRow> for RulesView {
@@ -92,6 +101,8 @@ impl From<&SchemeVersionRow> for RulesView {
             guidance_window_days: v.guidance_window_days,
             funding_pct: v.funding_pct,
             claim_deadline_days: v.claim_deadline_days,
+            provider_policy: v.provider_policy,
+            payee: v.payee,
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct NewVoucher {
     pub provider: String,
     #[serde(deserialize_with = "iso_date::required")]
     pub valid_until: NaiveDate,
+    /// A registered provider of the fund; required under `provider_policy: registered`.
+    #[serde(default)]
+    pub provider_id: Option<uuid::Uuid>,
 }
 
 
@@ -39,7 +42,9 @@ pub struct NewVoucher {
 impl From<VoucherError> for ApiError {
     fn from(e: VoucherError) -> ApiError {
         match e {
-            VoucherError::UnknownWorker(_) | VoucherError::UnknownScheme(_) => {
+            VoucherError::ProviderNotRegistered => ApiError::conflict("provider_not_registered", e.to_string()),
+            VoucherError::ProviderSuspended => ApiError::conflict("provider_suspended", e.to_string()),
+            VoucherError::UnknownWorker(_) | VoucherError::UnknownScheme(_) | VoucherError::UnknownProvider(_) => {
                 ApiError::unprocessable("unknown_reference", e.to_string())
             }
             VoucherError::NotFound => ApiError::not_found("voucher"),
@@ -77,6 +82,7 @@ pub async fn create_voucher(post: MoneyPost, pool: web::Data<Pool>, path: web::P
         course: input.course,
         provider: input.provider,
         valid_until: input.valid_until,
+        provider_id: input.provider_id.map(crate::domain::ProviderId),
     };
     let answer = post
         .run(&pool, fund, move |conn, caller| {

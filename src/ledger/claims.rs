@@ -17,7 +17,8 @@ use crate::domain::time::now_utc;
 use crate::domain::voucher_code::VoucherCode;
 use super::outbox::{emit, Event};
 use crate::domain::events::EventType;
-use crate::domain::{Amount, ClaimId, EmployerId, FundId, SchemeId, WorkerId};
+use crate::domain::providers::{verdict, ProviderRefusal, ProviderStanding};
+use crate::domain::{Amount, ClaimId, EmployerId, FundId, ProviderId, SchemeId, WorkerId};
 use crate::views::ClaimView;
 
 #[derive(Clone, Debug)]
@@ -33,6 +34,7 @@ pub struct ClaimRequest {
     pub training_end: NaiveDate,
     pub voucher_code: Option<String>,
     pub evidence_reference: Option<String>,
+    pub provider_id: Option<ProviderId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,8 @@ pub enum ClaimError {
     UnknownWorker(WorkerId),
     #[error("scheme {0} not found in this fund")]
     UnknownScheme(SchemeId),
+    #[error("provider_id: provider {0} is not registered in this fund")]
+    UnknownProvider(ProviderId),
     #[error("claim not found")]
     NotFound,
     #[error("invoice {invoice:?} of this employer was claimed already")]
@@ -96,8 +100,21 @@ pub fn submit(
         return Err(ClaimError::DuplicateInvoice { invoice: request.invoice_reference.clone(), existing_id: Some(existing) });
     }
 
-    let decision = decide(conn, fund_id, &worker, &rules, account.as_ref(), request, today)?;
+    // The provider first: a scheme that pays only registered providers decides nothing else
+    // about a claim for another one.
+    let named = match request.provider_id {
+        Some(id) => Some(crate::db::providers::standing(conn, fund_id, id)?),
+        None => None,
+    };
+    let decision = match verdict(rules.provider_policy, named) {
+        Ok(()) => decide(conn, fund_id, &worker, &rules, account.as_ref(), request, today)?,
+        Err(ProviderRefusal::NotRegistered) => Decision::Rejected(RejectionReason::ProviderNotRegistered),
+        Err(ProviderRefusal::Suspended) => Decision::Rejected(RejectionReason::ProviderSuspended),
+        Err(ProviderRefusal::UnknownReference) => return Err(ClaimError::UnknownProvider(request.provider_id.unwrap_or_default())),
+    };
     let mut row = new_claim_row(fund_id, &worker, &rules, account.as_ref(), request, actor);
+    // Only a provider the fund knows is linked; an unknown one is in the rejection.
+    row.provider_id = request.provider_id.filter(|_| named != Some(ProviderStanding::NotRegistered));
     match decision {
         Decision::Rejected(reason) => {
             row.status = ClaimStatus::Rejected;
@@ -167,6 +184,7 @@ fn new_claim_row(
         decided_at: Some(now),
         paid_at: None,
         reversed_at: None,
+        provider_id: None,
     }
 }
 

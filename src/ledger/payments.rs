@@ -1,6 +1,6 @@
 //! Payment batches: approved, unpaid claims paid through the fund's bank in one SEPA file.
 //! Making a batch takes every payable claim (approved, in no open or confirmed batch, its payee
-//! with an IBAN); confirming pays each claim (`claims::pay`, with its event); cancelling
+//! with an IBAN, its provider not suspended); confirming pays each claim (`claims::pay`, with its event); cancelling
 //! releases them. All inside the caller's write transaction.
 
 use chrono::NaiveDate;
@@ -13,6 +13,7 @@ use crate::db::payments::{self as store, BatchRow, ItemRow};
 use crate::db::rows;
 use crate::domain::events::EventType;
 use crate::domain::payments::{end_to_end_id, BatchStatus, SkipReason};
+use crate::domain::providers::{Payee, ProviderStatus};
 use crate::domain::time::now_utc;
 use crate::domain::{BatchId, ClaimId, FieldError, FundId};
 
@@ -66,7 +67,19 @@ pub fn make_batch(conn: &mut DbConn, fund: FundId, execution_date: NaiveDate, to
     let mut items = Vec::new();
     let mut skipped = Vec::new();
     for payable in store::payable_claims(conn, fund)? {
-        let Some(iban) = payable.employer_iban else {
+        // A suspended provider's claims wait until it is reinstated, whoever is paid.
+        if payable.provider_status == Some(ProviderStatus::Suspended) {
+            skipped.push((payable.claim_id, SkipReason::ProviderSuspended));
+            continue;
+        }
+        let (name, iban) = match payable.payee {
+            Payee::Employer => (payable.employer_name, payable.employer_iban),
+            Payee::Provider => match payable.provider_name {
+                Some(name) => (name, payable.provider_iban),
+                None => (String::new(), None),
+            },
+        };
+        let Some(iban) = iban else {
             skipped.push((payable.claim_id, SkipReason::PayeeIbanMissing));
             continue;
         };
@@ -76,7 +89,7 @@ pub fn make_batch(conn: &mut DbConn, fund: FundId, execution_date: NaiveDate, to
             fund_id: fund,
             line: i32::try_from(items.len() + 1).map_err(|_| LedgerError::Invariant("batch too large".into()))?,
             amount_cents: payable.approved_cents,
-            creditor_name: payable.employer_name,
+            creditor_name: name,
             creditor_iban: iban,
             end_to_end_id: end_to_end_id(payable.claim_id),
             remittance: format!("Factuur {} PTT", payable.invoice_reference),

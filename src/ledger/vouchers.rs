@@ -13,7 +13,8 @@ use crate::domain::time::now_utc;
 use crate::domain::voucher_code::VoucherCode;
 use super::outbox::{emit, Event};
 use crate::domain::events::EventType;
-use crate::domain::{AccountId, Amount, FundId, LotId, SchemeId, VoucherId, WorkerId};
+use crate::domain::providers::{verdict, ProviderRefusal};
+use crate::domain::{AccountId, Amount, FundId, LotId, ProviderId, SchemeId, VoucherId, WorkerId};
 use crate::views::VoucherView;
 
 #[derive(Clone, Debug)]
@@ -24,6 +25,7 @@ pub struct VoucherRequest {
     pub course: String,
     pub provider: String,
     pub valid_until: NaiveDate,
+    pub provider_id: Option<ProviderId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,12 @@ pub enum VoucherError {
     UnknownWorker(WorkerId),
     #[error("scheme {0} not found in this fund")]
     UnknownScheme(SchemeId),
+    #[error("provider_id: provider {0} is not registered in this fund")]
+    UnknownProvider(ProviderId),
+    #[error("this scheme pays only registered providers: name an active one of the fund by provider_id")]
+    ProviderNotRegistered,
+    #[error("the provider is suspended: no voucher may name it until it is reinstated")]
+    ProviderSuspended,
     #[error("voucher not found")]
     NotFound,
     #[error("the voucher is {0}, not issued")]
@@ -84,6 +92,16 @@ pub fn issue(
         return Err(VoucherError::UnknownWorker(request.worker_id));
     }
     let rules = rows::scheme_version_in_fund(conn, fund_id, scheme, today)?.ok_or(VoucherError::UnknownScheme(request.scheme_id))?;
+    let named = match request.provider_id {
+        Some(id) => Some(crate::db::providers::standing(conn, fund_id, id)?),
+        None => None,
+    };
+    match verdict(rules.provider_policy, named) {
+        Ok(()) => {}
+        Err(ProviderRefusal::NotRegistered) => return Err(VoucherError::ProviderNotRegistered),
+        Err(ProviderRefusal::Suspended) => return Err(VoucherError::ProviderSuspended),
+        Err(ProviderRefusal::UnknownReference) => return Err(VoucherError::UnknownProvider(request.provider_id.unwrap_or_default())),
+    }
     if !super::guidance::met(conn, worker, &rules, request.amount.cents(), today)? {
         return Err(VoucherError::GuidanceRequired {
             threshold: crate::domain::format_cents(rules.guidance_required_above_cents.unwrap_or_default()),
@@ -112,6 +130,7 @@ pub fn issue(
         claim_id: None,
         created_at: now_utc(),
         closed_at: None,
+        provider_id: request.provider_id,
     };
     diesel::insert_into(vouchers::table).values(&row).execute(conn)?;
     for (lot, cents) in taken {

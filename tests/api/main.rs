@@ -23,6 +23,7 @@ mod model;
 mod operations;
 mod payments;
 mod privileges;
+mod providers;
 mod reference_data;
 mod reports;
 mod schema_twins;

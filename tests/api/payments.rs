@@ -15,7 +15,7 @@ async fn patch(app: &TestApp, path: &str, token: &str, body: &Value) -> Reply {
 
 /// Validates a pain.001 document with `xmllint --schema` against the official schema. Without
 /// xmllint (libxml2-utils) the check is skipped locally and fails in CI.
-fn assert_valid_pain_001(xml: &str) {
+pub fn assert_valid_pain_001(xml: &str) {
     let path = std::env::temp_dir().join(format!("pain001-{}.xml", uuid::Uuid::new_v4()));
     std::fs::write(&path, xml).unwrap();
     match std::process::Command::new("xmllint").args(["--noout", "--schema", XSD]).arg(&path).output() {
