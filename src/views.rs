@@ -304,3 +304,38 @@ impl From<&crate::db::payments::BatchRow> for BatchView {
         }
     }
 }
+
+/// An objection to a claim's decision (`objection.filed`, `objection.decided`).
+#[derive(Debug, Serialize)]
+pub struct ObjectionView {
+    pub id: crate::domain::ObjectionId,
+    pub fund_id: FundId,
+    pub claim_id: ClaimId,
+    pub worker_id: WorkerId,
+    pub employer_id: EmployerId,
+    /// fund_admin (on someone's behalf), employer or worker.
+    pub filed_by_role: String,
+    pub reason: String,
+    pub status: crate::domain::objections::ObjectionStatus,
+    pub filed_at: String,
+    pub decided_at: Option<String>,
+    pub motivation: Option<String>,
+}
+
+impl From<&crate::db::objections::ObjectionRow> for ObjectionView {
+    fn from(o: &crate::db::objections::ObjectionRow) -> ObjectionView {
+        ObjectionView {
+            id: o.id,
+            fund_id: o.fund_id,
+            claim_id: o.claim_id,
+            worker_id: o.worker_id,
+            employer_id: o.employer_id,
+            filed_by_role: o.filed_by_role.clone(),
+            reason: o.reason.clone(),
+            status: o.status,
+            filed_at: rfc3339(o.filed_at),
+            decided_at: o.decided_at.map(rfc3339),
+            motivation: o.motivation.clone(),
+        }
+    }
+}

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod employment;
 pub mod events;
 pub mod idempotency;
+pub mod objections;
 pub mod payments;
 pub mod ledger_reads;
 pub mod ledger_statements;

@@ -37,6 +37,8 @@ pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
          reversal_tx_id, account_id, voucher_id, decided_at, paid_at, reversed_at)",
     ),
     ("coaching_sessions", "INSERT"),
+    // Objections are filed, then decided once.
+    ("objections", "INSERT, UPDATE (status, decided_at, decided_by, motivation)"),
     // The provider registry: a provider is suspended and reinstated; its suspensions end.
     ("providers", "INSERT, UPDATE (status)"),
     ("provider_suspensions", "INSERT, UPDATE (reinstated_on, reinstated_by)"),

@@ -313,8 +313,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    objections (id) {
+        id -> Text,
+        fund_id -> Text,
+        claim_id -> Text,
+        worker_id -> Text,
+        employer_id -> Text,
+        filed_by_role -> Text,
+        filed_by -> Text,
+        reason -> Text,
+        status -> Text,
+        filed_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
+        motivation -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     claim_payments,
+    objections,
     providers,
     provider_suspensions,
     payment_batches,

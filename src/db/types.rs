@@ -18,11 +18,12 @@ use diesel::sqlite::Sqlite;
 
 use super::conn::MultiBackend;
 use crate::domain::ledger::{LedgerAccount, TxKind};
+use crate::domain::objections::ObjectionStatus;
 use crate::domain::payments::BatchStatus;
 use crate::domain::providers::{Payee, ProviderPolicy, ProviderStatus};
 use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
 use crate::domain::events::EventType;
-use crate::domain::{AccountId, BatchId, ClaimId, ProviderId, DeliveryId, EmployerId, EventId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WebhookId, WorkerId};
+use crate::domain::{AccountId, BatchId, ClaimId, ObjectionId, ProviderId, DeliveryId, EmployerId, EventId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WebhookId, WorkerId};
 
 /// Reads stored text back into a typed value. Only the exact text this service writes reads
 /// back: an id in upper case, without hyphens or in braces parses as a UUID but was not written
@@ -99,6 +100,8 @@ stored_as_text!(
     BatchId,
     BatchStatus,
     ProviderId,
+    ObjectionId,
+    ObjectionStatus,
     ProviderPolicy,
     Payee,
     ProviderStatus,

@@ -36,10 +36,14 @@ pub enum EventType {
     WorkerEmploymentChanged,
     #[serde(rename = "payment_batch.confirmed")]
     PaymentBatchConfirmed,
+    #[serde(rename = "objection.filed")]
+    ObjectionFiled,
+    #[serde(rename = "objection.decided")]
+    ObjectionDecided,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 16] = [
         EventType::GrantCreated,
         EventType::VoucherIssued,
         EventType::VoucherRedeemed,
@@ -54,6 +58,8 @@ impl EventType {
         EventType::LotLapsed,
         EventType::WorkerEmploymentChanged,
         EventType::PaymentBatchConfirmed,
+        EventType::ObjectionFiled,
+        EventType::ObjectionDecided,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +78,8 @@ impl EventType {
             EventType::LotLapsed => "lot.lapsed",
             EventType::WorkerEmploymentChanged => "worker.employment_changed",
             EventType::PaymentBatchConfirmed => "payment_batch.confirmed",
+            EventType::ObjectionFiled => "objection.filed",
+            EventType::ObjectionDecided => "objection.decided",
         }
     }
 

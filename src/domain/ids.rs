@@ -42,4 +42,4 @@ macro_rules! typed_id {
     )*};
 }
 
-typed_id!(FundId, SchemeId, SchemeVersionId, EmployerId, WorkerId, AccountId, LotId, TransactionId, VoucherId, ClaimId, SessionId, EventId, WebhookId, DeliveryId, BatchId, ProviderId);
+typed_id!(FundId, SchemeId, SchemeVersionId, EmployerId, WorkerId, AccountId, LotId, TransactionId, VoucherId, ClaimId, SessionId, EventId, WebhookId, DeliveryId, BatchId, ProviderId, ObjectionId);

@@ -2,6 +2,45 @@
 //! appears only as derive markers naming the SQL type a value is stored as (`Text`), while
 //! the mapping itself lives in `crate::db::types`.
 
+/// A closed set of names stored as TEXT (`crate::db::types` maps it), serialised in snake case;
+/// the first variant is the default.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            #[default]
+            $($variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::domain::UnknownName;
+            fn from_str(text: &str) -> Result<Self, $crate::domain::UnknownName> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == text).ok_or($crate::domain::UnknownName)
+            }
+        }
+    };
+}
+
+
 pub mod claims;
 pub mod digest;
 pub mod employment;
@@ -11,6 +50,7 @@ pub mod ids;
 pub mod ledger;
 pub mod lots;
 pub mod money;
+pub mod objections;
 pub mod payments;
 pub mod providers;
 pub mod scheme;

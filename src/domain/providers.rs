@@ -3,46 +3,6 @@
 //! Dutch STAP budget): a scheme may require every claim and voucher to name an active
 //! registered provider.
 
-use std::fmt;
-
-use super::UnknownName;
-
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            #[default]
-            $($variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = UnknownName;
-            fn from_str(text: &str) -> Result<Self, UnknownName> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == text).ok_or(UnknownName)
-            }
-        }
-    };
-}
-
 text_enum!(
     /// Whether claims and vouchers may name any provider as text (`open`, the default) or must
     /// name an active registered one by `provider_id` (`registered`).

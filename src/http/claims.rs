@@ -110,7 +110,7 @@ impl From<ClaimError> for ApiError {
 
 /// Loads a claim the caller may see: the back office all of its fund, an employer its own, a
 /// worker its own.
-fn visible_claim(conn: &mut DbConn, caller: &Caller, fund: FundId, claim_id: ClaimId) -> Result<ClaimRow, ApiError> {
+pub fn visible_claim(conn: &mut DbConn, caller: &Caller, fund: FundId, claim_id: ClaimId) -> Result<ClaimRow, ApiError> {
     let claim = ledger_claims::find_claim(conn, fund, claim_id)?.ok_or_else(|| ApiError::not_found("claim"))?;
     let hidden = match caller.role {
         Role::Employer => caller.employer != Some(claim.employer_id),

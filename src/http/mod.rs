@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod me;
 pub mod metrics;
 pub mod money_post;
+pub mod objections;
 pub mod payments;
 pub mod providers;
 pub mod reports;

@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::{guard, web};
 
 use super::health::method_not_allowed;
-use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, payments, providers, reports, schemes, vouchers, webhooks, worker_import, workers};
+use super::{claims, coaching, employers, events, expiry, funds, grants, health, ledger, me, objections, payments, providers, reports, schemes, vouchers, webhooks, worker_import, workers};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(root("/healthz", [get(health::healthz)]))
@@ -15,6 +15,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/v1")
                 .service(resource("/funds", [post(funds::create_fund), get(funds::list_funds)]))
                 .service(resource("/funds/{fund}", [get(funds::get_fund), patch(funds::update_fund)]))
+                .service(resource("/funds/{fund}/claims/{id}/objections", [post(objections::file_objection)]))
+                .service(resource("/funds/{fund}/objections", [get(objections::list_objections)]))
+                .service(resource("/funds/{fund}/objections/{id}/decide", [post(objections::decide_objection)]))
                 .service(resource("/funds/{fund}/providers", [post(providers::create_provider), get(providers::list_providers)]))
                 .service(resource("/funds/{fund}/providers/{id}", [get(providers::get_provider)]))
                 .service(resource("/funds/{fund}/providers/{id}/suspend", [post(providers::suspend_provider)]))

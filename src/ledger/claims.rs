@@ -379,11 +379,13 @@ fn not_in_open_batch(conn: &mut DbConn, claim_id: ClaimId) -> Result<(), ClaimEr
 pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
     let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
     let approvable = claim.status == ClaimStatus::AwaitingGuidance
-        || (claim.status == ClaimStatus::Rejected && claim.rejection_reason.as_deref() == Some(RejectionReason::InsufficientBudget.as_str()));
+        || (claim.status == ClaimStatus::Rejected && claim.rejection_reason.as_deref() == Some(RejectionReason::InsufficientBudget.as_str()))
+        // An upheld objection lets the back office approve whatever the rejection said.
+        || (claim.status == ClaimStatus::Rejected && crate::db::objections::upheld(conn, claim_id)?);
     if !approvable {
         return Err(ClaimError::InvalidState {
             status: claim.status,
-            needed: "awaiting_guidance, or rejected for insufficient_budget",
+            needed: "awaiting_guidance, rejected for insufficient_budget, or rejected with an upheld objection",
         });
     }
     settle(conn, &account, claim, actor, today, true)

@@ -13,6 +13,7 @@ pub mod employment;
 pub mod expiry;
 pub mod grants;
 pub mod guidance;
+pub mod objections;
 pub mod outbox;
 pub mod payments;
 pub mod post;

@@ -20,6 +20,7 @@ mod input;
 mod ledger_integrity;
 mod lots;
 mod model;
+mod objections;
 mod operations;
 mod payments;
 mod privileges;
