@@ -14,8 +14,10 @@ use crate::domain::payments::sepa_text;
 
 pub const PAIN_001_NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
 
-/// ISO 20022's Max140Text.
+/// ISO 20022 allows 140 characters of remittance text; the EPC's SEPA implementation guidelines
+/// allow party names of 70 (banks that check them refuse longer ones).
 const MAX_140: usize = 140;
+const MAX_NAME: usize = 70;
 
 fn text<W: io::Write>(w: &mut Writer<W>, name: &str, value: &str) -> io::Result<()> {
     w.create_element(name).write_text_content(BytesText::new(value)).map(|_| ())
@@ -23,7 +25,7 @@ fn text<W: io::Write>(w: &mut Writer<W>, name: &str, value: &str) -> io::Result<
 
 /// `<Nm>` inside `party`, the party of a payment (initiator, debtor, creditor).
 fn party<W: io::Write>(w: &mut Writer<W>, element: &str, name: &str) -> io::Result<()> {
-    w.create_element(element).write_inner_content(|w| text(w, "Nm", &sepa_text(name, MAX_140))).map(|_| ())
+    w.create_element(element).write_inner_content(|w| text(w, "Nm", &sepa_text(name, MAX_NAME))).map(|_| ())
 }
 
 fn account<W: io::Write>(w: &mut Writer<W>, element: &str, iban: &str) -> io::Result<()> {

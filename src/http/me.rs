@@ -26,14 +26,20 @@ pub struct MyBudgetView {
     pub claims: Vec<ClaimView>,
 }
 
-pub async fn get_my_budget(caller: Caller, pool: web::Data<Pool>, today: Today) -> Result<HttpResponse, ApiError> {
+/// The worker's own budget, vouchers and recent claims; `?as_of=` gives the balances as they
+/// stood at that moment, as the back office's budget view does.
+pub async fn get_my_budget(caller: Caller, pool: web::Data<Pool>, today: Today, params: web::Query<super::ledger::AsOfParams>) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Worker])?;
     let (Some(fund), Some(worker)) = (caller.fund, caller.worker) else {
         return Err(ApiError::unauthorized("a worker token must name its fund and worker"));
     };
+    let moment = params.moment()?;
     let view = run(&pool, move |conn| {
         rows::find_worker(conn, fund, worker)?.ok_or_else(|| ApiError::not_found("worker"))?;
-        let budget = budget_of(conn, fund, worker, today.0, None)?;
+        let budget = match moment {
+            Some((at, day)) => budget_of(conn, fund, worker, day, Some(at))?,
+            None => budget_of(conn, fund, worker, today.0, None)?,
+        };
         let open: Vec<VoucherRow> = queries::open_vouchers_of_worker(conn, worker)?;
         let recent: Vec<ClaimRow> = queries::recent_claims_of_worker(conn, worker, MY_CLAIMS_SHOWN)?;
         Ok(MyBudgetView {

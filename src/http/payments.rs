@@ -142,6 +142,11 @@ pub async fn get_pain_001(caller: super::auth::Caller, pool: web::Data<Pool>, pa
     let id = BatchId(path.id);
     let xml = run(&pool, move |conn| {
         let batch = store::find_batch(conn, fund, id)?.ok_or_else(|| ApiError::not_found("payment batch"))?;
+        // A cancelled batch's claims go into a later batch: its file, sent by mistake, would pay
+        // them twice.
+        if batch.status == crate::domain::payments::BatchStatus::Cancelled {
+            return Err(ApiError::conflict("invalid_state", "the batch was cancelled: its file must not go to the bank; its claims are in a later batch"));
+        }
         let items = store::items_of(conn, id)?;
         crate::sepa::pain_001(&batch, &items, batch.created_at).map_err(ApiError::internal)
     })

@@ -15,7 +15,7 @@ use super::json_body::{read_body, parse_json};
 use super::workers::{EARLIEST_BIRTH_YEAR, MAX_PARTICIPANT_NUMBER_CHARS, MIN_WORKER_AGE_YEARS};
 use crate::db::Pool;
 use crate::domain::{EducationLevel, EmployerId, FundId};
-use crate::ledger::worker_import::{import, EmployerRef, ImportError, ImportItem, ItemAt};
+use crate::ledger::worker_import::{excerpt, import, EmployerRef, ImportError, ImportItem, ItemAt};
 
 /// The most workers one import takes.
 pub const MAX_IMPORT_WORKERS: usize = 10_000;
@@ -86,7 +86,7 @@ fn from_json(bytes: &[u8], checks: &Checks) -> Result<Vec<ImportItem>, ApiError>
         .enumerate()
         .map(|(i, value)| {
             let at = ItemAt::Index(i);
-            let item: JsonItem = serde_json::from_value(value).map_err(|e| refused(at, "body", e.to_string()))?;
+            let item: JsonItem = serde_json::from_value(value).map_err(|e| refused(at, "body", excerpt(&e.to_string())))?;
             let employer = match (item.employer_id, item.kvk_number) {
                 (Some(_), Some(_)) => return Err(refused(at, "employer_id", "name the employer by employer_id or by kvk_number, not both")),
                 (Some(id), None) => Some(EmployerRef::Id(EmployerId(id))),
@@ -119,10 +119,10 @@ fn from_csv(bytes: &[u8], checks: &Checks) -> Result<Vec<ImportItem>, ApiError> 
         too_many(items.len() + 1)?;
         let cell = |i: usize| record.get(i).filter(|c| !c.is_empty());
         let birth_year = cell(2)
-            .map(|c| c.parse::<i32>().map_err(|_| refused(at, "birth_year", format!("must be a year such as 1980, not {c:?}"))))
+            .map(|c| c.parse::<i32>().map_err(|_| refused(at, "birth_year", format!("must be a year such as 1980, not {:?}", excerpt(c)))))
             .transpose()?;
         let education_level = cell(3)
-            .map(|c| EducationLevel::parse(c).ok_or_else(|| refused(at, "education_level", format!("must be praktisch, middelbaar or theoretisch, not {c:?}"))))
+            .map(|c| EducationLevel::parse(c).ok_or_else(|| refused(at, "education_level", format!("must be praktisch, middelbaar or theoretisch, not {:?}", excerpt(c)))))
             .transpose()?;
         let participant_number = record.get(0).unwrap_or_default().to_string();
         items.push(checks.item(at, participant_number, cell(1).map(|k| EmployerRef::Kvk(k.to_string())), birth_year, education_level)?);

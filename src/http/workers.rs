@@ -83,7 +83,7 @@ pub async fn create_worker(
                 return Err(ApiError::unprocessable("unknown_reference", "employer_id: no such employer in this fund"));
             }
             if crate::ledger::employment::register_worker(conn, &row, today)? == Inserted::Duplicate {
-                return Err(duplicate_participant_number(conn, fund, &row.participant_number));
+                return Err(duplicate_participant_number(conn, &caller, fund, &row.participant_number));
             }
             let history = employment::histories(conn, fund, &[row.id])?;
             Ok(WorkerView::new(row, &history))
@@ -94,9 +94,13 @@ pub async fn create_worker(
     Ok(with_location(HttpResponse::Created().json(view), Some(location)))
 }
 
-/// 409 for a participant number the fund has already, naming the worker that has it.
-pub fn duplicate_participant_number(conn: &mut DbConn, fund: FundId, participant_number: &str) -> ApiError {
-    let existing = queries::worker_by_participant_number(conn, fund, participant_number).ok().flatten();
+/// 409 for a participant number the fund has already, naming the worker that has it when the
+/// caller may read that worker (an employer is not told the id of another employer's worker).
+pub fn duplicate_participant_number(conn: &mut DbConn, caller: &Caller, fund: FundId, participant_number: &str) -> ApiError {
+    let existing = queries::worker_by_participant_number(conn, fund, participant_number)
+        .ok()
+        .flatten()
+        .filter(|w| caller.role != Role::Employer || caller.employer == Some(w.employer_id));
     ApiError::conflict("duplicate_participant_number", format!("a worker with participant number {participant_number:?} exists already"))
         .with_extra(serde_json::json!({ "existing_id": existing.map(|w| w.id) }))
 }

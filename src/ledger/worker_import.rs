@@ -55,9 +55,18 @@ impl From<diesel::result::Error> for ImportError {
     }
 }
 
+/// A value quoted in a message, cut short: a refused cell may be megabytes long.
+pub fn excerpt(value: &str) -> String {
+    const MAX: usize = 40;
+    if value.chars().count() <= MAX { value.to_string() } else { format!("{}…", value.chars().take(MAX).collect::<String>()) }
+}
+
 fn refuse(at: ItemAt, field: &'static str, message: impl Into<String>) -> ImportError {
     ImportError::Item { at, field, message: message.into() }
 }
+
+/// First key of the per-fund PostgreSQL advisory locks taken while a worker list is imported.
+const IMPORT_LOCK_SPACE: i32 = 0x7074_7469;
 
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ImportOutcome {
@@ -69,6 +78,9 @@ pub struct ImportOutcome {
 /// Upserts `items` inside the caller's write transaction: all of them, or (on the first item
 /// that breaks a rule) none. An employer change is an employment change from `today`.
 pub fn import(conn: &mut DbConn, fund: FundId, items: Vec<ImportItem>, today: NaiveDate) -> Result<ImportOutcome, ImportError> {
+    // One import of a fund at a time: each reads the stored workers and writes what differs,
+    // so two at once would each overwrite the other's fields, or both create the same worker.
+    crate::db::conn::lock_fund_scope(conn, IMPORT_LOCK_SPACE, fund)?;
     let employers = queries::employers_of_fund(conn, fund)?;
     let by_id: HashSet<EmployerId> = employers.iter().map(|e| e.id).collect();
     let by_kvk: HashMap<&str, EmployerId> = employers.iter().map(|e| (e.kvk_number.as_str(), e.id)).collect();
@@ -76,7 +88,7 @@ pub fn import(conn: &mut DbConn, fund: FundId, items: Vec<ImportItem>, today: Na
     let mut resolved = Vec::with_capacity(items.len());
     for item in &items {
         if !seen.insert(item.participant_number.as_str()) {
-            return Err(refuse(item.at, "participant_number", format!("{:?} appears twice in this import", item.participant_number)));
+            return Err(refuse(item.at, "participant_number", format!("{:?} appears twice in this import", excerpt(&item.participant_number))));
         }
         let employer = match &item.employer {
             None => None,
@@ -85,7 +97,7 @@ pub fn import(conn: &mut DbConn, fund: FundId, items: Vec<ImportItem>, today: Na
             Some(EmployerRef::Kvk(kvk)) => Some(
                 *by_kvk
                     .get(kvk.as_str())
-                    .ok_or_else(|| refuse(item.at, "kvk_number", format!("no employer with KvK number {kvk} in this fund")))?,
+                    .ok_or_else(|| refuse(item.at, "kvk_number", format!("no employer with KvK number {} in this fund", excerpt(kvk))))?,
             ),
         };
         resolved.push(employer);

@@ -264,10 +264,13 @@ fn cells(map: BTreeMap<String, CellAcc>, audience: Audience) -> Vec<Cell> {
     out
 }
 
-/// Hides cells of fewer than `MIN_CELL_WORKERS` workers, and when that hides exactly one cell,
-/// also the next smallest, so that no hidden cell is the total minus the visible ones.
+/// Hides cells of fewer than `MIN_CELL_WORKERS` workers, or with a count of spenders or coached
+/// workers from 1 to `MIN_CELL_WORKERS - 1` (a few people's spending would be theirs to see),
+/// and when that hides exactly one cell, also the next smallest, so that no hidden cell is the
+/// total minus the visible ones.
 fn suppress_small(cells: &mut [Cell]) {
-    let small = |c: &Cell| c.workers.unwrap_or(0) < MIN_CELL_WORKERS;
+    let few = |n: Option<i64>| (1..MIN_CELL_WORKERS).contains(&n.unwrap_or(0));
+    let small = |c: &Cell| c.workers.unwrap_or(0) < MIN_CELL_WORKERS || few(c.workers_spent_ytd) || few(c.workers_coached_ytd);
     let hidden = cells.iter().filter(|c| small(c)).count();
     if hidden == 1 && cells.len() > 1 {
         let next = cells

@@ -138,6 +138,10 @@ async fn lookups_and_duplicates_name_the_existing_resource(app: TestApp) {
 
     let again = app.post(&format!("{base}/workers"), &fund.admin, &json!({"participant_number": "P-1", "employer_id": funded.employer})).await;
     assert_eq!(again.expect_problem(409, "duplicate_participant_number").body["existing_id"], funded.worker.as_str());
+    // Another employer learns that the number is taken, not whose worker has it.
+    let theirs = employer_token(&app, fund, &other);
+    let again = app.post(&format!("{base}/workers"), &theirs, &json!({"participant_number": "P-1", "employer_id": other})).await;
+    assert_eq!(again.expect_problem(409, "duplicate_participant_number").body["existing_id"], Value::Null);
     let again = app.post(&format!("{base}/employers"), &fund.admin, &json!({"kvk_number": "12345678", "name": "X", "sector": "metaal"})).await;
     assert_eq!(again.expect_problem(409, "duplicate_kvk_number").body["existing_id"], funded.employer.as_str());
     let again = app.claim(fund, &fund.admin, &claim_body(&funded, "10.00", "INV-7")).await;
@@ -219,6 +223,18 @@ async fn worker_lists_import_all_or_nothing(app: TestApp) {
     let after = app.get(&format!("/v1/funds/{}/workers?limit=100", fund.id), &fund.admin).await.expect(200).body;
     assert_eq!(after["items"], listed["items"], "refused imports changed nothing");
 
+    // Two imports at once, each correcting another field of the same workers: both land.
+    let years = json!({"workers": [{"participant_number": "P-2", "birth_year": 1971}, {"participant_number": "P-3", "birth_year": 1972}]});
+    let levels = json!({"workers": [{"participant_number": "P-2", "education_level": "praktisch"}, {"participant_number": "P-3", "education_level": "praktisch"}]});
+    let (first, second) = tokio::join!(
+        import(&app, &fund, "application/json", serde_json::to_vec(&years).unwrap()),
+        import(&app, &fund, "application/json", serde_json::to_vec(&levels).unwrap())
+    );
+    first.expect(200);
+    second.expect(200);
+    let p2 = app.get(&format!("/v1/funds/{}/workers?participant_number=P-2", fund.id), &fund.admin).await.expect(200).body;
+    assert_eq!((p2["items"][0]["birth_year"].as_i64(), p2["items"][0]["education_level"].as_str()), (Some(1971), Some("praktisch")));
+
     // Edges: 10,000 workers are taken, 10,001 are not; other media types are 415.
     let many: Vec<Value> = (0..10_001).map(|i| json!({"participant_number": format!("N-{i}"), "employer_id": a})).collect();
     let reply = import(&app, &fund, "application/json", serde_json::to_vec(&json!({"workers": many})).unwrap()).await;
@@ -245,6 +261,11 @@ async fn balances_as_of_a_moment(app: TestApp) {
     assert_eq!(account["lots"][0]["remaining"], "750.00");
     let now = app.get(&format!("{budget_path}?as_of={}", app.today()), &fund.admin).await.expect(200).body;
     assert_eq!((now["accounts"][0]["available"].as_str(), now["accounts"][0]["spent"].as_str()), (Some("550.00"), Some("200.00")));
+    // The worker sees the same of its own budget.
+    let own = app.token(Role::Worker, Some(&fund.id), None, Some(&funded.worker));
+    let mine = app.get(&format!("/v1/me/budget?as_of={at}"), &own).await.expect(200).body;
+    assert_eq!((mine["as_of"].as_str(), mine["accounts"][0]["available"].as_str()), (Some(at.as_str()), Some("750.00")));
+    app.get("/v1/me/budget?as_of=gisteren", &own).await.expect_problem(400, "invalid_query");
     let long_ago = app.get(&format!("{budget_path}?as_of=2001-01-01"), &fund.admin).await.expect(200).body;
     assert_eq!(long_ago["accounts"], json!([]), "nothing was recorded yet");
 

@@ -95,6 +95,8 @@ async fn a_batch_pays_approved_claims_through_a_valid_pain_001(app: TestApp) {
 
     // Cancelled: the claims are free again, and the next batch takes them.
     assert_eq!(app.post(&format!("{base}/{id}/cancel"), &f.fund.admin, &json!({})).await.expect(200).body["status"], "cancelled");
+    // Its file is no longer given out: sent by mistake it would pay claims of the next batch twice.
+    app.get(&format!("{base}/{id}/pain.001"), &f.fund.admin).await.expect_problem(409, "invalid_state");
     app.post(&format!("{base}/{id}/confirm"), &f.fund.admin, &json!({"bank_reference": "B-1"})).await.expect_problem(409, "invalid_state");
     let next = app.post(&base, &f.fund.admin, &json!({"execution_date": today})).await.expect(201).body;
     let next_id = next["id"].as_str().unwrap().to_string();

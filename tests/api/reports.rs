@@ -127,6 +127,38 @@ async fn the_board_sees_no_small_cells(app: TestApp) {
     assert!(html.matches("afgeschermd (minder dan 5 werknemers)").count() >= 5, "{html}");
 }
 
+/// A cell of enough workers but only a few spenders is hidden from the board too: its spending
+/// would be those few people's.
+async fn the_board_sees_no_small_spender_counts(app: TestApp) {
+    let fund = app.create_fund("oom").await;
+    let scheme = app.standard_scheme(&fund).await;
+    let mut by_employer = Vec::new();
+    for (kvk, workers) in [("11111111", 6), ("22222222", 6), ("33333333", 7)] {
+        let employer = app.create_employer(&fund, kvk).await;
+        for i in 0..workers {
+            let worker = app.create_worker(&fund, &employer, &format!("{kvk}-{i}")).await;
+            app.grant(&fund, &worker, &scheme, "500.00", this_year()).await.expect(201);
+            if kvk == "11111111" && i < 2 {
+                let f = Funded { fund: fund.clone(), scheme: scheme.clone(), employer: employer.clone(), worker: worker.clone() };
+                app.claim(&fund, &fund.admin, &claim_body(&f, "75.00", &format!("INV-{i}"))).await.expect(201);
+            }
+        }
+        by_employer.push(employer);
+    }
+    let month = this_month(&app);
+    let board = app.token(Role::Board, Some(&fund.id), None, None);
+    let r = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", fund.id), &board).await.expect(200).body;
+    let cells = r["breakdowns"]["employer"].as_array().expect("cells").clone();
+    let cell = |id: &str| cells.iter().find(|c| c["key"] == id).cloned().expect("cell");
+    assert_eq!((cell(&by_employer[0])["suppressed"].clone(), cell(&by_employer[0])["spent_ytd"].clone()), (json!(true), Value::Null), "2 spenders of 6");
+    assert_eq!(cell(&by_employer[1])["suppressed"], true, "the next smallest, so the first is not the total minus the rest");
+    assert_eq!((cell(&by_employer[2])["suppressed"].clone(), cell(&by_employer[2])["workers"].clone()), (json!(false), json!(7)));
+    // The back office sees every figure.
+    let r = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", fund.id), &fund.admin).await.expect(200).body;
+    let first = r["breakdowns"]["employer"].as_array().expect("cells").iter().find(|c| c["key"] == by_employer[0].as_str()).cloned().expect("cell");
+    assert_eq!((first["workers_spent_ytd"].clone(), first["spent_ytd"].clone()), (json!(2), json!("150.00")));
+}
+
 async fn later_activity_does_not_change_an_earlier_month(app: TestApp) {
     let s = small_fund(&app).await;
     let previous = (app.today().with_day(1).expect("day") - chrono::Duration::days(1)).format("%Y-%m").to_string();
@@ -197,6 +229,7 @@ async fn csv_and_html_are_what_spreadsheets_and_printers_want(app: TestApp) {
 on_both_backends!(
     every_figure_matches_the_hand_computed_report,
     the_board_sees_no_small_cells,
+    the_board_sees_no_small_spender_counts,
     later_activity_does_not_change_an_earlier_month,
     csv_and_html_are_what_spreadsheets_and_printers_want
 );
