@@ -104,3 +104,104 @@ pub fn pain_001(batch: &BatchRow, items: &[ItemRow], created: NaiveDateTime) -> 
     xml.push('\n');
     Ok(xml)
 }
+
+/// What a bank's `pain.002` status report says of a payment file: the message it answers, the
+/// status of the whole group, and the status (with the reason code) of single transactions.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The report's own message id.
+    pub message_id: String,
+    /// `OrgnlMsgId`: the `MsgId` of the pain.001 it answers.
+    pub original_message_id: String,
+    /// `GrpSts` (e.g. ACCP, ACSC, PART, RJCT), if given.
+    pub group_status: Option<String>,
+    pub transactions: Vec<TransactionStatus>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TransactionStatus {
+    pub end_to_end_id: String,
+    /// `TxSts`, e.g. ACSC or RJCT.
+    pub status: String,
+    /// `StsRsnInf/Rsn/Cd`, e.g. AC01 (wrong account number).
+    pub reason: Option<String>,
+}
+
+/// Reads a `pain.002` (any `pain.002.001.*` version: elements are matched by their local names
+/// on their path). Structure errors are returned as text a person can act on.
+pub fn parse_pain_002(xml: &str) -> Result<StatusReport, String> {
+    use quick_xml::events::Event as XmlEvent;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
+    let mut path: Vec<String> = Vec::new();
+    let mut report = StatusReport::default();
+    let mut current: Option<TransactionStatus> = None;
+    let mut root_seen = false;
+    loop {
+        match reader.read_event().map_err(|e| format!("not well-formed XML: {e}"))? {
+            XmlEvent::Start(e) => {
+                let name = e.local_name().as_ref().to_string();
+                if path.is_empty() {
+                    root_seen = name == "Document";
+                }
+                if name == "TxInfAndSts" {
+                    current = Some(TransactionStatus::default());
+                }
+                path.push(name);
+            }
+            XmlEvent::End(_) => {
+                if path.pop().as_deref() == Some("TxInfAndSts") {
+                    let tx = current.take().unwrap_or_default();
+                    if tx.end_to_end_id.is_empty() || tx.status.is_empty() {
+                        return Err("a TxInfAndSts lacks its OrgnlEndToEndId or TxSts".into());
+                    }
+                    report.transactions.push(tx);
+                }
+            }
+            XmlEvent::Text(t) => {
+                let text = t.xml10_content().trim().to_string();
+                let tail: Vec<&str> = path.iter().rev().take(3).map(String::as_str).collect();
+                match (tail.as_slice(), current.as_mut()) {
+                    (["MsgId", "GrpHdr", ..], _) => report.message_id = text,
+                    (["OrgnlMsgId", "OrgnlGrpInfAndSts", ..], _) => report.original_message_id = text,
+                    (["GrpSts", "OrgnlGrpInfAndSts", ..], _) => report.group_status = Some(text),
+                    (["OrgnlEndToEndId", ..], Some(tx)) => tx.end_to_end_id = text,
+                    (["TxSts", ..], Some(tx)) => tx.status = text,
+                    (["Cd", "Rsn", "StsRsnInf"], Some(tx)) => tx.reason = Some(text),
+                    _ => {}
+                }
+            }
+            XmlEvent::Eof => break,
+            _ => {}
+        }
+    }
+    let namespace_ok = xml.contains("urn:iso:std:iso:20022:tech:xsd:pain.002.001.");
+    if !root_seen || !namespace_ok {
+        return Err("not an ISO 20022 pain.002 document (Document in a pain.002.001.* namespace)".into());
+    }
+    if report.original_message_id.is_empty() {
+        return Err("OrgnlGrpInfAndSts/OrgnlMsgId is missing".into());
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_report_is_read_by_its_paths() {
+        let xml = r#"<?xml version="1.0"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.12"><CstmrPmtStsRpt>
+<GrpHdr><MsgId>BANK-1</MsgId><CreDtTm>2026-12-01T08:00:00</CreDtTm></GrpHdr>
+<OrgnlGrpInfAndSts><OrgnlMsgId>abc</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId><GrpSts>PART</GrpSts></OrgnlGrpInfAndSts>
+<OrgnlPmtInfAndSts><OrgnlPmtInfId>abc</OrgnlPmtInfId>
+<TxInfAndSts><OrgnlEndToEndId>e2e1</OrgnlEndToEndId><TxSts>RJCT</TxSts><StsRsnInf><Rsn><Cd>AC01</Cd></Rsn></StsRsnInf></TxInfAndSts>
+</OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>"#;
+        let report = parse_pain_002(xml).expect("parses");
+        assert_eq!((report.message_id.as_str(), report.original_message_id.as_str(), report.group_status.as_deref()), ("BANK-1", "abc", Some("PART")));
+        assert_eq!(report.transactions, vec![TransactionStatus { end_to_end_id: "e2e1".into(), status: "RJCT".into(), reason: Some("AC01".into()) }]);
+        assert!(parse_pain_002("<Document><x/></Document>").is_err());
+        assert!(parse_pain_002("<Document").is_err());
+    }
+}

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::conn::DbConn;
 use super::rows::FundRow;
-use super::schema::{claims, employers, funds, payment_batch_items, payment_batches, providers, scheme_versions};
+use super::schema::{claims, employers, funds, payment_batch_items, payment_batches, payment_returns, providers, scheme_versions};
 use crate::domain::payments::BatchStatus;
 use crate::domain::status::ClaimStatus;
 use crate::domain::providers::{Payee, ProviderStatus};
@@ -181,4 +181,35 @@ pub fn open_batch_of_claim(conn: &mut DbConn, claim: ClaimId) -> QueryResult<Opt
         .select(payment_batches::id)
         .first(conn)
         .optional()
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
+#[diesel(table_name = payment_returns)]
+pub struct ReturnRow {
+    pub batch_id: BatchId,
+    pub claim_id: ClaimId,
+    pub fund_id: FundId,
+    pub reason_code: Option<String>,
+    pub report_id: String,
+    pub recorded_at: NaiveDateTime,
+}
+
+/// Records a transfer the bank refused and releases its claim from the batch.
+pub fn return_item(conn: &mut DbConn, row: &ReturnRow) -> QueryResult<()> {
+    diesel::insert_into(payment_returns::table).values(row).execute(conn)?;
+    diesel::update(
+        payment_batch_items::table
+            .filter(payment_batch_items::batch_id.eq(row.batch_id))
+            .filter(payment_batch_items::claim_id.eq(row.claim_id))
+            .filter(payment_batch_items::active.eq(true)),
+    )
+    .set(payment_batch_items::active.eq(false))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The transfers of a batch the bank refused.
+pub fn returns_of(conn: &mut DbConn, batch: BatchId) -> QueryResult<Vec<ReturnRow>> {
+    payment_returns::table.filter(payment_returns::batch_id.eq(batch)).select(ReturnRow::as_select()).load(conn)
 }

@@ -46,6 +46,7 @@ pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
     // cancelled batch releases its items.
     ("payment_batches", "INSERT, UPDATE (status, bank_reference, closed_at, closed_by)"),
     ("payment_batch_items", "INSERT, UPDATE (active)"),
+    ("payment_returns", "INSERT"),
     // The change feed: events are appended, then given their position once (a trigger refuses
     // anything else); subscriptions move their cursor and lease; attempts are logged.
     ("events", "INSERT, UPDATE (position)"),

@@ -331,8 +331,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_returns (batch_id, claim_id) {
+        batch_id -> Text,
+        claim_id -> Text,
+        fund_id -> Text,
+        reason_code -> Nullable<Text>,
+        report_id -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     claim_payments,
+    payment_returns,
     objections,
     providers,
     provider_suspensions,

@@ -35,6 +35,7 @@ impl From<BatchError> for ApiError {
             }
             BatchError::NotFound => ApiError::not_found("payment batch"),
             BatchError::NotOpen(_) => ApiError::conflict("invalid_state", e.to_string()),
+            BatchError::ReportMismatch(_) => ApiError::unprocessable("status_report_invalid", e.to_string()),
             BatchError::Claim(e) => e.into(),
             BatchError::Ledger(e) => e.into(),
         }
@@ -62,6 +63,10 @@ pub struct ItemView {
     pub creditor_iban: String,
     pub end_to_end_id: String,
     pub remittance: String,
+    /// True when the bank refused this transfer (its status report): the claim is unpaid again.
+    pub returned: bool,
+    /// The bank's reason code for a refused transfer, e.g. AC01.
+    pub return_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -118,15 +123,21 @@ pub async fn get_batch(caller: super::auth::Caller, pool: web::Data<Pool>, path:
     let id = BatchId(path.id);
     let view = run(&pool, move |conn| {
         let batch = store::find_batch(conn, fund, id)?.ok_or_else(|| ApiError::not_found("payment batch"))?;
+        let returns = store::returns_of(conn, id)?;
         let items = store::items_of(conn, id)?
             .into_iter()
-            .map(|i| ItemView {
-                claim_id: i.claim_id,
-                amount: format_cents(i.amount_cents),
-                creditor_name: i.creditor_name,
-                creditor_iban: i.creditor_iban,
-                end_to_end_id: i.end_to_end_id,
-                remittance: i.remittance,
+            .map(|i| {
+                let returned = returns.iter().find(|r| r.claim_id == i.claim_id);
+                ItemView {
+                    claim_id: i.claim_id,
+                    amount: format_cents(i.amount_cents),
+                    creditor_name: i.creditor_name,
+                    creditor_iban: i.creditor_iban,
+                    end_to_end_id: i.end_to_end_id,
+                    remittance: i.remittance,
+                    returned: returned.is_some(),
+                    return_reason: returned.and_then(|r| r.reason_code.clone()),
+                }
             })
             .collect();
         Ok(BatchWithItems { batch: BatchView::from(&batch), items })
@@ -196,4 +207,53 @@ pub async fn cancel_batch(post: MoneyAction, pool: web::Data<Pool>, path: web::P
         })
         .await?;
     Ok(answer.into_response())
+}
+
+#[derive(Debug, Serialize)]
+struct StatusReportView {
+    #[serde(flatten)]
+    batch: BatchView,
+    /// Transfers the bank accepted (their claims are paid) and refused (their claims are
+    /// approved and unpaid again).
+    paid: usize,
+    returned: usize,
+}
+
+/// The bank's `pain.002` reply to the batch's file (`Content-Type: application/xml`).
+pub async fn status_report(
+    caller: super::auth::Caller,
+    pool: web::Data<Pool>,
+    path: web::Path<FundItemPath>,
+    request: actix_web::HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let fund = FundId(path.fund);
+    caller.admit(fund, &[Role::FundAdmin])?;
+    let is_xml = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<actix_web::mime::Mime>().ok())
+        .is_some_and(|m| m.subtype() == actix_web::mime::XML && matches!(m.type_().as_str(), "application" | "text"));
+    if !is_xml {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the bank's pain.002 file as it is, with Content-Type: application/xml",
+        ));
+    }
+    let bytes = super::json_body::read_body(&request, payload).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| ApiError::unprocessable("status_report_invalid", "the file is not UTF-8 XML"))?;
+    let report = crate::sepa::parse_pain_002(text).map_err(|e| ApiError::unprocessable("status_report_invalid", e))?;
+    let id = BatchId(path.id);
+    let view = run(&pool, move |conn| {
+        crate::ledger::write_tx(conn, |conn| {
+            let (batch, paid) = batches::status_report(conn, fund, id, &report, &caller.sub)?;
+            let returned = usize::try_from(batch.transaction_count).unwrap_or(0).saturating_sub(paid);
+            Ok::<_, ApiError>(StatusReportView { batch: BatchView::from(&batch), paid, returned })
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/funds/{fund}/payment-batches/{id}/pain.001", [get(payments::get_pain_001)]))
                 .service(resource("/funds/{fund}/payment-batches/{id}/confirm", [post(payments::confirm_batch)]))
                 .service(resource("/funds/{fund}/payment-batches/{id}/cancel", [post(payments::cancel_batch)]))
+                .service(resource("/funds/{fund}/payment-batches/{id}/status-report", [post(payments::status_report)]))
                 .service(resource("/funds/{fund}/schemes", [post(schemes::create_scheme), get(schemes::list_schemes)]))
                 .service(resource("/funds/{fund}/schemes/{id}", [get(schemes::get_scheme)]))
                 .service(resource("/funds/{fund}/schemes/{id}/versions", [post(schemes::create_scheme_version)]))

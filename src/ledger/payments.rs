@@ -32,6 +32,8 @@ pub enum BatchError {
     NotFound,
     #[error("the batch is {0}: only an open batch is confirmed or cancelled")]
     NotOpen(BatchStatus),
+    #[error("the status report does not fit this batch: {0}")]
+    ReportMismatch(String),
     #[error(transparent)]
     Claim(#[from] ClaimError),
     #[error(transparent)]
@@ -149,4 +151,65 @@ pub fn cancel(conn: &mut DbConn, fund: FundId, batch: BatchId, actor: &str) -> R
     }
     store::release_items(conn, batch)?;
     Ok(BatchRow { status: BatchStatus::Cancelled, closed_at: Some(now), closed_by: Some(actor.to_string()), ..row })
+}
+
+/// Statuses of ISO 20022's ExternalPaymentTransactionStatus1Code that mean the bank took a
+/// transfer, and the one that means it refused it.
+const ACCEPTED: &[&str] = &["ACCP", "ACSC", "ACSP", "ACTC", "ACWC", "ACCC", "ACFC", "ACWP"];
+const REJECTED: &str = "RJCT";
+
+/// The bank's `pain.002` reply to the batch's file: refused transfers go back to approved,
+/// unpaid claims (released from the batch, with the bank's reason code); accepted ones are paid,
+/// as on confirm. The batch is then confirmed, or cancelled when the bank refused every transfer.
+/// Transfers the report does not name follow the group status (all of them, for a report that
+/// only lists refusals under `PART`).
+pub fn status_report(conn: &mut DbConn, fund: FundId, batch: BatchId, report: &crate::sepa::StatusReport, actor: &str) -> Result<(BatchRow, usize), BatchError> {
+    let row = store::find_batch(conn, fund, batch)?.ok_or(BatchError::NotFound)?;
+    if report.original_message_id != batch.0.simple().to_string() {
+        return Err(BatchError::ReportMismatch(format!("it answers message {:?}, this batch's file is {}", report.original_message_id, batch.0.simple())));
+    }
+    let items = store::items_of(conn, batch)?;
+    for tx in &report.transactions {
+        if !items.iter().any(|i| i.end_to_end_id == tx.end_to_end_id) {
+            return Err(BatchError::ReportMismatch(format!("transaction {:?} is not in this batch", tx.end_to_end_id)));
+        }
+    }
+    let default = match report.group_status.as_deref() {
+        Some(status) if ACCEPTED.contains(&status) || status == "PART" => Some(true),
+        Some(REJECTED) => Some(false),
+        _ => None,
+    };
+    let mut decided = Vec::with_capacity(items.len());
+    for item in &items {
+        let named = report.transactions.iter().find(|t| t.end_to_end_id == item.end_to_end_id);
+        let accepted = match named.map(|t| t.status.as_str()) {
+            Some(status) if ACCEPTED.contains(&status) => true,
+            Some(REJECTED) => false,
+            Some(other) => return Err(BatchError::ReportMismatch(format!("transaction {} is {other}: send the bank's final report", item.end_to_end_id))),
+            None => default.ok_or_else(|| BatchError::ReportMismatch(format!("it says nothing final of transaction {}", item.end_to_end_id)))?,
+        };
+        decided.push((item, accepted, named.and_then(|t| t.reason.clone())));
+    }
+    let paid = decided.iter().filter(|(_, accepted, _)| *accepted).count();
+    let status = if paid > 0 { BatchStatus::Confirmed } else { BatchStatus::Cancelled };
+    let reference = if report.message_id.is_empty() { "pain.002".to_string() } else { report.message_id.clone() };
+    let now = now_utc();
+    if !store::close_batch(conn, batch, status, Some(&reference), actor, now)? {
+        let current = store::find_batch(conn, fund, batch)?.map_or(row.status, |b| b.status);
+        return Err(BatchError::NotOpen(current));
+    }
+    for (item, accepted, reason) in decided {
+        if accepted {
+            claims::pay(conn, fund, item.claim_id, &format!("{reference}/{}", item.end_to_end_id), actor)?;
+        } else {
+            let returned = store::ReturnRow { batch_id: batch, claim_id: item.claim_id, fund_id: fund, reason_code: reason, report_id: reference.clone(), recorded_at: now };
+            store::return_item(conn, &returned)?;
+        }
+    }
+    let closed = BatchRow { status, bank_reference: Some(reference), closed_at: Some(now), closed_by: Some(actor.to_string()), ..row };
+    if status == BatchStatus::Confirmed {
+        let view = crate::views::BatchView::from(&closed);
+        emit(conn, Event { fund, kind: EventType::PaymentBatchConfirmed, worker: None, employer: None, data: &view })?;
+    }
+    Ok((closed, paid))
 }

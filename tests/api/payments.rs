@@ -175,8 +175,72 @@ async fn racing_confirms_pay_each_claim_once(app: TestApp) {
     assert_eq!(app.verify(&f.fund).await["ok"], true);
 }
 
+/// A bank's pain.002 reply: `PART`, with one transfer refused for a wrong account (AC01).
+fn pain_002(original: &str, refused: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.12">
+  <CstmrPmtStsRpt>
+    <GrpHdr><MsgId>ABN-STS-0001</MsgId><CreDtTm>2026-12-01T07:30:00</CreDtTm></GrpHdr>
+    <OrgnlGrpInfAndSts><OrgnlMsgId>{original}</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId><GrpSts>PART</GrpSts></OrgnlGrpInfAndSts>
+    <OrgnlPmtInfAndSts>
+      <OrgnlPmtInfId>{original}</OrgnlPmtInfId>
+      <TxInfAndSts>
+        <OrgnlEndToEndId>{refused}</OrgnlEndToEndId>
+        <TxSts>RJCT</TxSts>
+        <StsRsnInf><Rsn><Cd>AC01</Cd></Rsn></StsRsnInf>
+      </TxInfAndSts>
+    </OrgnlPmtInfAndSts>
+  </CstmrPmtStsRpt>
+</Document>
+"#
+    )
+}
+
+async fn a_status_report_pays_accepted_and_returns_refused_transfers(app: TestApp) {
+    let (f, paid, _) = payable(&app).await;
+    let base = format!("/v1/funds/{}/payment-batches", f.fund.id);
+    let id = app.post(&base, &f.fund.admin, &json!({"execution_date": today_text(&app)})).await.expect(201).id();
+    let message_id = id.replace('-', "");
+    let refused_e2e = paid[1].replace('-', "");
+    let report = pain_002(&message_id, &refused_e2e);
+    // The reply as a bank sends it is valid against ISO 20022's schema.
+    let path = std::env::temp_dir().join(format!("pain002-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&path, &report).unwrap();
+    let xsd = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/iso20022/pain.002.001.12.xsd");
+    if let Ok(out) = std::process::Command::new("xmllint").args(["--noout", "--schema", xsd]).arg(&path).output() {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    std::fs::remove_file(&path).ok();
+
+    let url = format!("{base}/{id}/status-report");
+    app.post_raw(&url, &f.fund.admin, "application/json", b"{}".to_vec()).await.expect_problem(415, "unsupported_media_type");
+    app.post_raw(&url, &f.fund.admin, "application/xml", b"<Document".to_vec()).await.expect_problem(422, "status_report_invalid");
+    app.post_raw(&url, &f.fund.admin, "application/xml", pain_002("someothermessage", &refused_e2e).into_bytes()).await.expect_problem(422, "status_report_invalid");
+    app.post_raw(&url, &f.fund.admin, "application/xml", pain_002(&message_id, "notinthisbatch").into_bytes()).await.expect_problem(422, "status_report_invalid");
+    let employer = app.token(Role::Employer, Some(&f.fund.id), Some(&f.employer), None);
+    app.post_raw(&url, &employer, "application/xml", report.clone().into_bytes()).await.expect_problem(403, "forbidden");
+
+    let answer = app.post_raw(&url, &f.fund.admin, "application/xml", report.clone().into_bytes()).await.expect(200).body;
+    assert_eq!((answer["status"].as_str(), answer["paid"].as_i64(), answer["returned"].as_i64()), (Some("confirmed"), Some(1), Some(1)));
+    app.post_raw(&url, &f.fund.admin, "application/xml", report.into_bytes()).await.expect_problem(409, "invalid_state");
+    let claims = format!("/v1/funds/{}/claims", f.fund.id);
+    let first = app.get(&format!("{claims}/{}", paid[0]), &f.fund.admin).await.expect(200).body;
+    assert_eq!((first["status"].as_str(), first["payment_reference"].as_str()), (Some("paid"), Some(format!("ABN-STS-0001/{}", paid[0].replace('-', ""))).as_deref()));
+    let second = app.get(&format!("{claims}/{}", paid[1]), &f.fund.admin).await.expect(200).body;
+    assert_eq!(second["status"], "approved", "refused by the bank: approved and unpaid again");
+    let items = app.get(&format!("{base}/{id}"), &f.fund.admin).await.expect(200).body;
+    let refused = items["items"].as_array().unwrap().iter().find(|i| i["claim_id"] == paid[1].as_str()).cloned().unwrap();
+    assert_eq!((refused["returned"].as_bool(), refused["return_reason"].as_str()), (Some(true), Some("AC01")));
+    // The next batch takes the refused claim again (after the employer's IBAN is corrected).
+    let next = app.post(&base, &f.fund.admin, &json!({"execution_date": today_text(&app)})).await.expect(201).body;
+    assert_eq!(next["transaction_count"], 1);
+    assert_eq!(app.verify(&f.fund).await["ok"], true);
+}
+
 on_both_backends!(
     a_batch_pays_approved_claims_through_a_valid_pain_001,
+    a_status_report_pays_accepted_and_returns_refused_transfers,
     batches_need_settings_a_date_and_the_back_office,
     racing_confirms_pay_each_claim_once
 );
