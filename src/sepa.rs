@@ -149,14 +149,13 @@ pub fn parse_pain_002(xml: &str) -> Result<StatusReport, String> {
                 }
                 path.push(name);
             }
-            XmlEvent::End(_) => {
-                if path.pop().as_deref() == Some("TxInfAndSts") {
-                    let tx = current.take().unwrap_or_default();
-                    if tx.end_to_end_id.is_empty() || tx.status.is_empty() {
-                        return Err("a TxInfAndSts lacks its OrgnlEndToEndId or TxSts".into());
-                    }
-                    report.transactions.push(tx);
+            // Every end pops the path (in the guard); the end of a transaction also files it.
+            XmlEvent::End(_) if path.pop().as_deref() == Some("TxInfAndSts") => {
+                let tx = current.take().unwrap_or_default();
+                if tx.end_to_end_id.is_empty() || tx.status.is_empty() {
+                    return Err("a TxInfAndSts lacks its OrgnlEndToEndId or TxSts".into());
                 }
+                report.transactions.push(tx);
             }
             XmlEvent::Text(t) => {
                 let text = t.xml10_content().trim().to_string();
