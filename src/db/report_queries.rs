@@ -410,3 +410,38 @@ pub fn accounts_at(conn: &mut DbConn, fund_id: FundId, at: NaiveDateTime) -> Que
     );
     diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(at).load(conn)
 }
+
+/// Where the fund's payments and objections stood at a month's end.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PaymentFacts {
+    #[diesel(sql_type = BigInt)]
+    pub approved_unpaid_claims: i64,
+    #[diesel(sql_type = BigInt)]
+    pub approved_unpaid_cents: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paid_month_claims: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paid_month_cents: i64,
+    #[diesel(sql_type = BigInt)]
+    pub objections_open: i64,
+}
+
+/// Claims approved but not paid (nor reversed) at `end`, claims paid in [month_start, end), and
+/// objections open at `end`: from the recorded times, so a past month's figures stay as they were.
+pub fn payment_facts(conn: &mut DbConn, fund_id: FundId, month_start: NaiveDateTime, end: NaiveDateTime) -> QueryResult<PaymentFacts> {
+    let text = sql(
+        conn,
+        "SELECT
+           CAST(COALESCE(SUM(CASE WHEN ts.recorded_at < $3 AND (c.paid_at IS NULL OR c.paid_at >= $3)
+                                   AND (c.reversed_at IS NULL OR c.reversed_at >= $3) THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved_unpaid_claims,
+           CAST(COALESCE(SUM(CASE WHEN ts.recorded_at < $3 AND (c.paid_at IS NULL OR c.paid_at >= $3)
+                                   AND (c.reversed_at IS NULL OR c.reversed_at >= $3) THEN c.approved_cents ELSE 0 END), 0) AS BIGINT) AS approved_unpaid_cents,
+           CAST(COALESCE(SUM(CASE WHEN c.paid_at >= $2 AND c.paid_at < $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS paid_month_claims,
+           CAST(COALESCE(SUM(CASE WHEN c.paid_at >= $2 AND c.paid_at < $3 THEN c.approved_cents ELSE 0 END), 0) AS BIGINT) AS paid_month_cents,
+           (SELECT CAST(COUNT(*) AS BIGINT) FROM objections o
+             WHERE o.fund_id = $1 AND o.filed_at < $3 AND (o.decided_at IS NULL OR o.decided_at >= $3)) AS objections_open
+         FROM claims c JOIN ledger_transactions ts ON ts.id = c.spend_tx_id
+         WHERE c.fund_id = $1",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(month_start).bind::<Timestamp, _>(end).get_result(conn)
+}

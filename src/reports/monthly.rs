@@ -156,6 +156,19 @@ pub struct Signals {
     pub top10_provider_share_pct: Option<String>,
 }
 
+/// Money on its way out, and objections waiting, at the month's end.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Payments {
+    /// Approved claims not yet paid (nor reversed) at the month's end.
+    pub approved_unpaid_claims: i64,
+    pub approved_unpaid: String,
+    /// Claims paid during the month.
+    pub paid_month_claims: i64,
+    pub paid_month: String,
+    /// Objections filed and not yet decided at the month's end.
+    pub objections_open: i64,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Backdated {
     pub transactions: i64,
@@ -184,6 +197,7 @@ pub struct MonthlyReport {
     pub breakdowns: Breakdowns,
     pub trend: Vec<TrendPoint>,
     pub signals: Signals,
+    pub payments: Payments,
     pub backdated: Backdated,
     pub digest: Digest,
 }
@@ -347,7 +361,8 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let trend = trend(conn, fund_id, month, &owners)?;
     lap("trend");
     let signals = signals(conn, fund_id, month, &windows)?;
-    lap("signals");
+    let payment_facts = query::payment_facts(conn, fund_id, windows.month_start, windows.end)?;
+    lap("signals, payments");
     let backdated = query::backdated(conn, fund_id, &windows)?;
     let (digest, accounts) = fund_digest_at(conn, fund_id, windows.end - chrono::Duration::microseconds(1))?;
     lap("digest");
@@ -373,6 +388,13 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         breakdowns,
         trend,
         signals,
+        payments: Payments {
+            approved_unpaid_claims: payment_facts.approved_unpaid_claims,
+            approved_unpaid: format_cents(payment_facts.approved_unpaid_cents),
+            paid_month_claims: payment_facts.paid_month_claims,
+            paid_month: format_cents(payment_facts.paid_month_cents),
+            objections_open: payment_facts.objections_open,
+        },
         backdated: Backdated {
             transactions: backdated,
             note: format!(

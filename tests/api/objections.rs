@@ -102,6 +102,10 @@ async fn only_rejections_and_partial_approvals_within_six_weeks(app: TestApp) {
     app.post(&format!("/v1/funds/{}/claims/{rejected}/objections", f.fund.id), &f.fund.admin, &json!({"reason": ""})).await.expect_problem(422, "invalid_field");
     let open = app.get(&format!("/v1/funds/{}/objections?status=open", f.fund.id), &f.fund.admin).await.expect(200).body;
     assert_eq!(open["items"].as_array().map(Vec::len), Some(2));
+    // The month's report counts them, and the approved claims not yet paid.
+    let month = app.today().format("%Y-%m").to_string();
+    let report = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", f.fund.id), &f.fund.admin).await.expect(200).body;
+    assert_eq!((report["payments"]["objections_open"].as_i64(), report["payments"]["approved_unpaid"].as_str()), (Some(2), Some("150.00")));
     app.get(&format!("/v1/funds/{}/objections?status=pending", f.fund.id), &f.fund.admin).await.expect_problem(400, "invalid_query");
 }
 

@@ -113,6 +113,13 @@ async fn a_batch_pays_approved_claims_through_a_valid_pain_001(app: TestApp) {
         assert!(view["payment_reference"].as_str().unwrap().starts_with("ABN-2026-11-30/"), "{view}");
     }
     app.post(&format!("{base}/{next_id}/confirm"), &f.fund.admin, &json!({"bank_reference": "again"})).await.expect_problem(409, "invalid_state");
+    let month = app.today().format("%Y-%m").to_string();
+    let report = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", f.fund.id), &f.fund.admin).await.expect(200).body;
+    assert_eq!(
+        (report["payments"]["paid_month_claims"].as_i64(), report["payments"]["paid_month"].as_str(), report["payments"]["approved_unpaid"].as_str()),
+        (Some(2), Some("200.75"), Some("10.00")),
+        "the skipped claim is still approved and unpaid"
+    );
     app.post(&format!("{base}/{next_id}/cancel"), &f.fund.admin, &json!({})).await.expect_problem(409, "invalid_state");
     // A paid claim may still be reversed (a refund); it is in no open batch.
     app.post(&format!("{claims}/{}/reverse", paid[1]), &f.fund.admin, &json!({"reason": "cursus geannuleerd"})).await.expect(200);

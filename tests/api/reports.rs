@@ -98,6 +98,11 @@ async fn every_figure_matches_the_hand_computed_report(app: TestApp) {
     assert!(trend[..11].iter().all(|p| p["granted"] == "0.00"));
     assert_eq!(r["signals"]["lapsing_next_3_months"]["workers"], 0);
     assert_eq!(r["signals"]["providers"], 1, "Aanbieder B's only claim was reversed");
+    assert_eq!(
+        r["payments"],
+        json!({"approved_unpaid_claims": 2, "approved_unpaid": "400.00", "paid_month_claims": 0, "paid_month": "0.00", "objections_open": 0}),
+        "300 and 100 approved and unpaid; the reversed claim is neither"
+    );
     assert_eq!(r["signals"]["top10_provider_share_pct"], "100.0");
     assert_eq!(r["backdated"]["transactions"], 0);
     let digest = app.get(&format!("/v1/funds/{}/ledger/digest", s.fund.id), &s.fund.admin).await.expect(200).body;
