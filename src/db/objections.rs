@@ -28,13 +28,9 @@ pub struct ObjectionRow {
     pub motivation: Option<String>,
 }
 
-/// Inside a savepoint: `false` (nothing written) when the claim has an open objection already.
-pub fn insert(conn: &mut DbConn, row: &ObjectionRow) -> QueryResult<bool> {
-    match conn.transaction(|conn| diesel::insert_into(objections::table).values(row).execute(conn)) {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
+/// Inside a savepoint: `Duplicate` (nothing written) when the claim has an open objection already.
+pub fn insert(conn: &mut DbConn, row: &ObjectionRow) -> QueryResult<super::queries::Inserted> {
+    super::queries::inserted(conn.transaction(|conn| diesel::insert_into(objections::table).values(row).execute(conn)))
 }
 
 pub fn find(conn: &mut DbConn, fund: FundId, id: ObjectionId) -> QueryResult<Option<ObjectionRow>> {

@@ -46,11 +46,7 @@ pub struct SuspensionRow {
 
 /// Inside a savepoint, so that a duplicate KvK number leaves the caller's transaction usable.
 pub fn insert_provider(conn: &mut DbConn, row: &ProviderRow) -> QueryResult<super::queries::Inserted> {
-    match conn.transaction(|conn| diesel::insert_into(providers::table).values(row).execute(conn)) {
-        Ok(_) => Ok(super::queries::Inserted::Done),
-        Err(e) if super::is_unique_violation(&e) => Ok(super::queries::Inserted::Duplicate),
-        Err(e) => Err(e),
-    }
+    super::queries::inserted(conn.transaction(|conn| diesel::insert_into(providers::table).values(row).execute(conn)))
 }
 
 pub fn find_provider(conn: &mut DbConn, fund: FundId, id: ProviderId) -> QueryResult<Option<ProviderRow>> {

@@ -18,7 +18,9 @@ pub enum Inserted {
     Duplicate,
 }
 
-fn inserted(result: QueryResult<usize>) -> QueryResult<Inserted> {
+/// What an insert did, telling a unique-key collision from a failure. Run the insert inside a
+/// savepoint (`conn.transaction`) when the caller's transaction must stay usable after one.
+pub fn inserted(result: QueryResult<usize>) -> QueryResult<Inserted> {
     match result {
         Ok(_) => Ok(Inserted::Done),
         Err(e) if is_unique_violation(&e) => Ok(Inserted::Duplicate),

@@ -77,7 +77,7 @@ pub fn file(conn: &mut DbConn, fund: FundId, claim_id: ClaimId, role: &str, acto
         decided_by: None,
         motivation: None,
     };
-    if !store::insert(conn, &row)? {
+    if store::insert(conn, &row)? == crate::db::queries::Inserted::Duplicate {
         return Err(ObjectionError::AlreadyOpen);
     }
     event(conn, EventType::ObjectionFiled, &row)?;
