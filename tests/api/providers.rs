@@ -132,7 +132,8 @@ async fn batches_pay_providers_and_hold_suspended_ones(app: TestApp) {
     let id = batch["id"].as_str().unwrap();
     let items = app.get(&format!("{base}/{id}"), &f.fund.admin).await.expect(200).body;
     assert_eq!(items["items"], json!([{"claim_id": to_paid, "amount": "100.00", "creditor_name": "Techniek Opleidingen BV",
-        "creditor_iban": "DE89370400440532013000", "end_to_end_id": to_paid.replace('-', ""), "remittance": "Factuur INV-1 PTT"}]));
+        "creditor_iban": "DE89370400440532013000", "end_to_end_id": to_paid.replace('-', ""), "remittance": "Factuur INV-1 PTT",
+        "returned": false, "return_reason": null}]));
     crate::payments::assert_valid_pain_001(&app.client.get(format!("{}{base}/{id}/pain.001", app.address)).bearer_auth(&f.fund.admin).send().await.unwrap().text().await.unwrap());
     app.post(&format!("{base}/{id}/confirm"), &f.fund.admin, &json!({"bank_reference": "B-1"})).await.expect(200);
 
