@@ -306,7 +306,11 @@ impl AuthConfig {
 
     /// The claims of a valid token, or why it is not valid.
     pub fn verify(&self, token: &str) -> Result<TokenClaims, TokenError> {
-        let header = decode_header(token).map_err(|e| TokenError(describe(&e)))?;
+        // A header that does not parse names no algorithm this server knows (`none`, say).
+        let header = decode_header(token).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::Json(_) => TokenError("its header is not valid or names an algorithm this server does not accept"),
+            _ => TokenError(describe(&e)),
+        })?;
         let (key, algorithm) = match &self.keys {
             Keys::Single(key, algorithm) => (key.clone(), *algorithm),
             Keys::Jwks(file) => file.key(header.kid.as_deref())?,

@@ -90,9 +90,10 @@ pub fn render(report: &MonthlyReport, fund_name: &str) -> String {
     );
     let _ = write!(
         h,
-        "<h1>Maandrapportage persoonlijk opleidingsbudget</h1><p class=\"sub\">{} · {} · alle bedragen in euro</p>",
+        "<h1>Maandrapportage persoonlijk opleidingsbudget</h1><p class=\"sub\">{} · {} · alle bedragen in euro{}</p>",
         escape(fund_name),
-        month_nl(&report.month)
+        month_nl(&report.month),
+        if report.provisional { " · <b>voorlopig</b>: de maand is nog niet om" } else { "" }
     );
     key_figures(&mut h, report);
     guidance(&mut h, report);

@@ -189,6 +189,8 @@ pub struct MonthlyReport {
     pub period_start: String,
     pub period_end: String,
     pub small_cells_suppressed: bool,
+    /// True while the month has not ended: its figures still move.
+    pub provisional: bool,
     pub flows: Flows,
     pub positions: Positions,
     pub utilisation: Utilisation,
@@ -374,6 +376,7 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         period_start: rfc3339(windows.month_start),
         period_end: rfc3339(windows.end),
         small_cells_suppressed: audience == Audience::Board,
+        provisional: windows.end > crate::domain::time::now_utc(),
         flows,
         positions,
         utilisation,

@@ -46,6 +46,8 @@ async fn every_bad_token_is_401(app: TestApp) {
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let body = URL_SAFE_NO_PAD.encode(valid.to_string());
     assert_refused(&app, &format!("{header}.{body}.")).await;
+    let reply = app.get("/v1/funds", &format!("{header}.{body}.")).await;
+    assert!(reply.body["detail"].as_str().unwrap_or_default().contains("algorithm"), "says why: {}", reply.body);
 
     assert_refused(&app, "not-a-token").await;
     let response = app.client.get(format!("{}/v1/funds", app.address)).header("Authorization", "Basic dXNlcjpwdw==").send().await.expect("sent");

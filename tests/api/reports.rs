@@ -65,6 +65,7 @@ async fn every_figure_matches_the_hand_computed_report(app: TestApp) {
     let month = this_month(&app);
     let r = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", s.fund.id), &s.fund.admin).await.expect(200).body;
     assert_eq!(r["month"], month.as_str());
+    assert_eq!(r["provisional"], true, "this month has not ended");
     assert_eq!(r["flows"], json!({"granted": "2500.00", "spent": "600.00", "reversed": "200.00", "expired": "0.00"}));
     assert_eq!(r["positions"], json!({"available": "2000.00", "reserved": "100.00"}));
     assert_eq!(r["utilisation"], json!({"granted_ytd": "2500.00", "spent_ytd": "400.00", "utilisation_ytd_pct": "16.0"}));
@@ -175,6 +176,7 @@ async fn later_activity_does_not_change_an_earlier_month(app: TestApp) {
     app.grant(&s.fund, &worker, &scheme, "50.00", this_year()).await.expect(201);
     let after = app.get(&path, &s.fund.admin).await.expect(200).body;
     assert_eq!(before, after);
+    assert_eq!(after["provisional"], false, "last month has ended");
     assert_eq!(after["workers"]["eligible"], 0, "workers registered this month are not in last month's report");
     let month = this_month(&app);
     let now = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", s.fund.id), &s.fund.admin).await.expect(200).body;
