@@ -140,7 +140,7 @@ pub fn submit(
     insert_claim(conn, &row)?;
     claim_event(conn, &row)?;
     #[cfg(feature = "test-hooks")]
-    crate::test_hooks::after_claim_written(&row.course)?;
+    crate::test_hooks::after_written(&row.course)?;
     Ok(row)
 }
 

@@ -58,7 +58,7 @@ pub fn make_batch(conn: &mut DbConn, fund: FundId, execution_date: NaiveDate, to
     if execution_date < today {
         return Err(FieldError::new("execution_date", format!("must be today ({today}) or later; the bank moves it to a business day")).into());
     }
-    let fund_row = rows::find_fund(conn, fund)?.ok_or(BatchError::SettingsMissing("record"))?;
+    let fund_row = rows::find_fund(conn, fund)?.ok_or_else(|| LedgerError::Invariant(format!("fund {fund} admitted but not found")))?;
     let debtor_name = fund_row.legal_name.ok_or(BatchError::SettingsMissing("legal_name"))?;
     let debtor_iban = fund_row.iban.ok_or(BatchError::SettingsMissing("iban"))?;
     // Two batches made at once would both take the same claims: one after the other instead
@@ -137,6 +137,8 @@ pub fn confirm(conn: &mut DbConn, fund: FundId, batch: BatchId, bank_reference: 
     let confirmed = BatchRow { status: BatchStatus::Confirmed, bank_reference: Some(bank_reference.to_string()), closed_at: Some(now), closed_by: Some(actor.to_string()), ..row };
     let view = crate::views::BatchView::from(&confirmed);
     emit(conn, Event { fund, kind: EventType::PaymentBatchConfirmed, worker: None, employer: None, data: &view })?;
+    #[cfg(feature = "test-hooks")]
+    crate::test_hooks::after_written(bank_reference)?;
     Ok(confirmed)
 }
 

@@ -111,7 +111,8 @@ pub fn import(conn: &mut DbConn, fund: FundId, items: Vec<ImportItem>, today: Na
     let now = now_utc();
     for (item, employer) in items.into_iter().zip(resolved) {
         let Some(stored) = existing.get(&item.participant_number) else {
-            let employer_field = if matches!(item.employer, Some(EmployerRef::Kvk(_))) || item.at_line() { "kvk_number" } else { "employer_id" };
+            // A CSV names employers by KvK number, JSON by id (or KvK number).
+            let employer_field = if matches!(item.at, ItemAt::Line(_)) { "kvk_number" } else { "employer_id" };
             let employer_id = employer.ok_or_else(|| refuse(item.at, employer_field, "a new worker needs an employer"))?;
             fresh.push(WorkerRow {
                 id: WorkerId::new(),
@@ -150,12 +151,8 @@ pub fn import(conn: &mut DbConn, fund: FundId, items: Vec<ImportItem>, today: Na
         .map(|w| EmploymentRow { worker_id: w.id, valid_from: today, fund_id: fund, employer_id: w.employer_id, valid_until: None, recorded_at: now })
         .collect();
     store::insert_periods(conn, &periods)?;
+    #[cfg(feature = "test-hooks")]
+    crate::test_hooks::after_written(fresh.first().map_or("", |w| w.participant_number.as_str()))?;
     outcome.created = fresh.len();
     Ok(outcome)
-}
-
-impl ImportItem {
-    fn at_line(&self) -> bool {
-        matches!(self.at, ItemAt::Line(_))
-    }
 }

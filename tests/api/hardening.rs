@@ -85,6 +85,45 @@ async fn a_fault_inside_a_write_transaction_loses_nothing(mut app: TestApp) {
     assert_eq!(app.verify(&f.fund).await["ok"], true);
 }
 
+/// Posts a body and returns the status and body, without the harness's "never 500" check.
+async fn post_raw_status(app: &TestApp, path: &str, token: &str, body: &Value) -> (u16, Value) {
+    let response = app.client.post(format!("{}{path}", app.address)).bearer_auth(token).json(body).send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A fault halfway through a batch confirm (after every claim was paid and the event written)
+/// or through a worker import (after every worker was written) answers 500 and leaves nothing:
+/// the batch is still open, its claims unpaid, no worker created; the same request then succeeds.
+async fn payments_and_imports_roll_back_a_fault_halfway(app: TestApp) {
+    let (f, paid, _) = crate::payments::payable(&app).await;
+    let base = format!("/v1/funds/{}/payment-batches", f.fund.id);
+    let id = app.post(&base, &f.fund.admin, &json!({"execution_date": app.today().to_string()})).await.expect(201).id();
+    for fault in [PANIC_AFTER_WRITE, ERROR_AFTER_WRITE] {
+        let (status, problem) = post_raw_status(&app, &format!("{base}/{id}/confirm"), &f.fund.admin, &json!({"bank_reference": fault})).await;
+        assert_eq!((status, problem["code"].as_str()), (500, Some("internal")), "{problem}");
+        assert_eq!(app.get(&format!("{base}/{id}"), &f.fund.admin).await.expect(200).body["status"], "open");
+        for claim in &paid {
+            assert_eq!(app.get(&format!("/v1/funds/{}/claims/{claim}", f.fund.id), &f.fund.admin).await.expect(200).body["status"], "approved");
+        }
+    }
+    let confirmed = app.post(&format!("{base}/{id}/confirm"), &f.fund.admin, &json!({"bank_reference": "B-1"})).await.expect(200).body;
+    assert_eq!(confirmed["status"], "confirmed");
+    assert_eq!(app.verify(&f.fund).await["ok"], true);
+
+    let import = format!("/v1/funds/{}/workers/import", f.fund.id);
+    let before = app.get(&format!("/v1/funds/{}/workers?limit=100", f.fund.id), &f.fund.admin).await.expect(200).body;
+    for fault in [PANIC_AFTER_WRITE, ERROR_AFTER_WRITE] {
+        let body = json!({"workers": [{"participant_number": fault, "kvk_number": "12345678"}, {"participant_number": "N-2", "kvk_number": "12345678"}]});
+        let (status, problem) = post_raw_status(&app, &import, &f.fund.admin, &body).await;
+        assert_eq!((status, problem["code"].as_str()), (500, Some("internal")), "{problem}");
+        let after = app.get(&format!("/v1/funds/{}/workers?limit=100", f.fund.id), &f.fund.admin).await.expect(200).body;
+        assert_eq!(after["items"], before["items"], "no worker of the faulted import was stored");
+    }
+    let body = json!({"workers": [{"participant_number": "N-1", "kvk_number": "12345678"}, {"participant_number": "N-2", "kvk_number": "12345678"}]});
+    assert_eq!(app.post(&import, &f.fund.admin, &body).await.expect(200).body["created"], 2);
+}
+
 /// Many claims, each hit by a pay and a reverse at once: each is either paid or reversed,
 /// never both; a spend is reversed at most once; statuses match the money.
 async fn racing_pay_and_reverse_undo_a_spend_at_most_once(app: TestApp) {
@@ -647,6 +686,7 @@ async fn codes_are_case_insensitive(app: TestApp) {
 
 on_both_backends!(
     a_fault_inside_a_write_transaction_loses_nothing,
+    payments_and_imports_roll_back_a_fault_halfway,
     racing_pay_and_reverse_undo_a_spend_at_most_once,
     reverse_racing_reverse_happens_once,
     a_small_voucher_does_not_carry_a_large_claim_past_guidance,

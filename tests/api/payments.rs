@@ -41,7 +41,7 @@ async fn pay_settings(app: &TestApp, fund: &Fund) {
 
 /// A fund with settings, and three employers' workers with approved claims: two employers with
 /// an IBAN, one without.
-async fn payable(app: &TestApp) -> (Funded, Vec<String>, String) {
+pub async fn payable(app: &TestApp) -> (Funded, Vec<String>, String) {
     let f = app.funded_worker(standard_scheme_body("ptt"), "750.00").await;
     pay_settings(app, &f.fund).await;
     let employers = format!("/v1/funds/{}/employers", f.fund.id);
