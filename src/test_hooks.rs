@@ -1,7 +1,8 @@
 //! Fault injection for the black-box tests, compiled only with the `test-hooks` feature (which
 //! only the test build turns on): a write whose marker text names a fault fails after its rows
 //! are written, inside the write transaction, as a bug would. The markers: a claim's `course`,
-//! a payment batch's `bank_reference` on confirm, the first participant number of an import.
+//! the reason of a claim's rejection by hand, a payment batch's `bank_reference` on confirm, the
+//! first participant number of an import.
 
 use crate::ledger::LedgerError;
 

@@ -89,6 +89,8 @@ pub struct ClaimView {
     pub status: ClaimStatus,
     /// What the fund pays: its share of the invoice, within budget.
     pub approved_amount: String,
+    /// While under review: what is reserved for the claim (the fund share the budget covers).
+    pub held_amount: Option<String>,
     pub rejection_reason: Option<String>,
     pub decision_note: Option<String>,
     pub payment_reference: Option<String>,
@@ -122,6 +124,7 @@ impl From<ClaimRow> for ClaimView {
             evidence_reference: c.evidence_reference,
             status: c.status,
             approved_amount: format_cents(c.approved_cents),
+            held_amount: (c.status == ClaimStatus::UnderReview).then(|| format_cents(c.held_cents)),
             rejection_reason: c.rejection_reason,
             decision_note: c.decision_note,
             payment_reference: c.payment_reference,

@@ -130,6 +130,7 @@ fn demo_rules(today: NaiveDate) -> Result<SchemeRules, DemoError> {
         effective_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today),
         provider_policy: Default::default(),
         payee: Default::default(),
+        review_above: None,
     })
 }
 

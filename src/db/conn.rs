@@ -432,6 +432,18 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, ConnError> {
     }
 }
 
+/// Undoes the newest migration (its down.sql), for the upgrade tests: they take a database that
+/// holds data one version back and migrate it up again.
+#[cfg(feature = "test-hooks")]
+pub fn revert_last_migration(conn: &mut DbConn) -> Result<String, ConnError> {
+    let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| ConnError::Migration(e.to_string());
+    let version = match conn {
+        DbConn::Pg(pg) => pg.revert_last_migration(PG_MIGRATIONS).map_err(migration_error)?,
+        DbConn::Sqlite(sqlite) => sqlite.revert_last_migration(SQLITE_MIGRATIONS).map_err(migration_error)?,
+    };
+    Ok(version.to_string())
+}
+
 /// Orders this process's SQLite write transactions per database file (see `write_tx`).
 static SQLITE_WRITE_GATES: std::sync::Mutex<Vec<(String, &'static WriteGate)>> = std::sync::Mutex::new(Vec::new());
 

@@ -31,10 +31,12 @@ pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
     // scheme, invoice) cannot change.
     ("vouchers", "INSERT, UPDATE (status, claim_id, closed_at)"),
     ("voucher_lots", "INSERT"),
+    ("claim_lots", "INSERT"),
+    ("claim_reviews", "INSERT, UPDATE (closed_at)"),
     (
         "claims",
         "INSERT, UPDATE (status, approved_cents, rejection_reason, decision_note, payment_reference, spend_tx_id, \
-         reversal_tx_id, account_id, voucher_id, decided_at, paid_at, reversed_at)",
+         reversal_tx_id, account_id, voucher_id, decided_at, paid_at, reversed_at, held_cents)",
     ),
     ("coaching_sessions", "INSERT"),
     // Objections are filed, then decided once.

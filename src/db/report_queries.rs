@@ -424,10 +424,14 @@ pub struct PaymentFacts {
     pub paid_month_cents: i64,
     #[diesel(sql_type = BigInt)]
     pub objections_open: i64,
+    #[diesel(sql_type = BigInt)]
+    pub under_review_claims: i64,
+    #[diesel(sql_type = BigInt)]
+    pub under_review_cents: i64,
 }
 
-/// Claims approved but not paid (nor reversed) at `end`, claims paid in [month_start, end), and
-/// objections open at `end`: from the recorded times, so a past month's figures stay as they were.
+/// Claims approved but not paid (nor reversed) at `end`, claims paid in [month_start, end),
+/// objections open at `end`, and claims under review at `end` with the money they hold: from the recorded times, so a past month's figures stay as they were.
 pub fn payment_facts(conn: &mut DbConn, fund_id: FundId, month_start: NaiveDateTime, end: NaiveDateTime) -> QueryResult<PaymentFacts> {
     let text = sql(
         conn,
@@ -439,7 +443,11 @@ pub fn payment_facts(conn: &mut DbConn, fund_id: FundId, month_start: NaiveDateT
            CAST(COALESCE(SUM(CASE WHEN c.paid_at >= $2 AND c.paid_at < $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS paid_month_claims,
            CAST(COALESCE(SUM(CASE WHEN c.paid_at >= $2 AND c.paid_at < $3 THEN c.approved_cents ELSE 0 END), 0) AS BIGINT) AS paid_month_cents,
            (SELECT CAST(COUNT(*) AS BIGINT) FROM objections o
-             WHERE o.fund_id = $1 AND o.filed_at < $3 AND (o.decided_at IS NULL OR o.decided_at >= $3)) AS objections_open
+             WHERE o.fund_id = $1 AND o.filed_at < $3 AND (o.decided_at IS NULL OR o.decided_at >= $3)) AS objections_open,
+           (SELECT CAST(COUNT(*) AS BIGINT) FROM claim_reviews r
+             WHERE r.fund_id = $1 AND r.opened_at < $3 AND (r.closed_at IS NULL OR r.closed_at >= $3)) AS under_review_claims,
+           (SELECT CAST(COALESCE(SUM(h.held_cents), 0) AS BIGINT) FROM claim_reviews r JOIN claims h ON h.id = r.claim_id
+             WHERE r.fund_id = $1 AND r.opened_at < $3 AND (r.closed_at IS NULL OR r.closed_at >= $3)) AS under_review_cents
          FROM claims c JOIN ledger_transactions ts ON ts.id = c.spend_tx_id
          WHERE c.fund_id = $1",
     );

@@ -14,7 +14,7 @@ use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
 use crate::domain::{AccountId, ClaimId, ProviderId, EmployerId, FundId, LotId, SchemeId, SchemeVersionId, SessionId, TransactionId, VoucherId, WorkerId};
 use super::schema::{
     budget_accounts, claims, coaching_sessions, employers, funds, grant_lots, idempotency_keys, ledger_postings, ledger_transactions,
-    scheme_versions, schemes, voucher_lots, vouchers, workers,
+    scheme_versions, schemes, voucher_lots, claim_lots, vouchers, workers,
 };
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -60,7 +60,8 @@ pub struct SchemeVersionRow {
     pub claim_deadline_days: i32,
     pub created_at: NaiveDateTime,
     pub provider_policy: ProviderPolicy,
-    pub payee: Payee,}
+    pub payee: Payee,
+    pub review_above_cents: Option<i64>,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
@@ -180,6 +181,15 @@ pub struct VoucherLotRow {
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
+#[diesel(table_name = claim_lots)]
+pub struct ClaimLotRow {
+    pub claim_id: ClaimId,
+    pub lot_id: LotId,
+    pub fund_id: FundId,
+    pub amount_cents: i64,}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = claims)]
 pub struct ClaimRow {
     pub id: ClaimId,
@@ -211,7 +221,9 @@ pub struct ClaimRow {
     pub decided_at: Option<NaiveDateTime>,
     pub paid_at: Option<NaiveDateTime>,
     pub reversed_at: Option<NaiveDateTime>,
-    pub provider_id: Option<ProviderId>,}
+    pub provider_id: Option<ProviderId>,
+    /// What the claim holds while under review: its own reservation plus the voucher part.
+    pub held_cents: i64,}
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(treat_none_as_default_value = false)]
@@ -430,6 +442,7 @@ impl SchemeVersionRow {
             created_at: now_utc(),
             provider_policy: rules.provider_policy,
             payee: rules.payee,
+            review_above_cents: rules.review_above.map(Money::cents),
         }
     }
 

@@ -42,6 +42,7 @@ diesel::table! {
         created_at -> Timestamp,
         provider_policy -> Text,
         payee -> Text,
+        review_above_cents -> Nullable<BigInt>,
     }
 }
 
@@ -193,6 +194,25 @@ diesel::table! {
         paid_at -> Nullable<Timestamp>,
         reversed_at -> Nullable<Timestamp>,
         provider_id -> Nullable<Text>,
+        held_cents -> BigInt,
+    }
+}
+
+diesel::table! {
+    claim_reviews (claim_id) {
+        claim_id -> Text,
+        fund_id -> Text,
+        opened_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    claim_lots (claim_id, lot_id) {
+        claim_id -> Text,
+        lot_id -> Text,
+        fund_id -> Text,
+        amount_cents -> BigInt,
     }
 }
 
@@ -363,6 +383,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     vouchers,
     voucher_lots,
     claims,
+    claim_lots,
+    claim_reviews,
     idempotency_keys,
     coaching_sessions,
     events,

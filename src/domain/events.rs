@@ -24,6 +24,8 @@ pub enum EventType {
     ClaimRejected,
     #[serde(rename = "claim.awaiting_guidance")]
     ClaimAwaitingGuidance,
+    #[serde(rename = "claim.under_review")]
+    ClaimUnderReview,
     #[serde(rename = "claim.paid")]
     ClaimPaid,
     #[serde(rename = "claim.reversed")]
@@ -43,7 +45,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 17] = [
         EventType::GrantCreated,
         EventType::VoucherIssued,
         EventType::VoucherRedeemed,
@@ -52,6 +54,7 @@ impl EventType {
         EventType::ClaimApproved,
         EventType::ClaimRejected,
         EventType::ClaimAwaitingGuidance,
+        EventType::ClaimUnderReview,
         EventType::ClaimPaid,
         EventType::ClaimReversed,
         EventType::CoachingSessionRecorded,
@@ -72,6 +75,7 @@ impl EventType {
             EventType::ClaimApproved => "claim.approved",
             EventType::ClaimRejected => "claim.rejected",
             EventType::ClaimAwaitingGuidance => "claim.awaiting_guidance",
+            EventType::ClaimUnderReview => "claim.under_review",
             EventType::ClaimPaid => "claim.paid",
             EventType::ClaimReversed => "claim.reversed",
             EventType::CoachingSessionRecorded => "coaching_session.recorded",

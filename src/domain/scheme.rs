@@ -32,6 +32,7 @@ pub struct SchemeRules {
     pub effective_from: NaiveDate,
     pub provider_policy: ProviderPolicy,
     pub payee: Payee,
+    pub review_above: Option<Money>,
 }
 
 /// The rules as a client sends them.
@@ -59,6 +60,8 @@ pub struct RulesInput {
     pub provider_policy: ProviderPolicy,
     #[serde(default)]
     pub payee: Payee,
+    #[serde(default)]
+    pub review_above: Option<Money>,
 }
 
 impl RulesInput {
@@ -103,6 +106,7 @@ impl RulesInput {
             effective_from: self.effective_from.unwrap_or(today),
             provider_policy: self.provider_policy,
             payee: self.payee,
+            review_above: self.review_above,
         })
     }
 }

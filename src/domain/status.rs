@@ -14,16 +14,19 @@ pub enum ClaimStatus {
     Submitted,
     Approved,
     AwaitingGuidance,
+    /// Above the scheme's `review_above`: its money is reserved until the back office decides.
+    UnderReview,
     Rejected,
     Paid,
     Reversed,
 }
 
 impl ClaimStatus {
-    pub const ALL: [ClaimStatus; 6] = [
+    pub const ALL: [ClaimStatus; 7] = [
         ClaimStatus::Submitted,
         ClaimStatus::Approved,
         ClaimStatus::AwaitingGuidance,
+        ClaimStatus::UnderReview,
         ClaimStatus::Rejected,
         ClaimStatus::Paid,
         ClaimStatus::Reversed,
@@ -34,6 +37,7 @@ impl ClaimStatus {
             ClaimStatus::Submitted => "submitted",
             ClaimStatus::Approved => "approved",
             ClaimStatus::AwaitingGuidance => "awaiting_guidance",
+            ClaimStatus::UnderReview => "under_review",
             ClaimStatus::Rejected => "rejected",
             ClaimStatus::Paid => "paid",
             ClaimStatus::Reversed => "reversed",

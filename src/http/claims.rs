@@ -264,7 +264,7 @@ async fn act(action: Action, post: MoneyAction, pool: web::Data<Pool>, path: web
         .run(&pool, fund, move |conn, caller| {
             let claim = match action {
                 Action::Approve => ledger_claims::approve(conn, fund, id, &caller.sub, day)?,
-                Action::Reject => ledger_claims::reject(conn, fund, id, &text)?,
+                Action::Reject => ledger_claims::reject(conn, fund, id, &text, &caller.sub, day)?,
                 Action::Pay => ledger_claims::pay(conn, fund, id, &text, &caller.sub)?,
                 Action::Reverse => ledger_claims::reverse(conn, fund, id, &text, &caller.sub, day)?,
             };

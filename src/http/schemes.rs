@@ -45,6 +45,8 @@ pub struct NewScheme {
     pub provider_policy: ProviderPolicy,
     #[serde(default)]
     pub payee: Payee,
+    #[serde(default)]
+    pub review_above: Option<Money>,
 }
 
 impl NewScheme {
@@ -63,6 +65,7 @@ impl NewScheme {
             effective_from: self.effective_from,
             provider_policy: self.provider_policy,
             payee: self.payee,
+            review_above: self.review_above,
         };
         (self.code, self.name, rules)
     }
@@ -84,6 +87,8 @@ pub struct RulesView {
     pub claim_deadline_days: i32,
     pub provider_policy: ProviderPolicy,
     pub payee: Payee,
+    /// A claim whose fund share is above this goes to `under_review`.
+    pub review_above: Option<String>,
 }
 
 impl From<&SchemeVersionRow> for RulesView {
@@ -103,6 +108,7 @@ impl From<&SchemeVersionRow> for RulesView {
             claim_deadline_days: v.claim_deadline_days,
             provider_policy: v.provider_policy,
             payee: v.payee,
+            review_above: v.review_above_cents.map(format_cents),
         }
     }
 }

@@ -49,6 +49,7 @@ impl From<VoucherError> for ApiError {
             }
             VoucherError::NotFound => ApiError::not_found("voucher"),
             VoucherError::NotIssued(_) => ApiError::conflict("voucher_not_issued", e.to_string()),
+            VoucherError::HeldByClaim(_) => ApiError::conflict("voucher_held_by_claim", e.to_string()),
             VoucherError::GuidanceRequired { .. } => ApiError::conflict("guidance_required", e.to_string()),
             VoucherError::Ledger(e) => e.into(),
         }

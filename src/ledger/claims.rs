@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::spending::{lot_balances, reverse_spend, spend, Booking, SpendPlan};
 use super::vouchers::{allocations, find_voucher_by_code};
-use super::{ensure_account, lock_account, LedgerError};
+use super::{ensure_account, lock_account, review, LedgerError};
 use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, ClaimRow, SchemeVersionRow, VoucherRow, WorkerRow};
@@ -69,6 +69,8 @@ impl From<diesel::result::Error> for ClaimError {
 #[allow(clippy::large_enum_variant, reason = "one short-lived value per claim decision")]
 enum Decision {
     Approved { plan: SpendPlan, voucher: Option<VoucherRow> },
+    /// Approvable, but above the scheme's `review_above`: held for the back office.
+    Review { plan: SpendPlan, voucher: Option<VoucherRow> },
     Rejected(RejectionReason),
     AwaitingGuidance,
 }
@@ -113,6 +115,7 @@ pub fn submit(
         Err(ProviderRefusal::UnknownReference) => return Err(ClaimError::UnknownProvider(request.provider_id.unwrap_or_default())),
     };
     let mut row = new_claim_row(fund_id, &worker, &rules, account.as_ref(), request, actor);
+    let mut held_lots = Vec::new();
     // Only a provider the fund knows is linked; an unknown one is in the rejection.
     row.provider_id = request.provider_id.filter(|_| named != Some(ProviderStanding::NotRegistered));
     match decision {
@@ -136,8 +139,19 @@ pub fn submit(
                 redeem_voucher(conn, &voucher, row.id)?;
             }
         }
+        Decision::Review { plan, voucher } => {
+            let account = account.as_ref().ok_or(LedgerError::Invariant("held without an account".into()))?;
+            held_lots = review::hold(conn, account, &plan, row.id, actor, today)?;
+            row.status = ClaimStatus::UnderReview;
+            row.held_cents = plan.spent_cents();
+            row.voucher_id = voucher.map(|v| v.id);
+            row.decided_at = None;
+        }
     }
     insert_claim(conn, &row)?;
+    if row.status == ClaimStatus::UnderReview {
+        review::open(conn, &row, &held_lots, row.submitted_at)?;
+    }
     claim_event(conn, &row)?;
     #[cfg(feature = "test-hooks")]
     crate::test_hooks::after_written(&row.course)?;
@@ -185,6 +199,7 @@ fn new_claim_row(
         paid_at: None,
         reversed_at: None,
         provider_id: None,
+        held_cents: 0,
     }
 }
 
@@ -219,6 +234,7 @@ fn claim_event(conn: &mut DbConn, claim: &ClaimRow) -> Result<(), LedgerError> {
         ClaimStatus::Approved => EventType::ClaimApproved,
         ClaimStatus::Rejected => EventType::ClaimRejected,
         ClaimStatus::AwaitingGuidance => EventType::ClaimAwaitingGuidance,
+        ClaimStatus::UnderReview => EventType::ClaimUnderReview,
         ClaimStatus::Paid => EventType::ClaimPaid,
         ClaimStatus::Reversed => EventType::ClaimReversed,
         ClaimStatus::Submitted => return Ok(()),
@@ -265,7 +281,10 @@ fn decide(
         return Ok(Decision::AwaitingGuidance);
     }
     Ok(match account {
-        Some(account) => plan_spend(conn, account, voucher, payable, rules.allow_partial, today)?,
+        Some(account) => match plan_spend(conn, account, voucher, payable, rules.allow_partial, today)? {
+            Decision::Approved { plan, voucher } if review::needs_review(rules, payable) => Decision::Review { plan, voucher },
+            decision => decision,
+        },
         None => Decision::Rejected(RejectionReason::InsufficientBudget),
     })
 }
@@ -293,6 +312,8 @@ fn usable_voucher(
             VoucherStatus::Redeemed => Err(RejectionReason::VoucherUsed),
             VoucherStatus::Expired => Err(RejectionReason::VoucherExpired),
             _ if voucher.valid_until < today => Err(RejectionReason::VoucherExpired),
+            // Another claim under review holds it: it is as good as used until that review ends.
+            _ if review::holding_claim(conn, voucher.id)?.is_some() => Err(RejectionReason::VoucherUsed),
             _ => Ok(voucher),
         }
     })
@@ -378,6 +399,11 @@ fn not_in_open_batch(conn: &mut DbConn, claim_id: ClaimId) -> Result<(), ClaimEr
 /// (after a new grant). The budget rule still applies; the guidance rule is the fund's call.
 pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
     let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
+    // A claim under review is approved with exactly the money held for it.
+    if claim.status == ClaimStatus::UnderReview {
+        let (plan, voucher) = review::held_plan(conn, &claim)?;
+        return book_approval(conn, &account, claim, &plan, voucher, actor, today);
+    }
     let approvable = claim.status == ClaimStatus::AwaitingGuidance
         || (claim.status == ClaimStatus::Rejected && claim.rejection_reason.as_deref() == Some(RejectionReason::InsufficientBudget.as_str()))
         // An upheld objection lets the back office approve whatever the rejection said.
@@ -385,14 +411,15 @@ pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, actor: &st
     if !approvable {
         return Err(ClaimError::InvalidState {
             status: claim.status,
-            needed: "awaiting_guidance, rejected for insufficient_budget, or rejected with an upheld objection",
+            needed: "under_review, awaiting_guidance, rejected for insufficient_budget, or rejected with an upheld objection",
         });
     }
     settle(conn, &account, claim, actor, today, true)
 }
 
 /// Decides the money of a waiting claim again (after a coaching session). Returns the claim,
-/// approved when the budget allows, else unchanged.
+/// approved when the budget allows (or held for review above the scheme's `review_above`),
+/// else unchanged.
 pub fn retry_waiting(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
     settle(conn, account, claim, actor, today, false)
 }
@@ -420,12 +447,33 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
         _ => return Ok(claim),
     };
     let (plan, voucher) = plan;
+    // The back office's own approval is its review; a claim whose guidance just arrived is
+    // reviewed now if it is large.
+    if !must && review::needs_review(&rules, payable) {
+        return send_to_review(conn, account, claim, &plan, voucher, actor, today);
+    }
+    book_approval(conn, account, claim, &plan, voucher, actor, today)
+}
+
+/// Spends a claim's money as planned and marks it approved.
+fn book_approval(
+    conn: &mut DbConn,
+    account: &AccountRow,
+    claim: ClaimRow,
+    plan: &SpendPlan,
+    voucher: Option<VoucherRow>,
+    actor: &str,
+    today: NaiveDate,
+) -> Result<ClaimRow, ClaimError> {
     let booking = Booking::new(actor, today, format!("claim:{}", claim.id));
-    let tx = spend(conn, account, &plan, &booking)?;
+    let tx = spend(conn, account, plan, &booking)?;
     if let Some(voucher) = &voucher {
         redeem_voucher(conn, voucher, claim.id)?;
     }
     let now = now_utc();
+    if claim.status == ClaimStatus::UnderReview {
+        review::close(conn, claim.id, now)?;
+    }
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim.id)).filter(claims::status.eq(claim.status)))
         .set((
             claims::status.eq(ClaimStatus::Approved),
@@ -437,9 +485,7 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
             claims::decided_at.eq(Some(now)),
         ))
         .execute(conn)?;
-    if updated != 1 {
-        return Err(LedgerError::Invariant(format!("claim {} changed under its account lock", claim.id)).into());
-    }
+    changed_one(updated, claim.id)?;
     let approved = ClaimRow {
         status: ClaimStatus::Approved,
         approved_cents: plan.spent_cents(),
@@ -454,14 +500,54 @@ fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
     Ok(approved)
 }
 
-/// Rejects by hand a claim that is waiting (for guidance). Moves no money, but takes the
-/// account lock like every change of a claim's state, so that it cannot cross an approval.
-pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &str) -> Result<ClaimRow, ClaimError> {
-    let (claim, _account) = locked_claim(conn, fund_id, claim_id)?;
-    if !matches!(claim.status, ClaimStatus::AwaitingGuidance | ClaimStatus::Submitted) {
-        return Err(invalid_state(claim.status, "awaiting_guidance"));
+/// Holds the money of a waiting claim whose guidance arrived, for the back office's review.
+fn send_to_review(
+    conn: &mut DbConn,
+    account: &AccountRow,
+    claim: ClaimRow,
+    plan: &SpendPlan,
+    voucher: Option<VoucherRow>,
+    actor: &str,
+    today: NaiveDate,
+) -> Result<ClaimRow, ClaimError> {
+    let lots = review::hold(conn, account, plan, claim.id, actor, today)?;
+    let now = now_utc();
+    let voucher_id = voucher.map(|v| v.id);
+    let updated = diesel::update(claims::table.filter(claims::id.eq(claim.id)).filter(claims::status.eq(claim.status)))
+        .set((
+            claims::status.eq(ClaimStatus::UnderReview),
+            claims::held_cents.eq(plan.spent_cents()),
+            claims::account_id.eq(Some(account.id)),
+            claims::voucher_id.eq(voucher_id),
+        ))
+        .execute(conn)?;
+    changed_one(updated, claim.id)?;
+    review::open(conn, &claim, &lots, now)?;
+    let held = ClaimRow {
+        status: ClaimStatus::UnderReview,
+        held_cents: plan.spent_cents(),
+        account_id: Some(account.id),
+        voucher_id,
+        ..claim
+    };
+    claim_event(conn, &held)?;
+    Ok(held)
+}
+
+/// Rejects by hand a claim that is waiting (for guidance) or under review; a claim under review
+/// gets its held money back. Takes the account lock like every change of a claim's state, so
+/// that it cannot cross an approval.
+pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &str, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
+    let (claim, account) = locked_claim(conn, fund_id, claim_id)?;
+    match claim.status {
+        ClaimStatus::AwaitingGuidance | ClaimStatus::Submitted => {}
+        ClaimStatus::UnderReview => review::release_hold(conn, &account, claim_id, actor, today)?,
+        status => return Err(invalid_state(status, "awaiting_guidance or under_review")),
     }
     let now = now_utc();
+    if claim.status == ClaimStatus::UnderReview {
+        review::close(conn, claim.id, now)?;
+    }
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(claim.status)))
         .set((
             claims::status.eq(ClaimStatus::Rejected),
@@ -479,6 +565,8 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &st
         ..claim
     };
     claim_event(conn, &rejected)?;
+    #[cfg(feature = "test-hooks")]
+    crate::test_hooks::after_written(reason)?;
     Ok(rejected)
 }
 

@@ -12,12 +12,12 @@ use super::spending::Booking;
 use super::vouchers::{close, VoucherError};
 use super::{lock_account, post, LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
 use crate::domain::events::EventType;
-use crate::domain::status::VoucherStatus;
+use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::views::LapsedLotView;
 use super::write_tx;
 use crate::db::conn::DbConn;
 use crate::db::rows::LotRow;
-use crate::db::schema::{grant_lots, vouchers};
+use crate::db::schema::{claims, grant_lots, vouchers};
 use crate::domain::{AccountId, FundId, LotId, TransactionId, VoucherId};
 
 /// Accounts lapsed per database transaction: large enough to amortise the commit, small
@@ -47,6 +47,10 @@ pub fn run_expiry(
         .filter(vouchers::fund_id.eq(fund_id))
         .filter(vouchers::status.eq(VoucherStatus::Issued))
         .filter(vouchers::valid_until.lt(as_of))
+        // A voucher held by a claim under review waits for the review's end.
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            claims::table.filter(claims::voucher_id.eq(vouchers::id.nullable())).filter(claims::status.eq(ClaimStatus::UnderReview)),
+        )))
         .select((vouchers::id, vouchers::amount_cents))
         .load(conn)?;
     for (voucher_id, cents) in due {

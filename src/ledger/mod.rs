@@ -17,6 +17,7 @@ pub mod objections;
 pub mod outbox;
 pub mod payments;
 pub mod post;
+pub mod review;
 pub mod spending;
 pub mod verify;
 mod verify_links;

@@ -10,8 +10,8 @@ use super::verify::Checker;
 use super::{LedgerAccount, TxKind};
 use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::db::conn::DbConn;
-use crate::db::rows::{AccountRow, ClaimRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow, VoucherLotRow, VoucherRow};
-use crate::db::schema::{claim_payments, claims, scheme_versions, voucher_lots, vouchers};
+use crate::db::rows::{AccountRow, ClaimLotRow, ClaimRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow, VoucherLotRow, VoucherRow};
+use crate::db::schema::{claim_lots, claim_payments, claims, scheme_versions, voucher_lots, vouchers};
 use crate::domain::{AccountId, ClaimId, FundId, LotId, TransactionId, VoucherId};
 use chrono::Datelike;
 
@@ -21,6 +21,7 @@ pub struct Links {
     payments: HashMap<ClaimId, String>,
     vouchers: Vec<VoucherRow>,
     allocations: Vec<VoucherLotRow>,
+    claim_allocations: Vec<ClaimLotRow>,
     versions: Vec<SchemeVersionRow>,
 }
 
@@ -37,6 +38,10 @@ pub fn load_links(conn: &mut DbConn, fund_id: FundId) -> QueryResult<Links> {
         allocations: voucher_lots::table
             .filter(voucher_lots::fund_id.eq(fund_id))
             .select(VoucherLotRow::as_select())
+            .load(conn)?,
+        claim_allocations: claim_lots::table
+            .filter(claim_lots::fund_id.eq(fund_id))
+            .select(ClaimLotRow::as_select())
             .load(conn)?,
         versions: scheme_versions::table
             .filter(scheme_versions::fund_id.eq(fund_id))
@@ -90,6 +95,7 @@ pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
     for claim in &links.claims {
         check_claim(checker, ledger, &by_reference, claim);
         check_claim_facts(checker, ledger, links, claim);
+        check_claim_hold(checker, ledger, &by_reference, links, claim);
     }
     // Every claim the ledger names exists: a claim row cannot disappear behind its money.
     let claim_ids: std::collections::HashSet<String> = links.claims.iter().map(|c| c.id.to_string()).collect();
@@ -151,12 +157,17 @@ fn check_claim_facts(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links, 
         )),
     }
     let spent = claim.status.spent();
-    let undecided = matches!(claim.status, ClaimStatus::AwaitingGuidance | ClaimStatus::Submitted);
+    let undecided = matches!(claim.status, ClaimStatus::AwaitingGuidance | ClaimStatus::Submitted | ClaimStatus::UnderReview);
     if spent == claim.rejection_reason.is_some() && !undecided {
         problems.push(format!("status {} with rejection reason {:?}", claim.status, claim.rejection_reason));
     }
     if claim.status == ClaimStatus::AwaitingGuidance && (claim.rejection_reason.is_some() || claim.decided_at.is_some()) {
         problems.push("waits for guidance but carries a decision".into());
+    }
+    if claim.status == ClaimStatus::UnderReview
+        && (claim.rejection_reason.is_some() || claim.decided_at.is_some() || claim.held_cents <= 0)
+    {
+        problems.push("under review but carries a decision or holds nothing".into());
     }
     if let Some(account) = claim.account_id.and_then(|id| ledger.accounts.iter().find(|a| a.id == id)) {
         if account.worker_id != claim.worker_id || account.scheme_id != claim.scheme_id {
@@ -177,6 +188,39 @@ fn check_claim_facts(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links, 
     }
     for problem in problems {
         checker.report(claim.account_id, None, format!("claim {}: {problem}", claim.id));
+    }
+}
+
+/// A claim that went under review reserved its own money once (recorded per lot), released it
+/// once if it was rejected, and never holds more than it says.
+fn check_claim_hold(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMap<&str, Vec<&TransactionRow>>, links: &Links, claim: &ClaimRow) {
+    let mut report = |problem: String| checker.report(claim.account_id, None, format!("claim {}: {problem}", claim.id));
+    let reference = format!("claim:{}", claim.id);
+    let reserves = ledger.referring(by_reference, &reference, TxKind::Reserve);
+    let releases = ledger.referring(by_reference, &reference, TxKind::Release);
+    let allocated: i64 = links.claim_allocations.iter().filter(|a| a.claim_id == claim.id).map(|a| a.amount_cents).sum();
+    let reserved: i64 = reserves
+        .iter()
+        .flat_map(|t| ledger.postings_by_tx.get(&t.id).into_iter().flatten())
+        .filter(|p| p.account == LedgerAccount::Reserved)
+        .map(|p| p.amount_cents)
+        .sum();
+    if reserves.len() != usize::from(allocated > 0) || reserved != allocated {
+        report(format!("{} reserve transaction(s) moving {reserved} cents for {allocated} cents held per lot", reserves.len()));
+    }
+    // Released once when rejected on review; a claim approved later (after an upheld objection)
+    // may have been released before it was approved.
+    let releases_ok = match claim.status {
+        _ if allocated == 0 => releases.is_empty(),
+        ClaimStatus::UnderReview => releases.is_empty(),
+        ClaimStatus::Rejected => releases.len() == 1,
+        _ => releases.len() <= 1,
+    };
+    if !releases_ok {
+        report(format!("status {} but {} release transaction(s) of its hold", claim.status, releases.len()));
+    }
+    if allocated > claim.held_cents {
+        report(format!("holds {} cents but reserved {allocated}", claim.held_cents));
     }
 }
 
@@ -221,8 +265,8 @@ fn check_voucher(
     }
 }
 
-/// Money is reserved only for issued vouchers: per account and per lot, reserved equals the
-/// allocations of its issued vouchers.
+/// Money is reserved only for issued vouchers and claims under review: per account and per lot,
+/// reserved equals what they hold.
 fn check_reservations(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
     let issued: HashMap<VoucherId, &VoucherRow> =
         links.vouchers.iter().filter(|v| v.status == VoucherStatus::Issued).map(|v| (v.id, v)).collect();
@@ -234,13 +278,21 @@ fn check_reservations(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links)
             *per_lot.entry(allocation.lot_id).or_default() += allocation.amount_cents;
         }
     }
+    let under_review: HashMap<ClaimId, &ClaimRow> =
+        links.claims.iter().filter(|c| c.status == ClaimStatus::UnderReview).map(|c| (c.id, c)).collect();
+    for allocation in &links.claim_allocations {
+        if let Some(account) = under_review.get(&allocation.claim_id).and_then(|c| c.account_id) {
+            *per_account.entry(account).or_default() += allocation.amount_cents;
+            *per_lot.entry(allocation.lot_id).or_default() += allocation.amount_cents;
+        }
+    }
     for account in ledger.accounts {
         let expected = per_account.get(&account.id).copied().unwrap_or(0);
         if account.reserved_cents != expected {
             checker.report(
                 Some(account.id),
                 None,
-                format!("reserved {} cents but its issued vouchers hold {expected}", account.reserved_cents),
+                format!("reserved {} cents but its issued vouchers and claims under review hold {expected}", account.reserved_cents),
             );
         }
     }
@@ -250,7 +302,7 @@ fn check_reservations(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links)
             checker.report(
                 Some(lot.account_id),
                 None,
-                format!("lot {} reserves {} cents but its issued vouchers hold {expected}", lot.id, lot.reserved_cents),
+                format!("lot {} reserves {} cents but its issued vouchers and claims under review hold {expected}", lot.id, lot.reserved_cents),
             );
         }
     }

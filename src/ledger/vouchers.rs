@@ -44,6 +44,8 @@ pub enum VoucherError {
     NotFound,
     #[error("the voucher is {0}, not issued")]
     NotIssued(VoucherStatus),
+    #[error("claim {0} under review holds this voucher: it can be cancelled once the review is decided")]
+    HeldByClaim(crate::domain::ClaimId),
     #[error("a coaching session within {window_days} days is required for a voucher above {threshold}")]
     GuidanceRequired { threshold: String, window_days: i32 },
     #[error(transparent)]
@@ -175,6 +177,9 @@ pub fn close(
     let voucher = find_voucher(conn, fund, voucher_id)?.ok_or(VoucherError::NotFound)?;
     if voucher.status != VoucherStatus::Issued {
         return Err(VoucherError::NotIssued(voucher.status));
+    }
+    if let Some(claim) = super::review::holding_claim(conn, voucher_id)? {
+        return Err(VoucherError::HeldByClaim(claim));
     }
     let allocations = allocations(conn, voucher_id)?;
     let booking = Booking::new(actor, today, format!("voucher:{voucher_id}"));

@@ -303,12 +303,15 @@ fn signals(h: &mut String, r: &MonthlyReport) {
         "<h2>Betalingen en bezwaren</h2><table><tr><th>Stand aan het eind van de maand</th><th class=\"n\">Aantal</th><th class=\"n\">Bedrag</th></tr>\
          <tr><td>Goedgekeurd, nog niet betaald</td><td class=\"n\">{u}</td><td class=\"n\">{ua}</td></tr>\
          <tr><td>Betaald in de maand</td><td class=\"n\">{pd}</td><td class=\"n\">{pa}</td></tr>\
+         <tr><td>In beoordeling (geld vastgehouden)</td><td class=\"n\">{r}</td><td class=\"n\">{ra}</td></tr>\
          <tr><td>Open bezwaren</td><td class=\"n\">{o}</td><td class=\"n\"></td></tr></table>",
         u = p.approved_unpaid_claims,
         ua = escape(&euro(&p.approved_unpaid)),
         pd = p.paid_month_claims,
         pa = escape(&euro(&p.paid_month)),
         o = p.objections_open,
+        r = p.under_review_claims,
+        ra = escape(&euro(&p.under_review)),
     );
 }
 

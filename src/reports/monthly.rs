@@ -167,6 +167,9 @@ pub struct Payments {
     pub paid_month: String,
     /// Objections filed and not yet decided at the month's end.
     pub objections_open: i64,
+    /// Claims under review at the month's end, and the money held for them.
+    pub under_review_claims: i64,
+    pub under_review: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -397,6 +400,8 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
             paid_month_claims: payment_facts.paid_month_claims,
             paid_month: format_cents(payment_facts.paid_month_cents),
             objections_open: payment_facts.objections_open,
+            under_review_claims: payment_facts.under_review_claims,
+            under_review: format_cents(payment_facts.under_review_cents),
         },
         backdated: Backdated {
             transactions: backdated,

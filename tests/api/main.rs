@@ -27,6 +27,7 @@ mod privileges;
 mod providers;
 mod reference_data;
 mod reports;
+mod review;
 mod schema_twins;
 mod security;
 mod tenancy;

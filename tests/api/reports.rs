@@ -101,7 +101,7 @@ async fn every_figure_matches_the_hand_computed_report(app: TestApp) {
     assert_eq!(r["signals"]["providers"], 1, "Aanbieder B's only claim was reversed");
     assert_eq!(
         r["payments"],
-        json!({"approved_unpaid_claims": 2, "approved_unpaid": "400.00", "paid_month_claims": 0, "paid_month": "0.00", "objections_open": 0}),
+        json!({"approved_unpaid_claims": 2, "approved_unpaid": "400.00", "paid_month_claims": 0, "paid_month": "0.00", "objections_open": 0, "under_review_claims": 0, "under_review": "0.00"}),
         "300 and 100 approved and unpaid; the reversed claim is neither"
     );
     assert_eq!(r["signals"]["top10_provider_share_pct"], "100.0");

@@ -1,0 +1,8 @@
+DROP TABLE claim_lots;
+DROP TABLE claim_reviews;
+DROP FUNCTION claim_reviews_close_only();
+ALTER TABLE claims DROP COLUMN held_cents;
+ALTER TABLE claims DROP CONSTRAINT claims_status_check;
+ALTER TABLE claims ADD CONSTRAINT claims_status_check
+    CHECK (status IN ('submitted', 'approved', 'awaiting_guidance', 'rejected', 'paid', 'reversed'));
+ALTER TABLE scheme_versions DROP COLUMN review_above_cents;

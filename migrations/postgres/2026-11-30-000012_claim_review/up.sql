@@ -1,0 +1,40 @@
+-- Review of large claims (issue 14): a scheme may set `review_above`; a claim whose fund share is
+-- above it goes to `under_review` with its money reserved until the back office approves or
+-- rejects it. `held_cents` is what the claim holds while under review (its own reservation plus
+-- the part of a voucher it will use).
+ALTER TABLE scheme_versions ADD COLUMN review_above_cents BIGINT CHECK (review_above_cents >= 0);
+ALTER TABLE claims DROP CONSTRAINT claims_status_check;
+ALTER TABLE claims ADD CONSTRAINT claims_status_check
+    CHECK (status IN ('submitted', 'approved', 'awaiting_guidance', 'under_review', 'rejected', 'paid', 'reversed'));
+ALTER TABLE claims ADD COLUMN held_cents BIGINT NOT NULL DEFAULT 0 CHECK (held_cents >= 0);
+-- When each review began and ended (approved or rejected), for the monthly report.
+CREATE TABLE claim_reviews (
+    claim_id        TEXT PRIMARY KEY REFERENCES claims (id),
+    fund_id         TEXT NOT NULL REFERENCES funds (id),
+    opened_at       TIMESTAMP NOT NULL,
+    closed_at       TIMESTAMP
+);
+CREATE INDEX claim_reviews_fund ON claim_reviews (fund_id, opened_at);
+CREATE FUNCTION claim_reviews_close_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.fund_id <> OLD.fund_id OR NEW.opened_at <> OLD.opened_at THEN
+        RAISE EXCEPTION 'a review is closed once and never changed otherwise';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER claim_reviews_close_only BEFORE UPDATE ON claim_reviews FOR EACH ROW EXECUTE FUNCTION claim_reviews_close_only();
+CREATE TRIGGER claim_reviews_no_delete BEFORE DELETE ON claim_reviews FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+
+-- The lots a claim under review reserved, like a voucher's. Never changed.
+CREATE TABLE claim_lots (
+    claim_id        TEXT NOT NULL REFERENCES claims (id),
+    lot_id          TEXT NOT NULL REFERENCES grant_lots (id),
+    fund_id         TEXT NOT NULL REFERENCES funds (id),
+    amount_cents    BIGINT NOT NULL CHECK (amount_cents > 0),
+    PRIMARY KEY (claim_id, lot_id)
+);
+CREATE INDEX claim_lots_fund ON claim_lots (fund_id);
+CREATE TRIGGER claim_lots_append_only BEFORE UPDATE OR DELETE ON claim_lots
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER claim_lots_no_truncate BEFORE TRUNCATE ON claim_lots
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
