@@ -117,3 +117,15 @@ pub fn lapsing_by_worker(
     }
     Ok(by_worker.into_iter().map(|(w, (c, d))| (w, c, d)).collect())
 }
+
+/// The spend transactions of one account that carry `reference` (a claim's first spend and any
+/// top-up), in the account's order.
+pub fn spends_of(conn: &mut DbConn, account_id: AccountId, reference: &str) -> QueryResult<Vec<TransactionId>> {
+    ledger_transactions::table
+        .filter(ledger_transactions::account_id.eq(account_id))
+        .filter(ledger_transactions::reference.eq(reference))
+        .filter(ledger_transactions::kind.eq(crate::ledger::TxKind::Spend))
+        .order(ledger_transactions::seq.asc())
+        .select(ledger_transactions::id)
+        .load(conn)
+}

@@ -98,7 +98,7 @@ impl From<ClaimError> for ApiError {
             ClaimError::InvalidState { status: ClaimStatus::Reversed, .. } => {
                 ApiError::conflict("already_reversed", e.to_string())
             }
-            ClaimError::InvalidState { .. } => ApiError::conflict("invalid_state", e.to_string()),
+            ClaimError::InvalidState { .. } | ClaimError::FullyApproved => ApiError::conflict("invalid_state", e.to_string()),
             ClaimError::AlreadyPaid => ApiError::conflict("already_paid", e.to_string()),
             ClaimError::InPaymentBatch(batch) => {
                 ApiError::conflict("in_payment_batch", e.to_string()).with_extra(serde_json::json!({ "payment_batch_id": batch }))

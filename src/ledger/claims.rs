@@ -53,6 +53,8 @@ pub enum ClaimError {
     AlreadyPaid,
     #[error("the claim is {status}; this needs a claim that is {needed}")]
     InvalidState { status: ClaimStatus, needed: &'static str },
+    #[error("the claim is approved for its full share already: there is nothing to top up")]
+    FullyApproved,
     #[error("the claim is in open payment batch {0}: confirm or cancel the batch first")]
     InPaymentBatch(crate::domain::BatchId),
     #[error(transparent)]
@@ -404,6 +406,10 @@ pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, actor: &st
         let (plan, voucher) = review::held_plan(conn, &claim)?;
         return book_approval(conn, &account, claim, &plan, voucher, actor, today);
     }
+    // A partial approval that an upheld objection contests is topped up.
+    if claim.status == ClaimStatus::Approved && crate::db::objections::upheld(conn, claim_id)? {
+        return top_up(conn, &account, claim, actor, today);
+    }
     let approvable = claim.status == ClaimStatus::AwaitingGuidance
         || (claim.status == ClaimStatus::Rejected && claim.rejection_reason.as_deref() == Some(RejectionReason::InsufficientBudget.as_str()))
         // An upheld objection lets the back office approve whatever the rejection said.
@@ -411,7 +417,7 @@ pub fn approve(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, actor: &st
     if !approvable {
         return Err(ClaimError::InvalidState {
             status: claim.status,
-            needed: "under_review, awaiting_guidance, rejected for insufficient_budget, or rejected with an upheld objection",
+            needed: "under_review, awaiting_guidance, rejected for insufficient_budget, or rejected or approved in part with an upheld objection",
         });
     }
     settle(conn, &account, claim, actor, today, true)
@@ -424,11 +430,50 @@ pub fn retry_waiting(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, a
     settle(conn, account, claim, actor, today, false)
 }
 
-fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str, today: NaiveDate, must: bool) -> Result<ClaimRow, ClaimError> {
-    let rules = rows::scheme_versions_of(conn, claim.scheme_id)?
+/// The scheme version a claim was decided under.
+fn rules_of(conn: &mut DbConn, claim: &ClaimRow) -> Result<SchemeVersionRow, ClaimError> {
+    rows::scheme_versions_of(conn, claim.scheme_id)?
         .into_iter()
         .find(|v| v.id == claim.scheme_version_id)
-        .ok_or(ClaimError::NotFound)?;
+        .ok_or(ClaimError::NotFound)
+}
+
+/// Tops up a partial approval after an upheld objection: what the fund's share still lacks is
+/// spent from available money (oldest usable lot first), within budget, as a further spend of
+/// the claim. Only while the claim is approved and unpaid, and in no open payment batch: the
+/// batch then pays the whole approved amount.
+fn top_up(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str, today: NaiveDate) -> Result<ClaimRow, ClaimError> {
+    not_in_open_batch(conn, claim.id)?;
+    let rules = rules_of(conn, &claim)?;
+    let missing = funded_cents(claim.amount_cents, rules.funding_pct) - claim.approved_cents;
+    if missing <= 0 {
+        return Err(ClaimError::FullyApproved);
+    }
+    let lots = lot_balances(conn, account.id)?;
+    let usable = usable_cents(&lots, today);
+    let cents = affordable_cents(missing, usable, rules.allow_partial).ok_or(LedgerError::InsufficientBudget { usable_cents: usable })?;
+    let plan = SpendPlan {
+        from_available: take_fifo(&lots, cents, today).map_err(|usable_cents| LedgerError::InsufficientBudget { usable_cents })?,
+        ..SpendPlan::default()
+    };
+    spend(conn, account, &plan, &Booking::new(actor, today, format!("claim:{}", claim.id)))?;
+    let (approved_cents, now) = (claim.approved_cents + cents, now_utc());
+    let updated = diesel::update(
+        claims::table
+            .filter(claims::id.eq(claim.id))
+            .filter(claims::status.eq(ClaimStatus::Approved))
+            .filter(claims::approved_cents.eq(claim.approved_cents)),
+    )
+    .set((claims::approved_cents.eq(approved_cents), claims::decided_at.eq(Some(now))))
+    .execute(conn)?;
+    changed_one(updated, claim.id)?;
+    let topped_up = ClaimRow { approved_cents, decided_at: Some(now), ..claim };
+    claim_event(conn, &topped_up)?;
+    Ok(topped_up)
+}
+
+fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str, today: NaiveDate, must: bool) -> Result<ClaimRow, ClaimError> {
+    let rules = rules_of(conn, &claim)?;
     let payable = funded_cents(claim.amount_cents, rules.funding_pct);
     let voucher = match &claim.voucher_code {
         Some(code) => match usable_voucher(conn, claim.fund_id, claim.worker_id, claim.scheme_id, code, today)? {
@@ -612,8 +657,14 @@ pub fn reverse(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &s
     }
     not_in_open_batch(conn, claim_id)?;
     let spend_tx = claim.spend_tx_id.ok_or(LedgerError::Invariant(format!("claim {claim_id} approved without a spend")))?;
-    let booking = Booking::new(actor, today, format!("claim:{claim_id}"));
-    let tx = reverse_spend(conn, &account, spend_tx, &booking)?;
+    // Its first spend, then any top-up: each mirrored, linked by `reverses`.
+    let reference = format!("claim:{claim_id}");
+    let tx = reverse_spend(conn, &account, spend_tx, &Booking::new(actor, today, reference.clone()))?;
+    for top_up in crate::db::ledger_reads::spends_of(conn, account.id, &reference)?.into_iter().filter(|t| *t != spend_tx) {
+        // The account row as it is now (each posting moves its chain head on).
+        let account = lock_account(conn, account.id)?;
+        reverse_spend(conn, &account, top_up, &Booking::new(actor, today, reference.clone()))?;
+    }
     let now = now_utc();
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(claim.status)))
         .set((

@@ -114,6 +114,9 @@ pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
     check_lot_terms(checker, ledger);
 }
 
+/// A claim's money: a spent claim has its first spend (`spend_tx_id`) and any top-ups, together
+/// moving its approved amount; a reversed one has each of them reversed once, the first by
+/// `reversal_tx_id`; a claim that was never spent has neither.
 fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMap<&str, Vec<&TransactionRow>>, claim: &ClaimRow) {
     let mut report = |problem: String| checker.report(claim.account_id, None, format!("claim {}: {problem}", claim.id));
     let reference = format!("claim:{}", claim.id);
@@ -121,24 +124,29 @@ fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMa
     let reversals = ledger.referring(by_reference, &reference, TxKind::Reversal);
     let spent = claim.status.spent();
     let reversed = claim.status == ClaimStatus::Reversed;
-    if spends.len() != usize::from(spent) {
+    if spends.is_empty() == spent {
         report(format!("status {} but {} spend transaction(s)", claim.status, spends.len()));
     }
-    if reversals.len() != usize::from(reversed) {
-        report(format!("status {} but {} reversal transaction(s)", claim.status, reversals.len()));
+    let expected_reversals = if reversed { spends.len().max(1) } else { 0 };
+    if reversals.len() != expected_reversals {
+        report(format!("status {} but {} reversal transaction(s) for {} spend(s)", claim.status, reversals.len(), spends.len()));
     }
-    match (claim.spend_tx_id, spends.first()) {
-        (Some(id), Some(tx)) if id == tx.id => {
-            if ledger.spent_cents(id) != claim.approved_cents {
-                report(format!("approved {} cents but its spend moved {}", claim.approved_cents, ledger.spent_cents(id)));
+    if reversals.iter().any(|r| !spends.iter().any(|s| r.reverses == Some(s.id))) {
+        report("a reversal of it reverses none of its spends".into());
+    }
+    match claim.spend_tx_id {
+        Some(id) if spends.iter().any(|s| s.id == id) => {
+            let total: i64 = spends.iter().map(|s| ledger.spent_cents(s.id)).sum();
+            if total != claim.approved_cents {
+                report(format!("approved {} cents but its spends moved {total}", claim.approved_cents));
             }
         }
-        (None, None) if claim.approved_cents == 0 => {}
+        None if spends.is_empty() && claim.approved_cents == 0 => {}
         _ => report("spend_tx_id and approved amount do not match the ledger".into()),
     }
-    match (claim.reversal_tx_id, reversals.first()) {
-        (Some(id), Some(tx)) if id == tx.id && tx.reverses == claim.spend_tx_id => {}
-        (None, None) => {}
+    match claim.reversal_tx_id {
+        Some(id) if reversals.iter().any(|r| r.id == id && r.reverses == claim.spend_tx_id) => {}
+        None if reversals.is_empty() => {}
         _ => report("reversal_tx_id does not match the ledger".into()),
     }
 }

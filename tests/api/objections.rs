@@ -113,3 +113,51 @@ on_both_backends!(
     objections_are_filed_by_those_concerned_and_decided_once,
     only_rejections_and_partial_approvals_within_six_weeks
 );
+
+/// An upheld objection to a partial approval lets the back office top it up, within budget, as a
+/// further spend of the claim; a batch then pays the whole amount, and a reversal gives all of it
+/// back. Not once the claim is in an open batch, and not beyond the fund's share.
+async fn an_upheld_objection_tops_up_a_partial_approval(app: TestApp) {
+    let mut scheme = standard_scheme_body("ptt");
+    scheme["allow_partial"] = json!(true);
+    let f = app.funded_worker(scheme, "150.00").await;
+    let claims = format!("/v1/funds/{}/claims", f.fund.id);
+    let partial = app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "300.00", "INV-1")).await.expect(201).body;
+    assert_eq!(partial["approved_amount"], "150.00");
+    let id = partial["id"].as_str().unwrap().to_string();
+    // Without an upheld objection an approved claim is not approved again.
+    app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect_problem(409, "invalid_state");
+    let objection = object(&app, &f, &f.fund.admin, &id).await.expect(201).body;
+    decide(&app, &f, objection["id"].as_str().unwrap(), "upheld").await.expect(200);
+    // No budget left: nothing to top up with.
+    app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect_problem(409, "insufficient_budget");
+    // Part of what is missing arrives: the partial scheme tops up what it can.
+    app.grant(&f.fund, &f.worker, &f.scheme, "100.00", crate::helpers::this_year()).await.expect(201);
+    let topped = app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect(200).body;
+    assert_eq!((topped["status"].as_str(), topped["approved_amount"].as_str()), (Some("approved"), Some("250.00")));
+    app.grant(&f.fund, &f.worker, &f.scheme, "500.00", crate::helpers::this_year()).await.expect(201);
+    // In an open batch it waits for the batch.
+    app.send(reqwest::Method::PATCH, &format!("/v1/funds/{}", f.fund.id), Some(&f.fund.admin), Some(&json!({"legal_name": "Stichting OOM", "iban": "NL91ABNA0417164300"}))).await.expect(200);
+    app.send(reqwest::Method::PATCH, &format!("/v1/funds/{}/employers/{}", f.fund.id, f.employer), Some(&f.fund.admin), Some(&json!({"iban": "NL64ABNA0417164301"}))).await.expect(200);
+    let batches = format!("/v1/funds/{}/payment-batches", f.fund.id);
+    let batch = app.post(&batches, &f.fund.admin, &json!({"execution_date": app.today().to_string()})).await.expect(201).id();
+    app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect_problem(409, "in_payment_batch");
+    app.post(&format!("{batches}/{batch}/cancel"), &f.fund.admin, &json!({})).await.expect(200);
+    let topped = app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect(200).body;
+    assert_eq!(topped["approved_amount"], "300.00");
+    app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect_problem(409, "invalid_state");
+    assert_eq!(app.account(&f).await["spent"], "300.00");
+    assert_eq!(app.verify(&f.fund).await["ok"], true);
+    // A batch pays the whole approved amount.
+    let batch = app.post(&batches, &f.fund.admin, &json!({"execution_date": app.today().to_string()})).await.expect(201).body;
+    assert_eq!(batch["total"], "300.00", "{batch}");
+    app.post(&format!("{batches}/{}/cancel", batch["id"].as_str().unwrap()), &f.fund.admin, &json!({})).await.expect(200);
+    // A reversal gives back all three spends.
+    let reversed = app.post(&format!("{claims}/{id}/reverse"), &f.fund.admin, &json!({"reason": "cursus geannuleerd"})).await.expect(200).body;
+    assert_eq!(reversed["status"], "reversed");
+    let account = app.account(&f).await;
+    assert_eq!((account["available"].as_str(), account["spent"].as_str()), (Some("750.00"), Some("0.00")));
+    assert_eq!(app.verify(&f.fund).await["ok"], true);
+}
+
+on_both_backends!(an_upheld_objection_tops_up_a_partial_approval);
