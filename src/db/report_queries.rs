@@ -160,20 +160,24 @@ pub struct EmployerSpending {
     pub spent: i64,
 }
 
+/// The claim of a spend or reversal transaction: its reference is `claim:<id>`, so the claim is
+/// found by its primary key (a first spend, a top-up and their reversals alike).
+const CLAIM_OF_TX: &str = "c.id = substr(t.reference, 7)";
+
 /// Net spending recorded from `from` up to `end`, per employer that submitted the claim (spends
 /// less reversals), so that a worker's move does not carry the old employer's claims along.
 pub fn spending_by_claim_employer(conn: &mut DbConn, fund_id: FundId, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<EmployerSpending>> {
     let text = sql(
         conn,
-        "SELECT c.employer_id AS employer_id, e.name AS employer_name, CAST(COALESCE(SUM(p.amount_cents), 0) AS BIGINT) AS spent
-         FROM (SELECT employer_id, spend_tx_id AS tx FROM claims WHERE fund_id = $1 AND spend_tx_id IS NOT NULL
-               UNION ALL
-               SELECT employer_id, reversal_tx_id AS tx FROM claims WHERE fund_id = $1 AND reversal_tx_id IS NOT NULL) c
-         JOIN ledger_transactions t ON t.id = c.tx
-         JOIN ledger_postings p ON p.transaction_id = t.id AND p.account = 'spent'
-         JOIN employers e ON e.id = c.employer_id
-         WHERE t.recorded_at >= $2 AND t.recorded_at < $3
-         GROUP BY c.employer_id, e.name",
+        &format!(
+            "SELECT c.employer_id AS employer_id, e.name AS employer_name, CAST(COALESCE(SUM(p.amount_cents), 0) AS BIGINT) AS spent
+             FROM ledger_transactions t
+             JOIN claims c ON {CLAIM_OF_TX}
+             JOIN ledger_postings p ON p.transaction_id = t.id AND p.account = 'spent'
+             JOIN employers e ON e.id = c.employer_id
+             WHERE t.fund_id = $1 AND t.kind IN ('spend', 'reversal') AND t.recorded_at >= $2 AND t.recorded_at < $3
+             GROUP BY c.employer_id, e.name"
+        ),
     );
     diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(from).bind::<Timestamp, _>(end).load(conn)
 }
@@ -273,6 +277,8 @@ pub fn trend(conn: &mut DbConn, fund_id: FundId, starts: &[NaiveDateTime]) -> Qu
 pub struct LapsingLot {
     #[diesel(sql_type = Text)]
     pub worker_id: String,
+    #[diesel(sql_type = Date)]
+    pub expires_on: NaiveDate,
     #[diesel(sql_type = BigInt)]
     pub available: i64,
 }
@@ -283,7 +289,7 @@ pub fn lapsing(conn: &mut DbConn, fund_id: FundId, after: NaiveDate, until: Naiv
     if !crate::db::ledger_reads::recorded_after(conn, fund_id, end - chrono::Duration::microseconds(1))? {
         let text = sql(
             conn,
-            "SELECT a.worker_id AS worker_id, g.available_cents AS available
+            "SELECT a.worker_id AS worker_id, g.expires_on AS expires_on, g.available_cents AS available
              FROM grant_lots g JOIN budget_accounts a ON a.id = g.account_id
              WHERE g.fund_id = $1 AND g.expires_on > $2 AND g.expires_on <= $3 AND g.available_cents > 0",
         );
@@ -291,13 +297,13 @@ pub fn lapsing(conn: &mut DbConn, fund_id: FundId, after: NaiveDate, until: Naiv
     }
     let text = sql(
         conn,
-        "SELECT a.worker_id AS worker_id, CAST(SUM(p.amount_cents) AS BIGINT) AS available
+        "SELECT a.worker_id AS worker_id, g.expires_on AS expires_on, CAST(SUM(p.amount_cents) AS BIGINT) AS available
          FROM grant_lots g
          JOIN ledger_postings p ON p.lot_id = g.id AND p.account = 'available'
          JOIN ledger_transactions t ON t.id = p.transaction_id
          JOIN budget_accounts a ON a.id = g.account_id
          WHERE g.fund_id = $1 AND g.expires_on > $2 AND g.expires_on <= $3 AND t.recorded_at < $4
-         GROUP BY g.id, a.worker_id",
+         GROUP BY g.id, a.worker_id, g.expires_on",
     );
     diesel::sql_query(text)
         .bind::<Text, _>(fund_id)
@@ -319,14 +325,14 @@ pub struct ProviderSpend {
 pub fn provider_spend(conn: &mut DbConn, fund_id: FundId, from: NaiveDateTime, end: NaiveDateTime) -> QueryResult<Vec<ProviderSpend>> {
     let text = sql(
         conn,
-        "SELECT c.provider AS provider,
-           CAST(COALESCE(SUM(CASE WHEN ts.recorded_at >= $2 AND ts.recorded_at < $3 THEN c.approved_cents ELSE 0 END), 0)
-              - COALESCE(SUM(CASE WHEN tr.recorded_at >= $2 AND tr.recorded_at < $3 THEN c.approved_cents ELSE 0 END), 0) AS BIGINT) AS spent
-         FROM claims c
-         JOIN ledger_transactions ts ON ts.id = c.spend_tx_id
-         LEFT JOIN ledger_transactions tr ON tr.id = c.reversal_tx_id
-         WHERE c.fund_id = $1 AND ts.recorded_at < $3
-         GROUP BY c.provider",
+        &format!(
+            "SELECT c.provider AS provider, CAST(COALESCE(SUM(p.amount_cents), 0) AS BIGINT) AS spent
+             FROM ledger_transactions t
+             JOIN claims c ON {CLAIM_OF_TX}
+             JOIN ledger_postings p ON p.transaction_id = t.id AND p.account = 'spent'
+             WHERE t.fund_id = $1 AND t.kind IN ('spend', 'reversal') AND t.recorded_at >= $2 AND t.recorded_at < $3
+             GROUP BY c.provider"
+        ),
     );
     diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(from).bind::<Timestamp, _>(end).load(conn)
 }
@@ -452,4 +458,67 @@ pub fn payment_facts(conn: &mut DbConn, fund_id: FundId, month_start: NaiveDateT
          WHERE c.fund_id = $1",
     );
     diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(month_start).bind::<Timestamp, _>(end).get_result(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct FirstSession {
+    #[diesel(sql_type = Text)]
+    pub worker_id: String,
+    #[diesel(sql_type = Date)]
+    pub held_on: NaiveDate,
+}
+
+/// Per worker, the first coaching session held from `from` to `to` (recorded before `end`).
+pub fn first_sessions(conn: &mut DbConn, fund_id: FundId, from: NaiveDate, to: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<FirstSession>> {
+    let text = sql(
+        conn,
+        "SELECT worker_id, MIN(held_on) AS held_on FROM coaching_sessions
+         WHERE fund_id = $1 AND held_on >= $2 AND held_on <= $3 AND created_at < $4
+         GROUP BY worker_id",
+    );
+    diesel::sql_query(text)
+        .bind::<Text, _>(fund_id)
+        .bind::<Date, _>(from)
+        .bind::<Date, _>(to)
+        .bind::<Timestamp, _>(end)
+        .load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PileRow {
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cents: i64,
+}
+
+/// Claims waiting for guidance at `end`, with the fund's share of their invoices.
+pub fn awaiting_guidance(conn: &mut DbConn, fund_id: FundId, end: NaiveDateTime) -> QueryResult<PileRow> {
+    let text = sql(
+        conn,
+        "SELECT CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(c.amount_cents * v.funding_pct / 100), 0) AS BIGINT) AS cents
+         FROM claims c
+         JOIN scheme_versions v ON v.id = c.scheme_version_id
+         JOIN claim_waits w ON w.claim_id = c.id
+         WHERE w.fund_id = $1 AND w.opened_at < $2 AND (w.closed_at IS NULL OR w.closed_at >= $2)",
+    );
+    diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(end).get_result(conn)
+}
+
+/// Vouchers issued before `end` and still open at it whose `valid_until` is after `after` and
+/// on or before `until`: they lapse unused unless a claim redeems them.
+pub fn vouchers_expiring(conn: &mut DbConn, fund_id: FundId, after: NaiveDate, until: NaiveDate, end: NaiveDateTime) -> QueryResult<PileRow> {
+    let text = sql(
+        conn,
+        "SELECT CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) AS cents
+         FROM vouchers
+         WHERE fund_id = $1 AND created_at < $4 AND (closed_at IS NULL OR closed_at >= $4)
+           AND valid_until > $2 AND valid_until <= $3",
+    );
+    diesel::sql_query(text)
+        .bind::<Text, _>(fund_id)
+        .bind::<Date, _>(after)
+        .bind::<Date, _>(until)
+        .bind::<Timestamp, _>(end)
+        .get_result(conn)
 }

@@ -208,6 +208,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    claim_waits (claim_id) {
+        claim_id -> Text,
+        fund_id -> Text,
+        opened_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     claim_lots (claim_id, lot_id) {
         claim_id -> Text,
         lot_id -> Text,
@@ -385,6 +394,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     claims,
     claim_lots,
     claim_reviews,
+    claim_waits,
     idempotency_keys,
     coaching_sessions,
     events,

@@ -154,6 +154,9 @@ pub fn submit(
     if row.status == ClaimStatus::UnderReview {
         review::open(conn, &row, &held_lots, row.submitted_at)?;
     }
+    if row.status == ClaimStatus::AwaitingGuidance {
+        super::guidance::wait_opened(conn, &row)?;
+    }
     claim_event(conn, &row)?;
     #[cfg(feature = "test-hooks")]
     crate::test_hooks::after_written(&row.course)?;
@@ -516,8 +519,10 @@ fn book_approval(
         redeem_voucher(conn, voucher, claim.id)?;
     }
     let now = now_utc();
-    if claim.status == ClaimStatus::UnderReview {
-        review::close(conn, claim.id, now)?;
+    match claim.status {
+        ClaimStatus::UnderReview => review::close(conn, claim.id, now)?,
+        ClaimStatus::AwaitingGuidance => super::guidance::wait_closed(conn, claim.id, now)?,
+        _ => {}
     }
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim.id)).filter(claims::status.eq(claim.status)))
         .set((
@@ -557,6 +562,7 @@ fn send_to_review(
 ) -> Result<ClaimRow, ClaimError> {
     let lots = review::hold(conn, account, plan, claim.id, actor, today)?;
     let now = now_utc();
+    super::guidance::wait_closed(conn, claim.id, now)?;
     let voucher_id = voucher.map(|v| v.id);
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim.id)).filter(claims::status.eq(claim.status)))
         .set((
@@ -590,8 +596,9 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &st
         status => return Err(invalid_state(status, "awaiting_guidance or under_review")),
     }
     let now = now_utc();
-    if claim.status == ClaimStatus::UnderReview {
-        review::close(conn, claim.id, now)?;
+    match claim.status {
+        ClaimStatus::UnderReview => review::close(conn, claim.id, now)?,
+        _ => super::guidance::wait_closed(conn, claim.id, now)?,
     }
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(claim.status)))
         .set((

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::board::{Side, SegmentRow};
 use super::monthly::{Cell, MonthlyReport};
 
 const MONTHS_NL: [&str; 12] =
@@ -23,18 +24,28 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// "1234567" → "1.234.567": digits grouped by three with dots, as a Dutch reader writes them.
+fn grouped(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "1234567.50" → "€ 1.234.567,50": amounts as a Dutch reader writes them.
 fn euro(amount: &str) -> String {
     let (sign, rest) = amount.strip_prefix('-').map_or(("", amount), |r| ("-", r));
     let (whole, cents) = rest.split_once('.').unwrap_or((rest, "00"));
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}€\u{a0}{grouped},{cents}")
+    format!("{sign}€\u{a0}{},{cents}", grouped(whole))
+}
+
+/// 12345 → "12.345": counts with Dutch thousands separators.
+fn count_nl(n: i64) -> String {
+    format!("{}{}", if n < 0 { "-" } else { "" }, grouped(&n.unsigned_abs().to_string()))
 }
 
 fn pct_nl(pct: Option<&String>) -> String {
@@ -77,6 +88,8 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 5mm; }
 .chart { break-inside: avoid; }
 .note { font-size: 8.5pt; color: #52606d; }
+p.headline { font-size: 12pt; font-weight: 600; margin: 2mm 0 1mm; }
+h2 { break-after: avoid; page-break-after: avoid; }
 footer { margin-top: 8mm; font-size: 8pt; color: #7b8794; word-break: break-all; }
 "#;
 
@@ -95,8 +108,12 @@ pub fn render(report: &MonthlyReport, fund_name: &str) -> String {
         month_nl(&report.month),
         if report.provisional { " · <b>voorlopig</b>: de maand is nog niet om" } else { "" }
     );
+    let _ = write!(h, "<p class=\"headline\">{}</p><p class=\"note\">{}</p>", escape(&report.headline), escape(&report.caveat));
     key_figures(&mut h, report);
+    comparison(&mut h, report);
     guidance(&mut h, report);
+    segments(&mut h, report);
+    actions(&mut h, report);
     let _ = write!(h, "<h2>Benutting per opleidingsniveau en leeftijd</h2><div class=\"grid2\">");
     bars(&mut h, "Opleidingsniveau", &report.breakdowns.education_level);
     bars(&mut h, "Leeftijd", &report.breakdowns.age_band);
@@ -114,6 +131,7 @@ pub fn render(report: &MonthlyReport, fund_name: &str) -> String {
         );
     }
     signals(&mut h, report);
+    providers(&mut h, report);
     let _ = write!(
         h,
         "<footer>{}Vingerafdruk van het grootboek per {}: <b>{}</b> ({} budgetrekeningen). {}</footer></body></html>",
@@ -169,7 +187,7 @@ fn guidance(h: &mut String, r: &MonthlyReport) {
     let g = &r.guidance;
     let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
     h.push_str("<h2>Begeleiding en besteding</h2>");
-    h.push_str("<p class=\"note\">Werknemers met budget, dit jaar tot en met de maand. Het fonds leert: budget wordt benut als er persoonlijke begeleiding bij komt.</p>");
+    h.push_str("<p class=\"note\">Werknemers met budget, dit jaar tot en met de maand: wie begeleid is (een loopbaangesprek of ander coachgesprek) en wie budget besteedde.</p>");
     h.push_str("<div class=\"grid2\"><table><tr><th></th><th class=\"n\">Wel besteed</th><th class=\"n\">Niet besteed</th></tr>");
     let _ = write!(
         h,
@@ -283,6 +301,128 @@ fn table(h: &mut String, title: &str, cells: &[Cell]) {
     h.push_str("</table>");
 }
 
+fn comparison(h: &mut String, r: &MonthlyReport) {
+    let c = &r.comparison;
+    let cols = [&c.this_month, &c.previous_month, &c.same_month_last_year];
+    h.push_str("<h2>Vergelijking</h2><table><tr><th></th>");
+    for k in cols {
+        let _ = write!(h, "<th class=\"n\">{}</th>", escape(&month_nl(&k.month)));
+    }
+    h.push_str("</tr>");
+    let rows: [(&str, Vec<String>); 4] = [
+        ("Toegekend", cols.iter().map(|k| euro(&k.granted)).collect()),
+        ("Besteed (netto)", cols.iter().map(|k| euro(&k.spent)).collect()),
+        ("Vervallen", cols.iter().map(|k| euro(&k.expired)).collect()),
+        ("Werknemers met een besteding", cols.iter().map(|k| count_nl(k.workers_spent)).collect()),
+    ];
+    for (label, values) in rows {
+        let _ = write!(h, "<tr><td>{label}</td>");
+        for v in values {
+            let _ = write!(h, "<td class=\"n\">{}</td>", escape(&v));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+}
+
+fn side_cells(s: &Side) -> String {
+    if s.suppressed {
+        return "<td class=\"n muted\" colspan=\"3\">afgeschermd</td>".to_string();
+    }
+    format!(
+        "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
+        count_nl(s.workers.unwrap_or(0)),
+        count_nl(s.spent.unwrap_or(0)),
+        escape(&pct_nl(s.uptake_pct.as_ref()))
+    )
+}
+
+fn segment_table(h: &mut String, title: &str, rows: &[SegmentRow]) {
+    let _ = write!(
+        h,
+        "<table><tr><th rowspan=\"2\">{}</th><th class=\"n\" colspan=\"3\">Met begeleiding</th><th class=\"n\" colspan=\"3\">Zonder begeleiding</th></tr>\
+         <tr><th class=\"n\">Werknemers</th><th class=\"n\">Besteed</th><th class=\"n\">Benut</th><th class=\"n\">Werknemers</th><th class=\"n\">Besteed</th><th class=\"n\">Benut</th></tr>",
+        escape(title)
+    );
+    for row in rows {
+        let _ = write!(h, "<tr><td>{}</td>{}{}</tr>", escape(&row.label), side_cells(&row.with_guidance), side_cells(&row.without_guidance));
+    }
+    h.push_str("</table>");
+}
+
+fn segments(h: &mut String, r: &MonthlyReport) {
+    let s = &r.guidance_by_segment;
+    h.push_str("<h2>Begeleiding en besteding per groep</h2>");
+    segment_table(h, "Opleidingsniveau", &s.education_level);
+    segment_table(h, "Leeftijd", &s.age_band);
+    segment_table(h, "Grootte werkgever", &s.employer_size);
+    segment_table(h, "Sector", &s.sector);
+    let g = &r.guided_before_first_spend;
+    let text = match (g.guided_spenders, g.before_first_spend) {
+        (Some(total), Some(before)) => format!(
+            "Van de {} begeleide werknemers die dit jaar besteedden, had {} ({}) het eerste gesprek op of voor de dag van de eerste besteding.",
+            count_nl(total),
+            count_nl(before),
+            pct_nl(g.pct.as_ref())
+        ),
+        _ => "Begeleiding vóór de eerste besteding: afgeschermd (te weinig werknemers).".to_string(),
+    };
+    let _ = write!(h, "<p class=\"note\">{}</p>", escape(&text));
+}
+
+fn actions(h: &mut String, r: &MonthlyReport) {
+    let a = &r.actions;
+    let _ = write!(
+        h,
+        "<h2>Actiepunten voor het fondsbureau</h2><table><tr><th>Stand aan het eind van de maand</th><th class=\"n\">Aantal</th><th class=\"n\">Bedrag</th></tr>\
+         <tr><td>Declaraties die wachten op begeleiding</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
+         <tr><td>Declaraties in beoordeling</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
+         <tr><td>Vouchers die binnen 30 dagen ongebruikt verlopen</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
+         <tr><td>Goedgekeurd, nog niet betaald</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
+         <tr><td>Open bezwaren</td><td class=\"n\">{}</td><td class=\"n\"></td></tr>",
+        count_nl(a.awaiting_guidance.count),
+        escape(&euro(&a.awaiting_guidance.amount)),
+        count_nl(a.under_review.count),
+        escape(&euro(&a.under_review.amount)),
+        count_nl(a.vouchers_expiring_30_days.count),
+        escape(&euro(&a.vouchers_expiring_30_days.amount)),
+        count_nl(a.approved_unpaid.count),
+        escape(&euro(&a.approved_unpaid.amount)),
+        count_nl(a.objections_open),
+    );
+    for l in &a.lapsing {
+        let _ = write!(
+            h,
+            "<tr><td>Vervalt op {} ({} werknemers)</td><td class=\"n\"></td><td class=\"n\">{}</td></tr>",
+            escape(&l.expires_on),
+            count_nl(l.workers),
+            escape(&euro(&l.amount))
+        );
+    }
+    h.push_str("</table>");
+}
+
+fn providers(h: &mut String, r: &MonthlyReport) {
+    let p = &r.providers;
+    let _ = write!(
+        h,
+        "<h2>Opleiders</h2><p class=\"note\">Grootste opleider: {} van de netto bestedingen dit jaar; concentratie-index (HHI, 0 tot 10.000): {}.</p>\
+         <table><tr><th>Opleider</th><th class=\"n\">Besteed dit jaar</th><th class=\"n\">Aandeel</th></tr>",
+        escape(&pct_nl(p.top_share_pct.as_ref())),
+        p.hhi.map_or_else(|| "–".to_string(), count_nl)
+    );
+    for t in &p.top {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(&t.provider),
+            escape(&euro(&t.spent)),
+            escape(&pct_nl(t.share_pct.as_ref()))
+        );
+    }
+    h.push_str("</table>");
+}
+
 fn signals(h: &mut String, r: &MonthlyReport) {
     let s = &r.signals;
     let _ = write!(
@@ -325,5 +465,7 @@ mod tests {
         assert_eq!(euro("0.05"), "€\u{a0}0,05");
         assert_eq!(escape("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
         assert_eq!(month_nl("2026-10"), "oktober 2026");
+        assert_eq!((count_nl(1234567), count_nl(999), count_nl(-1000)), ("1.234.567".into(), "999".into(), "-1.000".into()));
+        assert_eq!(euro("-123.40"), "-€\u{a0}123,40");
     }
 }

@@ -15,6 +15,7 @@ use crate::db::{read_tx, DbConn};
 use crate::domain::{format_cents, FundId};
 use crate::domain::time::{amsterdam_day_start_utc, rfc3339};
 use crate::db::ledger_reads::fund_digest_at;
+use super::board;
 
 /// Cells of a breakdown with fewer workers than this are suppressed for the board.
 pub const MIN_CELL_WORKERS: i64 = 5;
@@ -202,6 +203,16 @@ pub struct MonthlyReport {
     pub breakdowns: Breakdowns,
     pub trend: Vec<TrendPoint>,
     pub signals: Signals,
+    /// Uptake with and without guidance per segment (DESIGN: the question by segment).
+    pub guidance_by_segment: board::GuidanceBySegment,
+    pub guided_before_first_spend: board::GuidedBeforeFirstSpend,
+    /// One sentence in Dutch: the main finding.
+    pub headline: String,
+    /// What the numbers cannot show.
+    pub caveat: String,
+    pub comparison: board::Comparison,
+    pub actions: board::Actions,
+    pub providers: board::Providers,
     pub payments: Payments,
     pub backdated: Backdated,
     pub digest: Digest,
@@ -216,7 +227,7 @@ pub fn pct(part: i64, whole: i64) -> Option<String> {
     Some(format!("{}.{}", tenths / 10, tenths % 10))
 }
 
-fn age_band(report_year: i32, birth_year: Option<i32>) -> (&'static str, &'static str) {
+pub(crate) fn age_band(report_year: i32, birth_year: Option<i32>) -> (&'static str, &'static str) {
     match birth_year.map(|b| report_year - b) {
         Some(age) if age < 35 => ("under_35", "jonger dan 35"),
         Some(age) if age < 55 => ("35_54", "35 tot 55"),
@@ -225,7 +236,7 @@ fn age_band(report_year: i32, birth_year: Option<i32>) -> (&'static str, &'stati
     }
 }
 
-fn education_label(level: Option<&str>) -> (String, String) {
+pub(crate) fn education_label(level: Option<&str>) -> (String, String) {
     match level {
         Some(level) => (level.to_string(), level.to_string()),
         None => ("unknown".into(), "onbekend".into()),
@@ -363,11 +374,18 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let population = Population { workers: &workers, employer_spending: &employer_spending };
     let breakdowns = breakdowns(&sums, &owner, population, &per_worker, &schemes, month, audience);
     lap("breakdowns");
-    let trend = trend(conn, fund_id, month, &owners)?;
+    let mut trend = trend(conn, fund_id, month, &owners)?;
+    let comparison = comparison(&trend);
+    trend.remove(0);
     lap("trend");
-    let signals = signals(conn, fund_id, month, &windows)?;
+    let (signals, lapsing, provider_spend) = signals(conn, fund_id, month, &windows)?;
     let payment_facts = query::payment_facts(conn, fund_id, windows.month_start, windows.end)?;
-    lap("signals, payments");
+    let actions = actions(conn, fund_id, month, &windows, &lapsing, &payment_facts)?;
+    lap("signals, payments, actions");
+    let segments = board::guidance_by_segment(&segment_facts(&workers, &per_worker, month), audience);
+    let before_first = guided_before_first_spend(conn, fund_id, &windows, year_first, month, &per_worker, &owners)?;
+    let headline = board::headline(guidance.uptake_with_guidance_pct.as_deref(), guidance.uptake_without_guidance_pct.as_deref(), &segments);
+    lap("segments");
     let backdated = query::backdated(conn, fund_id, &windows)?;
     let (digest, accounts) = fund_digest_at(conn, fund_id, windows.end - chrono::Duration::microseconds(1))?;
     lap("digest");
@@ -394,6 +412,13 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         breakdowns,
         trend,
         signals,
+        guidance_by_segment: segments,
+        guided_before_first_spend: board::guided_before_first_spend(before_first.0, before_first.1, audience),
+        headline,
+        caveat: board::CAVEAT.to_string(),
+        comparison,
+        actions,
+        providers: board::providers(&provider_spend, TOP_PROVIDERS),
         payments: Payments {
             approved_unpaid_claims: payment_facts.approved_unpaid_claims,
             approved_unpaid: format_cents(payment_facts.approved_unpaid_cents),
@@ -551,9 +576,10 @@ fn ordered(mut cells: Vec<Cell>, order: &[&str]) -> Vec<Cell> {
     cells
 }
 
+/// The trend's months and one more before them (the same month last year, for the comparison).
 fn trend(conn: &mut DbConn, fund_id: FundId, month: Month, owners: &HashMap<String, (String, String)>) -> QueryResult<Vec<TrendPoint>> {
-    let first = month.minus(TREND_MONTHS - 1);
-    let months: Vec<Month> = (0..TREND_MONTHS).map(|i| first.next_n(i)).collect();
+    let first = month.minus(TREND_MONTHS);
+    let months: Vec<Month> = (0..=TREND_MONTHS).map(|i| first.next_n(i)).collect();
     let mut starts: Vec<NaiveDateTime> = months.iter().map(|m| m.start_utc()).collect();
     starts.push(month.next().start_utc());
     let rows = query::trend(conn, fund_id, &starts)?;
@@ -586,7 +612,101 @@ impl Month {
     }
 }
 
-fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows) -> QueryResult<Signals> {
+/// The month beside the previous one and the same month last year (the trend's first point).
+fn comparison(trend: &[TrendPoint]) -> board::Comparison {
+    let figures = |p: Option<&TrendPoint>| board::KeyFigures {
+        month: p.map(|p| p.month.clone()).unwrap_or_default(),
+        granted: p.map_or_else(|| "0.00".into(), |p| p.granted.clone()),
+        spent: p.map_or_else(|| "0.00".into(), |p| p.spent.clone()),
+        expired: p.map_or_else(|| "0.00".into(), |p| p.expired.clone()),
+        workers_spent: p.map_or(0, |p| p.workers_spent),
+    };
+    let n = trend.len();
+    board::Comparison {
+        this_month: figures(trend.last()),
+        previous_month: figures(n.checked_sub(2).and_then(|i| trend.get(i))),
+        same_month_last_year: figures(trend.first()),
+    }
+}
+
+/// The facts of the segment comparison, per worker with a budget: the employer's size class
+/// counts the fund's workers with that employer at the month's end.
+fn segment_facts<'a>(workers: &'a [query::WorkerFacts], per_worker: &HashMap<String, WorkerYear>, month: Month) -> Vec<board::SegmentFacts<'a>> {
+    let mut per_employer: HashMap<&str, usize> = HashMap::new();
+    for w in workers {
+        *per_employer.entry(w.employer_id.as_str()).or_default() += 1;
+    }
+    workers
+        .iter()
+        .filter_map(|worker| {
+            let w = per_worker.get(&worker.id).filter(|w| w.has_budget)?;
+            Some(board::SegmentFacts {
+                education: education_label(worker.education_level.as_deref()),
+                age_band: age_band(month.first_day.year(), worker.birth_year),
+                sector: &worker.sector,
+                employer_size: board::employer_size(per_employer.get(worker.employer_id.as_str()).copied().unwrap_or(0)),
+                coached: w.coached,
+                spent: w.net_spent_ytd > 0,
+            })
+        })
+        .collect()
+}
+
+/// Of the workers coached who spent this year: how many, and how many had their first session
+/// of the year on or before the day (Amsterdam) of their first spending of the year.
+fn guided_before_first_spend(
+    conn: &mut DbConn,
+    fund_id: FundId,
+    windows: &Windows,
+    year_first: NaiveDate,
+    month: Month,
+    per_worker: &HashMap<String, WorkerYear>,
+    owners: &HashMap<String, (String, String)>,
+) -> QueryResult<(i64, i64)> {
+    let mut first_spend: HashMap<String, NaiveDateTime> = HashMap::new();
+    for spend in query::spends(conn, fund_id, windows.year_start, windows.end)? {
+        let worker = owners.get(&spend.account_id).map_or(spend.account_id.clone(), |(w, _)| w.clone());
+        let at = first_spend.entry(worker).or_insert(spend.recorded_at);
+        *at = (*at).min(spend.recorded_at);
+    }
+    let sessions: HashMap<String, NaiveDate> =
+        query::first_sessions(conn, fund_id, year_first, month.last_day(), windows.end)?.into_iter().map(|s| (s.worker_id, s.held_on)).collect();
+    let guided: Vec<&String> = per_worker.iter().filter(|(_, w)| w.has_budget && w.coached && w.net_spent_ytd > 0).map(|(id, _)| id).collect();
+    let before = guided
+        .iter()
+        .filter(|id| match (sessions.get(**id), first_spend.get(**id)) {
+            (Some(session), Some(spend)) => *session <= crate::domain::time::amsterdam_date(*spend),
+            _ => false,
+        })
+        .count();
+    Ok((guided.len() as i64, before as i64))
+}
+
+/// The action panel: what waits for the back office at the month's end.
+fn actions(
+    conn: &mut DbConn,
+    fund_id: FundId,
+    month: Month,
+    windows: &Windows,
+    lapsing: &[query::LapsingLot],
+    payments: &query::PaymentFacts,
+) -> QueryResult<board::Actions> {
+    let waiting = query::awaiting_guidance(conn, fund_id, windows.end)?;
+    let vouchers = query::vouchers_expiring(conn, fund_id, month.last_day(), month.last_day() + chrono::Duration::days(30), windows.end)?;
+    let lots: Vec<(String, String, i64)> = lapsing.iter().map(|l| (l.expires_on.to_string(), l.worker_id.clone(), l.available)).collect();
+    Ok(board::Actions {
+        awaiting_guidance: board::Pile::new(waiting.count, waiting.cents),
+        under_review: board::Pile::new(payments.under_review_claims, payments.under_review_cents),
+        vouchers_expiring_30_days: board::Pile::new(vouchers.count, vouchers.cents),
+        lapsing: board::lapsing_by_date(&lots),
+        approved_unpaid: board::Pile::new(payments.approved_unpaid_claims, payments.approved_unpaid_cents),
+        objections_open: payments.objections_open,
+    })
+}
+
+type SignalFacts = (Signals, Vec<query::LapsingLot>, HashMap<String, i64>);
+
+fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows) -> QueryResult<SignalFacts> {
     let until = month.last_day() + Months::new(3);
     let lots = query::lapsing(conn, fund_id, month.last_day(), until, windows.end)?;
     let mut lapsing_workers = HashSet::new();
@@ -595,12 +715,13 @@ fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows) 
         lapsing_workers.insert(lot.worker_id.clone());
         lapsing_cents += lot.available;
     }
-    let mut providers: Vec<i64> =
-        query::provider_spend(conn, fund_id, windows.year_start, windows.end)?.into_iter().map(|p| p.spent).filter(|s| *s > 0).collect();
+    let by_provider: HashMap<String, i64> =
+        query::provider_spend(conn, fund_id, windows.year_start, windows.end)?.into_iter().map(|p| (p.provider, p.spent)).collect();
+    let mut providers: Vec<i64> = by_provider.values().copied().filter(|s| *s > 0).collect();
     providers.sort_unstable_by(|a, b| b.cmp(a));
     let total: i64 = providers.iter().sum();
     let top: i64 = providers.iter().take(TOP_PROVIDERS).sum();
-    Ok(Signals {
+    let signals = Signals {
         lapsing_next_3_months: Lapsing {
             until: until.to_string(),
             workers: lapsing_workers.len() as i64,
@@ -608,7 +729,8 @@ fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows) 
         },
         providers: providers.len() as i64,
         top10_provider_share_pct: pct(top, total),
-    })
+    };
+    Ok((signals, lots, by_provider))
 }
 
 #[cfg(test)]

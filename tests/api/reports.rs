@@ -203,15 +203,36 @@ async fn csv_and_html_are_what_spreadsheets_and_printers_want(app: TestApp) {
     assert!(text.lines().count() > 1 && text.split_inclusive('\n').all(|line| line.ends_with("\r\n")), "CRLF line ends");
     let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(text.as_bytes());
     let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
-    assert_eq!(header[..4], ["month", "breakdown", "key", "label"]);
+    assert_eq!(header, ["maand", "sectie", "groep", "sleutel", "omschrijving", "maat", "waarde"], "Dutch headers for Excel");
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("rows parse");
-    assert_eq!(rows.len(), 1 + 2 + 2 + 2 + 3, "scheme, employers, sectors, age bands, education levels");
-    let metaal = rows.iter().find(|r| &r[1] == "sector" && &r[2] == "metaal").expect("metaal row");
-    assert_eq!((&metaal[7], &metaal[8], &metaal[9]), ("2000,00", "300,00", "15,0"));
-    let named = rows.iter().find(|r| &r[1] == "employer" && &r[2] == employer.as_str()).expect("the employer's row");
-    assert_eq!(&named[3], format!("'{evil}"), "the name is text, not a formula");
+    let value = |section: &str, group: &str, key: &str, measure: &str| -> String {
+        rows.iter()
+            .find(|r| &r[1] == section && &r[2] == group && &r[3] == key && &r[5] == measure)
+            .unwrap_or_else(|| panic!("no row {section}/{group}/{key}/{measure}"))[6]
+            .to_string()
+    };
+    // Every section of the JSON report is there, with decimal commas.
+    assert_eq!(value("breakdowns", "sector", "metaal", "granted_ytd"), "2000,00");
+    assert_eq!(value("breakdowns", "sector", "metaal", "utilisation_ytd_pct"), "15,0");
+    assert_eq!(value("flows", "", "", "spent"), "600,00");
+    assert_eq!(value("guidance", "", "", "coached_and_spent"), "1");
+    assert_eq!(value("trend", "", &month, "spent"), "400,00");
+    assert_eq!(value("guidance_by_segment", "education_level", "praktisch", "with_guidance.uptake_pct"), "100,0");
+    assert_eq!(value("comparison", "this_month", "", "granted"), "2500,00");
+    assert_eq!(value("actions", "approved_unpaid", "", "amount"), "400,00");
+    assert_eq!(value("providers", "top", "Aanbieder A", "share_pct"), "100,0");
+    assert_eq!(value("payments", "", "", "objections_open"), "0");
+    assert!(value("headline", "", "", "").starts_with("Van de werknemers"));
+    assert_eq!(value("digest", "", "", "accounts"), "3");
+    let sections: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.get(1).unwrap()).collect();
+    for section in ["flows", "positions", "utilisation", "workers", "guidance", "breakdowns", "trend", "signals", "guidance_by_segment",
+        "guided_before_first_spend", "headline", "caveat", "comparison", "actions", "providers", "payments", "backdated", "digest"] {
+        assert!(sections.contains(section), "section {section} missing: {sections:?}");
+    }
+    let named = rows.iter().find(|r| &r[1] == "breakdowns" && &r[2] == "employer" && &r[3] == employer.as_str()).expect("the employer's row");
+    assert_eq!(&named[4], format!("'{evil}"), "the name is text, not a formula");
     let standard = app.client.get(format!("{base}&format=csv")).bearer_auth(&s.fund.admin).send().await.expect("sent").text().await.expect("csv");
-    assert!(standard.starts_with("month;") && !standard.contains('\r'), "the standard dialect is plain UTF-8 with LF");
+    assert!(standard.starts_with("month;section;") && !standard.contains('\r'), "the standard dialect is plain UTF-8 with LF");
 
     let response = app.client.get(format!("{base}&format=html")).bearer_auth(&s.fund.admin).send().await.expect("sent");
     assert!(response.headers()["content-type"].to_str().expect("ct").starts_with("text/html"));
@@ -233,7 +254,110 @@ async fn csv_and_html_are_what_spreadsheets_and_printers_want(app: TestApp) {
     app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", s.fund.id), &hr).await.expect_problem(403, "forbidden");
 }
 
+
+fn row<'a>(rows: &'a Value, segment: &str) -> &'a Value {
+    rows.as_array().expect("rows").iter().find(|r| r["segment"] == segment).unwrap_or_else(|| panic!("no row {segment} in {rows}"))
+}
+
+fn side(workers: i64, spent: i64, pct: Option<&str>) -> Value {
+    json!({"workers": workers, "spent": spent, "uptake_pct": pct, "suppressed": false})
+}
+
+/// DESIGN's "What the board asks next" on the small fund, by hand: W1 (praktisch, 35–54, metaal)
+/// coached and spent; W2 (middelbaar, 55+, metaal) spent and was refunded; W3 (theoretisch, 55+,
+/// techniek) spent; both employers have 2 workers.
+async fn the_board_questions_match_hand_computed_figures(app: TestApp) {
+    let s = small_fund(&app).await;
+    let month = this_month(&app);
+    let r = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", s.fund.id), &s.fund.admin).await.expect(200).body;
+    let g = &r["guidance_by_segment"];
+    let education: Vec<&str> = g["education_level"].as_array().unwrap().iter().map(|r| r["segment"].as_str().unwrap()).collect();
+    assert_eq!(education, ["praktisch", "middelbaar", "theoretisch"]);
+    assert_eq!(row(&g["education_level"], "praktisch")["with_guidance"], side(1, 1, Some("100.0")));
+    assert_eq!(row(&g["education_level"], "praktisch")["without_guidance"], side(0, 0, None));
+    assert_eq!(row(&g["education_level"], "middelbaar")["without_guidance"], side(1, 0, Some("0.0")));
+    assert_eq!(row(&g["education_level"], "theoretisch")["without_guidance"], side(1, 1, Some("100.0")));
+    assert_eq!(row(&g["age_band"], "55_plus")["without_guidance"], side(2, 1, Some("50.0")));
+    assert_eq!(row(&g["sector"], "metaal")["with_guidance"], side(1, 1, Some("100.0")));
+    assert_eq!(row(&g["sector"], "metaal")["without_guidance"], side(1, 0, Some("0.0")));
+    assert_eq!(g["employer_size"].as_array().map(Vec::len), Some(1));
+    assert_eq!(row(&g["employer_size"], "1_9")["without_guidance"], side(2, 1, Some("50.0")));
+    assert_eq!(r["guided_before_first_spend"], json!({"guided_spenders": 1, "before_first_spend": 1, "pct": "100.0", "suppressed": false}));
+    assert_eq!(
+        r["headline"],
+        "Van de werknemers met begeleiding gebruikte dit jaar 100,0 % hun budget, tegen 50,0 % zonder begeleiding; \
+         het verschil is het grootst bij metaal (100,0 procentpunt)."
+    );
+    assert!(r["caveat"].as_str().unwrap().contains("geen oorzaak"));
+
+    let previous = (app.today().with_day(1).unwrap() - chrono::Duration::days(1)).format("%Y-%m").to_string();
+    let last_year = format!("{}-{}", app.today().year() - 1, app.today().format("%m"));
+    let c = &r["comparison"];
+    assert_eq!(c["this_month"], json!({"month": month, "granted": "2500.00", "spent": "400.00", "expired": "0.00", "workers_spent": 3}));
+    assert_eq!(c["previous_month"], json!({"month": previous, "granted": "0.00", "spent": "0.00", "expired": "0.00", "workers_spent": 0}));
+    assert_eq!(c["same_month_last_year"]["month"], last_year.as_str());
+    assert_eq!(r["trend"].as_array().map(Vec::len), Some(12));
+
+    // The voucher (valid 30 days from today) shows when it lapses within 30 days of the month's end.
+    let last_day = (app.today().with_day(1).unwrap() + chrono::Months::new(1)) - chrono::Duration::days(1);
+    let valid_until = crate::helpers::date(&days_ahead(30));
+    let soon = valid_until > last_day && valid_until <= last_day + chrono::Duration::days(30);
+    let a = &r["actions"];
+    assert_eq!(a["vouchers_expiring_30_days"], if soon { json!({"count": 1, "amount": "100.00"}) } else { json!({"count": 0, "amount": "0.00"}) });
+    assert_eq!(a["awaiting_guidance"], json!({"count": 0, "amount": "0.00"}));
+    assert_eq!(a["under_review"], json!({"count": 0, "amount": "0.00"}));
+    assert_eq!(a["approved_unpaid"], json!({"count": 2, "amount": "400.00"}));
+    assert_eq!(a["lapsing"], json!([]));
+    assert_eq!(a["objections_open"], 0);
+    // Aanbieder B's only claim was refunded: all of this year's net spending went to A.
+    assert_eq!(r["providers"], json!({"top_share_pct": "100.0", "hhi": 10000, "top": [{"provider": "Aanbieder A", "spent": "400.00", "share_pct": "100.0"}]}));
+
+    // For the board every side under 5 workers is withheld.
+    let board = app.token(Role::Board, Some(&s.fund.id), None, None);
+    let b = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", s.fund.id), &board).await.expect(200).body;
+    for dimension in ["education_level", "age_band", "sector", "employer_size"] {
+        for row in b["guidance_by_segment"][dimension].as_array().unwrap() {
+            for half in ["with_guidance", "without_guidance"] {
+                let h = &row[half];
+                assert!(h["suppressed"] == true || h["workers"] == 0, "{dimension} {half}: {h}");
+                if h["suppressed"] == true {
+                    assert_eq!((&h["workers"], &h["spent"], &h["uptake_pct"]), (&Value::Null, &Value::Null, &Value::Null));
+                }
+            }
+        }
+    }
+    assert_eq!(b["guided_before_first_spend"]["suppressed"], true);
+    assert_eq!(b["guided_before_first_spend"]["guided_spenders"], Value::Null);
+}
+
+/// A waiting claim and a claim under review appear in the action panel, and leave it when decided.
+async fn the_action_panel_counts_what_waits(app: TestApp) {
+    let mut scheme = crate::helpers::standard_scheme_body("ptt");
+    scheme["guidance_required_above"] = json!("300.00");
+    scheme["review_above"] = json!("200.00");
+    let f = app.funded_worker(scheme, "1000.00").await;
+    let month = this_month(&app);
+    let path = format!("/v1/funds/{}/reports/monthly?month={month}", f.fund.id);
+    let waiting = app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "400.00", "INV-1")).await.expect(201).body;
+    assert_eq!(waiting["status"], "awaiting_guidance");
+    let held = app.claim(&f.fund, &f.fund.admin, &claim_body(&f, "250.00", "INV-2")).await.expect(201).body;
+    assert_eq!(held["status"], "under_review");
+    let a = app.get(&path, &f.fund.admin).await.expect(200).body["actions"].clone();
+    assert_eq!((&a["awaiting_guidance"], &a["under_review"]), (&json!({"count": 1, "amount": "400.00"}), &json!({"count": 1, "amount": "250.00"})));
+    // Guidance arrives: the waiting claim goes to review too; then both are decided.
+    app.session(&f.fund, &f.worker, &crate::helpers::today_text(&app)).await.expect(201);
+    let a = app.get(&path, &f.fund.admin).await.expect(200).body["actions"].clone();
+    assert_eq!((&a["awaiting_guidance"], &a["under_review"]), (&json!({"count": 0, "amount": "0.00"}), &json!({"count": 2, "amount": "650.00"})));
+    for claim in [&waiting, &held] {
+        app.post(&format!("/v1/funds/{}/claims/{}/approve", f.fund.id, claim["id"].as_str().unwrap()), &f.fund.admin, &json!({})).await.expect(200);
+    }
+    let a = app.get(&path, &f.fund.admin).await.expect(200).body["actions"].clone();
+    assert_eq!((&a["under_review"], &a["approved_unpaid"]), (&json!({"count": 0, "amount": "0.00"}), &json!({"count": 2, "amount": "650.00"})));
+}
+
 on_both_backends!(
+    the_board_questions_match_hand_computed_figures,
+    the_action_panel_counts_what_waits,
     every_figure_matches_the_hand_computed_report,
     the_board_sees_no_small_cells,
     the_board_sees_no_small_spender_counts,

@@ -1,4 +1,5 @@
 DROP TABLE claim_lots;
+DROP TABLE claim_waits;
 DROP TABLE claim_reviews;
 DROP FUNCTION claim_reviews_close_only();
 ALTER TABLE claims DROP COLUMN held_cents;

@@ -25,6 +25,19 @@ END $$;
 CREATE TRIGGER claim_reviews_close_only BEFORE UPDATE ON claim_reviews FOR EACH ROW EXECUTE FUNCTION claim_reviews_close_only();
 CREATE TRIGGER claim_reviews_no_delete BEFORE DELETE ON claim_reviews FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 
+-- When a claim waited for guidance, for the monthly report's action panel (a claim's decided_at
+-- moves on with later decisions; these times do not). Claims waiting now are backfilled.
+CREATE TABLE claim_waits (
+    claim_id        TEXT PRIMARY KEY REFERENCES claims (id),
+    fund_id         TEXT NOT NULL REFERENCES funds (id),
+    opened_at       TIMESTAMP NOT NULL,
+    closed_at       TIMESTAMP
+);
+CREATE INDEX claim_waits_fund ON claim_waits (fund_id, opened_at);
+CREATE TRIGGER claim_waits_close_only BEFORE UPDATE ON claim_waits FOR EACH ROW EXECUTE FUNCTION claim_reviews_close_only();
+CREATE TRIGGER claim_waits_no_delete BEFORE DELETE ON claim_waits FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+INSERT INTO claim_waits (claim_id, fund_id, opened_at) SELECT id, fund_id, submitted_at FROM claims WHERE status = 'awaiting_guidance';
+
 -- The lots a claim under review reserved, like a voucher's. Never changed.
 CREATE TABLE claim_lots (
     claim_id        TEXT NOT NULL REFERENCES claims (id),

@@ -4,6 +4,7 @@ PRAGMA foreign_keys = OFF;
 BEGIN IMMEDIATE;
 DROP TABLE claim_lots;
 DROP TABLE claim_reviews;
+DROP TABLE claim_waits;
 CREATE TABLE claims_rebuilt (
     id                  TEXT PRIMARY KEY,
     fund_id             TEXT NOT NULL REFERENCES funds (id),

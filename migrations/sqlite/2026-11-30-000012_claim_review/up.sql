@@ -84,5 +84,20 @@ WHEN OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.fund_id <>
 BEGIN SELECT RAISE(ABORT, 'a review is closed once and never changed otherwise'); END;
 CREATE TRIGGER claim_reviews_no_delete BEFORE DELETE ON claim_reviews
 BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE on claim_reviews refused'); END;
+
+-- When a claim waited for guidance; see the PostgreSQL migration.
+CREATE TABLE claim_waits (
+    claim_id        TEXT PRIMARY KEY NOT NULL REFERENCES claims (id),
+    fund_id         TEXT NOT NULL REFERENCES funds (id),
+    opened_at       TIMESTAMP NOT NULL,
+    closed_at       TIMESTAMP
+);
+CREATE INDEX claim_waits_fund ON claim_waits (fund_id, opened_at);
+CREATE TRIGGER claim_waits_close_only BEFORE UPDATE ON claim_waits
+WHEN OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.fund_id <> OLD.fund_id OR NEW.opened_at <> OLD.opened_at
+BEGIN SELECT RAISE(ABORT, 'a wait is closed once and never changed otherwise'); END;
+CREATE TRIGGER claim_waits_no_delete BEFORE DELETE ON claim_waits
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE on claim_waits refused'); END;
+INSERT INTO claim_waits (claim_id, fund_id, opened_at) SELECT id, fund_id, submitted_at FROM claims WHERE status = 'awaiting_guidance';
 COMMIT;
 PRAGMA foreign_keys = ON;
