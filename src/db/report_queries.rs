@@ -436,7 +436,8 @@ pub struct PaymentFacts {
     pub under_review_cents: i64,
 }
 
-/// Claims approved but not paid (nor reversed) at `end`, claims paid in [month_start, end),
+/// Claims approved but not paid (nor reversed) at `end` with what their spends recorded before
+/// `end` moved (a later top-up does not change a past month), claims paid in [month_start, end),
 /// objections open at `end`, and claims under review at `end` with the money they hold: from the recorded times, so a past month's figures stay as they were.
 pub fn payment_facts(conn: &mut DbConn, fund_id: FundId, month_start: NaiveDateTime, end: NaiveDateTime) -> QueryResult<PaymentFacts> {
     let text = sql(
@@ -444,8 +445,12 @@ pub fn payment_facts(conn: &mut DbConn, fund_id: FundId, month_start: NaiveDateT
         "SELECT
            CAST(COALESCE(SUM(CASE WHEN ts.recorded_at < $3 AND (c.paid_at IS NULL OR c.paid_at >= $3)
                                    AND (c.reversed_at IS NULL OR c.reversed_at >= $3) THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved_unpaid_claims,
-           CAST(COALESCE(SUM(CASE WHEN ts.recorded_at < $3 AND (c.paid_at IS NULL OR c.paid_at >= $3)
-                                   AND (c.reversed_at IS NULL OR c.reversed_at >= $3) THEN c.approved_cents ELSE 0 END), 0) AS BIGINT) AS approved_unpaid_cents,
+           (SELECT CAST(COALESCE(SUM(p.amount_cents), 0) AS BIGINT)
+              FROM ledger_transactions t
+              JOIN claims u ON u.id = substr(t.reference, 7)
+              JOIN ledger_postings p ON p.transaction_id = t.id AND p.account = 'spent'
+             WHERE t.fund_id = $1 AND t.kind = 'spend' AND t.recorded_at < $3
+               AND (u.paid_at IS NULL OR u.paid_at >= $3) AND (u.reversed_at IS NULL OR u.reversed_at >= $3)) AS approved_unpaid_cents,
            CAST(COALESCE(SUM(CASE WHEN c.paid_at >= $2 AND c.paid_at < $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS paid_month_claims,
            CAST(COALESCE(SUM(CASE WHEN c.paid_at >= $2 AND c.paid_at < $3 THEN c.approved_cents ELSE 0 END), 0) AS BIGINT) AS paid_month_cents,
            (SELECT CAST(COUNT(*) AS BIGINT) FROM objections o

@@ -60,8 +60,9 @@ pub fn run_expiry(
                 outcome.vouchers_expired += 1;
                 outcome.released_cents += cents;
             }
-            // Redeemed or cancelled meanwhile: nothing to expire.
-            Err(VoucherError::NotIssued(_)) => {}
+            // Redeemed or cancelled meanwhile: nothing to expire; held by a claim that went
+            // under review meanwhile: it waits for the review's end.
+            Err(VoucherError::NotIssued(_) | VoucherError::HeldByClaim(_)) => {}
             Err(e) => return Err(e),
         }
     }

@@ -11,7 +11,7 @@ use super::{LedgerAccount, TxKind};
 use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::db::conn::DbConn;
 use crate::db::rows::{AccountRow, ClaimLotRow, ClaimRow, LotRow, PostingRow, SchemeVersionRow, TransactionRow, VoucherLotRow, VoucherRow};
-use crate::db::schema::{claim_lots, claim_payments, claims, scheme_versions, voucher_lots, vouchers};
+use crate::db::schema::{claim_lots, claim_payments, claims, objections, scheme_versions, voucher_lots, vouchers};
 use crate::domain::{AccountId, ClaimId, FundId, LotId, TransactionId, VoucherId};
 use chrono::Datelike;
 
@@ -22,6 +22,8 @@ pub struct Links {
     vouchers: Vec<VoucherRow>,
     allocations: Vec<VoucherLotRow>,
     claim_allocations: Vec<ClaimLotRow>,
+    /// Claims with an upheld objection: only they may have been topped up.
+    upheld: std::collections::HashSet<ClaimId>,
     versions: Vec<SchemeVersionRow>,
 }
 
@@ -39,6 +41,13 @@ pub fn load_links(conn: &mut DbConn, fund_id: FundId) -> QueryResult<Links> {
             .filter(voucher_lots::fund_id.eq(fund_id))
             .select(VoucherLotRow::as_select())
             .load(conn)?,
+        upheld: objections::table
+            .filter(objections::fund_id.eq(fund_id))
+            .filter(objections::status.eq(crate::domain::objections::ObjectionStatus::Upheld))
+            .select(objections::claim_id)
+            .load::<ClaimId>(conn)?
+            .into_iter()
+            .collect(),
         claim_allocations: claim_lots::table
             .filter(claim_lots::fund_id.eq(fund_id))
             .select(ClaimLotRow::as_select())
@@ -93,7 +102,7 @@ pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
         }
     }
     for claim in &links.claims {
-        check_claim(checker, ledger, &by_reference, claim);
+        check_claim(checker, ledger, &by_reference, links, claim);
         check_claim_facts(checker, ledger, links, claim);
         check_claim_hold(checker, ledger, &by_reference, links, claim);
     }
@@ -117,7 +126,7 @@ pub fn check_links(checker: &mut Checker, ledger: &Ledger<'_>, links: &Links) {
 /// A claim's money: a spent claim has its first spend (`spend_tx_id`) and any top-ups, together
 /// moving its approved amount; a reversed one has each of them reversed once, the first by
 /// `reversal_tx_id`; a claim that was never spent has neither.
-fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMap<&str, Vec<&TransactionRow>>, claim: &ClaimRow) {
+fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMap<&str, Vec<&TransactionRow>>, links: &Links, claim: &ClaimRow) {
     let mut report = |problem: String| checker.report(claim.account_id, None, format!("claim {}: {problem}", claim.id));
     let reference = format!("claim:{}", claim.id);
     let spends = ledger.referring(by_reference, &reference, TxKind::Spend);
@@ -133,6 +142,18 @@ fn check_claim(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &HashMa
     }
     if reversals.iter().any(|r| !spends.iter().any(|s| r.reverses == Some(s.id))) {
         report("a reversal of it reverses none of its spends".into());
+    }
+    // A top-up (a further spend) follows an upheld objection, on the claim's own account, after
+    // its first spend.
+    if spends.len() > 1 && !links.upheld.contains(&claim.id) {
+        report(format!("{} spends without an upheld objection", spends.len()));
+    }
+    if spends.iter().chain(&reversals).any(|t| Some(t.account_id) != claim.account_id) {
+        report("a spend or reversal of it is booked on another account".into());
+    }
+    let first_seq = claim.spend_tx_id.and_then(|id| spends.iter().find(|s| s.id == id)).map(|s| s.seq);
+    if spends.iter().any(|s| first_seq.is_some_and(|first| s.seq < first)) {
+        report("a top-up comes before its first spend".into());
     }
     match claim.spend_tx_id {
         Some(id) if spends.iter().any(|s| s.id == id) => {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::monthly::{pct, Audience, MIN_CELL_WORKERS};
+use super::monthly::{pct, Audience, Cell, MIN_CELL_WORKERS};
 use crate::domain::format_cents;
 
 /// One side of a segment's comparison: workers with a budget in it, how many of them spent.
@@ -125,6 +125,52 @@ fn suppress(rows: &mut [SegmentRow], side: impl Fn(&mut SegmentRow) -> &mut Side
     }
 }
 
+/// For the board: a segment row and the breakdown cell of the same value count the same
+/// workers, so a side hidden in one would follow from the other. A row with a hidden side is
+/// hidden whole, with its cell, and a hidden cell hides its row; when that hides exactly one
+/// value of the dimension, the smallest other one goes too (the fund-wide totals would give it).
+pub fn suppress_together(rows: &mut [SegmentRow], cells: &mut [Cell], hide_cell: fn(&mut Cell)) {
+    let mut hidden: Vec<String> = rows
+        .iter()
+        .filter(|r| r.with_guidance.suppressed || r.without_guidance.suppressed)
+        .map(|r| r.segment.clone())
+        .chain(cells.iter().filter(|c| c.suppressed).map(|c| c.key.clone()))
+        .collect();
+    hidden.sort();
+    hidden.dedup();
+    if hidden.len() == 1 {
+        let smallest = cells
+            .iter()
+            .filter(|c| !hidden.contains(&c.key))
+            .min_by_key(|c| c.workers.unwrap_or(i64::MAX))
+            .map(|c| c.key.clone());
+        hidden.extend(smallest);
+    }
+    for row in rows.iter_mut().filter(|r| hidden.contains(&r.segment)) {
+        row.with_guidance = Side::hidden();
+        row.without_guidance = Side::hidden();
+    }
+    for cell in cells.iter_mut().filter(|c| hidden.contains(&c.key) && !c.suppressed) {
+        hide_cell(cell);
+    }
+}
+
+/// For the board, rows without a breakdown of their own (employer size): a row with a hidden
+/// side is hidden whole, and never alone.
+pub fn suppress_rows_whole(rows: &mut [SegmentRow]) {
+    let hidden = |r: &SegmentRow| r.with_guidance.suppressed || r.without_guidance.suppressed;
+    if rows.iter().filter(|r| hidden(r)).count() == 1 {
+        let total = |r: &SegmentRow| r.with_guidance.workers.unwrap_or(0) + r.without_guidance.workers.unwrap_or(0);
+        if let Some(i) = rows.iter().enumerate().filter(|(_, r)| !hidden(r)).min_by_key(|(_, r)| total(r)).map(|(i, _)| i) {
+            rows[i].with_guidance = Side::hidden();
+        }
+    }
+    for row in rows.iter_mut().filter(|r| hidden(r)) {
+        row.with_guidance = Side::hidden();
+        row.without_guidance = Side::hidden();
+    }
+}
+
 pub fn guidance_by_segment(facts: &[SegmentFacts<'_>], audience: Audience) -> GuidanceBySegment {
     let mut education: BTreeMap<String, Counts> = BTreeMap::new();
     let mut age: BTreeMap<String, Counts> = BTreeMap::new();
@@ -163,9 +209,11 @@ pub struct GuidedBeforeFirstSpend {
     pub suppressed: bool,
 }
 
-pub fn guided_before_first_spend(guided_spenders: i64, before: i64, audience: Audience) -> GuidedBeforeFirstSpend {
+/// For the board withheld with the guidance matrix too: `guided_spenders` is its
+/// `coached_and_spent`, which would give back a hidden cell.
+pub fn guided_before_first_spend(guided_spenders: i64, before: i64, audience: Audience, matrix_hidden: bool) -> GuidedBeforeFirstSpend {
     let few = |n: i64| (1..MIN_CELL_WORKERS).contains(&n);
-    if audience == Audience::Board && (few(guided_spenders) || few(before) || few(guided_spenders - before)) {
+    if audience == Audience::Board && (matrix_hidden || few(guided_spenders) || few(before) || few(guided_spenders - before)) {
         return GuidedBeforeFirstSpend { guided_spenders: None, before_first_spend: None, pct: None, suppressed: true };
     }
     GuidedBeforeFirstSpend {
@@ -215,7 +263,7 @@ pub struct KeyFigures {
     pub granted: String,
     pub spent: String,
     pub expired: String,
-    pub workers_spent: i64,
+    pub workers_spent: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -241,8 +289,9 @@ impl Pile {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LapsingOn {
     pub expires_on: String,
-    pub workers: i64,
-    pub amount: String,
+    pub workers: Option<i64>,
+    pub amount: Option<String>,
+    pub suppressed: bool,
 }
 
 /// What asks for the back office's attention at the month's end.
@@ -258,17 +307,25 @@ pub struct Actions {
     pub objections_open: i64,
 }
 
-/// Available money per lapsing date: `(expires_on, worker, cents)` per lot.
-pub fn lapsing_by_date(lots: &[(String, String, i64)]) -> Vec<LapsingOn> {
+/// Available money per lapsing date: `(expires_on, worker, cents)` per lot. For the board, when
+/// a date concerns 1 to 4 workers, every date's figures are withheld (the total is in the
+/// signals, so one hidden date would follow from the others).
+pub fn lapsing_by_date(lots: &[(String, String, i64)], audience: Audience) -> Vec<LapsingOn> {
     let mut by_date: BTreeMap<&str, (std::collections::HashSet<&str>, i64)> = BTreeMap::new();
     for (date, worker, cents) in lots.iter().filter(|l| l.2 > 0) {
         let entry = by_date.entry(date).or_default();
         entry.0.insert(worker);
         entry.1 += cents;
     }
+    let hide = audience == Audience::Board && by_date.values().any(|(w, _)| (1..MIN_CELL_WORKERS).contains(&(w.len() as i64)));
     by_date
         .into_iter()
-        .map(|(date, (workers, cents))| LapsingOn { expires_on: date.to_string(), workers: workers.len() as i64, amount: format_cents(cents) })
+        .map(|(date, (workers, cents))| LapsingOn {
+            expires_on: date.to_string(),
+            workers: (!hide).then_some(workers.len() as i64),
+            amount: (!hide).then(|| format_cents(cents)),
+            suppressed: hide,
+        })
         .collect()
 }
 

@@ -313,7 +313,7 @@ fn comparison(h: &mut String, r: &MonthlyReport) {
         ("Toegekend", cols.iter().map(|k| euro(&k.granted)).collect()),
         ("Besteed (netto)", cols.iter().map(|k| euro(&k.spent)).collect()),
         ("Vervallen", cols.iter().map(|k| euro(&k.expired)).collect()),
-        ("Werknemers met een besteding", cols.iter().map(|k| count_nl(k.workers_spent)).collect()),
+        ("Werknemers met een besteding", cols.iter().map(|k| k.workers_spent.map_or_else(|| "–".to_string(), count_nl)).collect()),
     ];
     for (label, values) in rows {
         let _ = write!(h, "<tr><td>{label}</td>");
@@ -395,8 +395,8 @@ fn actions(h: &mut String, r: &MonthlyReport) {
             h,
             "<tr><td>Vervalt op {} ({} werknemers)</td><td class=\"n\"></td><td class=\"n\">{}</td></tr>",
             escape(&l.expires_on),
-            count_nl(l.workers),
-            escape(&euro(&l.amount))
+            l.workers.map_or_else(|| "–".to_string(), count_nl),
+            escape(&l.amount.as_deref().map_or_else(|| "afgeschermd".to_string(), euro))
         );
     }
     h.push_str("</table>");
@@ -432,7 +432,7 @@ fn signals(h: &mut String, r: &MonthlyReport) {
          <tr><td>Budget dat vervalt tot en met {until} (bedrag)</td><td class=\"n\">{a}</td></tr>\
          <tr><td>Aandeel van de bestedingen bij de 10 grootste aanbieders ({p} aanbieders)</td><td class=\"n\">{share}</td></tr></table>",
         until = escape(&s.lapsing_next_3_months.until),
-        w = s.lapsing_next_3_months.workers,
+        w = s.lapsing_next_3_months.workers.map_or_else(|| "–".to_string(), count_nl),
         a = escape(&euro(&s.lapsing_next_3_months.amount)),
         p = s.providers,
         share = escape(&pct_nl(s.top10_provider_share_pct.as_ref()))

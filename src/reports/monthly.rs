@@ -139,13 +139,15 @@ pub struct TrendPoint {
     pub granted: String,
     pub spent: String,
     pub expired: String,
-    pub workers_spent: i64,
+    /// Workers with a spend in the month; for the board null when 1 to 4.
+    pub workers_spent: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Lapsing {
     pub until: String,
-    pub workers: i64,
+    /// For the board null when 1 to 4.
+    pub workers: Option<i64>,
     pub amount: String,
 }
 
@@ -216,6 +218,11 @@ pub struct MonthlyReport {
     pub payments: Payments,
     pub backdated: Backdated,
     pub digest: Digest,
+}
+
+/// A count as the audience may see it: for the board, 1 to 4 is withheld (null).
+pub fn shown_count(n: i64, audience: Audience) -> Option<i64> {
+    (audience == Audience::BackOffice || !(1..MIN_CELL_WORKERS).contains(&n)).then_some(n)
 }
 
 /// A percentage with one decimal from a ratio of integers, rounded half up; `None` for 0/0.
@@ -374,16 +381,25 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let population = Population { workers: &workers, employer_spending: &employer_spending };
     let breakdowns = breakdowns(&sums, &owner, population, &per_worker, &schemes, month, audience);
     lap("breakdowns");
-    let mut trend = trend(conn, fund_id, month, &owners)?;
+    let mut trend = trend(conn, fund_id, month, &owners, audience)?;
     let comparison = comparison(&trend);
     trend.remove(0);
     lap("trend");
-    let (signals, lapsing, provider_spend) = signals(conn, fund_id, month, &windows)?;
+    let (signals, lapsing, provider_spend) = signals(conn, fund_id, month, &windows, audience)?;
     let payment_facts = query::payment_facts(conn, fund_id, windows.month_start, windows.end)?;
-    let actions = actions(conn, fund_id, month, &windows, &lapsing, &payment_facts)?;
+    let actions = actions(conn, fund_id, month, &windows, &lapsing, &payment_facts, audience)?;
     lap("signals, payments, actions");
-    let segments = board::guidance_by_segment(&segment_facts(&workers, &per_worker, month), audience);
+    let mut segments = board::guidance_by_segment(&segment_facts(&workers, &per_worker, month), audience);
+    let mut breakdowns = breakdowns;
+    if audience == Audience::Board {
+        // The segments and the breakdowns count the same workers: what one hides, the other hides too.
+        board::suppress_together(&mut segments.education_level, &mut breakdowns.education_level, hide);
+        board::suppress_together(&mut segments.age_band, &mut breakdowns.age_band, hide);
+        board::suppress_together(&mut segments.sector, &mut breakdowns.sector, hide);
+        board::suppress_rows_whole(&mut segments.employer_size);
+    }
     let before_first = guided_before_first_spend(conn, fund_id, &windows, year_first, month, &per_worker, &owners)?;
+    let guided_before_first_spend = board::guided_before_first_spend(before_first.0, before_first.1, audience, guidance.suppressed);
     let headline = board::headline(guidance.uptake_with_guidance_pct.as_deref(), guidance.uptake_without_guidance_pct.as_deref(), &segments);
     lap("segments");
     let backdated = query::backdated(conn, fund_id, &windows)?;
@@ -413,7 +429,7 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         trend,
         signals,
         guidance_by_segment: segments,
-        guided_before_first_spend: board::guided_before_first_spend(before_first.0, before_first.1, audience),
+        guided_before_first_spend,
         headline,
         caveat: board::CAVEAT.to_string(),
         comparison,
@@ -577,7 +593,7 @@ fn ordered(mut cells: Vec<Cell>, order: &[&str]) -> Vec<Cell> {
 }
 
 /// The trend's months and one more before them (the same month last year, for the comparison).
-fn trend(conn: &mut DbConn, fund_id: FundId, month: Month, owners: &HashMap<String, (String, String)>) -> QueryResult<Vec<TrendPoint>> {
+fn trend(conn: &mut DbConn, fund_id: FundId, month: Month, owners: &HashMap<String, (String, String)>, audience: Audience) -> QueryResult<Vec<TrendPoint>> {
     let first = month.minus(TREND_MONTHS);
     let months: Vec<Month> = (0..=TREND_MONTHS).map(|i| first.next_n(i)).collect();
     let mut starts: Vec<NaiveDateTime> = months.iter().map(|m| m.start_utc()).collect();
@@ -600,7 +616,7 @@ fn trend(conn: &mut DbConn, fund_id: FundId, month: Month, owners: &HashMap<Stri
                 granted: format_cents(row.map_or(0, |r| r.granted)),
                 spent: format_cents(row.map_or(0, |r| r.spent)),
                 expired: format_cents(row.map_or(0, |r| r.expired)),
-                workers_spent: spenders[i].len() as i64,
+                workers_spent: shown_count(spenders[i].len() as i64, audience),
             }
         })
         .collect())
@@ -619,7 +635,7 @@ fn comparison(trend: &[TrendPoint]) -> board::Comparison {
         granted: p.map_or_else(|| "0.00".into(), |p| p.granted.clone()),
         spent: p.map_or_else(|| "0.00".into(), |p| p.spent.clone()),
         expired: p.map_or_else(|| "0.00".into(), |p| p.expired.clone()),
-        workers_spent: p.map_or(0, |p| p.workers_spent),
+        workers_spent: p.map_or(Some(0), |p| p.workers_spent),
     };
     let n = trend.len();
     board::Comparison {
@@ -690,6 +706,7 @@ fn actions(
     windows: &Windows,
     lapsing: &[query::LapsingLot],
     payments: &query::PaymentFacts,
+    audience: Audience,
 ) -> QueryResult<board::Actions> {
     let waiting = query::awaiting_guidance(conn, fund_id, windows.end)?;
     let vouchers = query::vouchers_expiring(conn, fund_id, month.last_day(), month.last_day() + chrono::Duration::days(30), windows.end)?;
@@ -698,7 +715,7 @@ fn actions(
         awaiting_guidance: board::Pile::new(waiting.count, waiting.cents),
         under_review: board::Pile::new(payments.under_review_claims, payments.under_review_cents),
         vouchers_expiring_30_days: board::Pile::new(vouchers.count, vouchers.cents),
-        lapsing: board::lapsing_by_date(&lots),
+        lapsing: board::lapsing_by_date(&lots, audience),
         approved_unpaid: board::Pile::new(payments.approved_unpaid_claims, payments.approved_unpaid_cents),
         objections_open: payments.objections_open,
     })
@@ -706,7 +723,7 @@ fn actions(
 
 type SignalFacts = (Signals, Vec<query::LapsingLot>, HashMap<String, i64>);
 
-fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows) -> QueryResult<SignalFacts> {
+fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows, audience: Audience) -> QueryResult<SignalFacts> {
     let until = month.last_day() + Months::new(3);
     let lots = query::lapsing(conn, fund_id, month.last_day(), until, windows.end)?;
     let mut lapsing_workers = HashSet::new();
@@ -724,7 +741,7 @@ fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows) 
     let signals = Signals {
         lapsing_next_3_months: Lapsing {
             until: until.to_string(),
-            workers: lapsing_workers.len() as i64,
+            workers: shown_count(lapsing_workers.len() as i64, audience),
             amount: format_cents(lapsing_cents),
         },
         providers: providers.len() as i64,

@@ -355,7 +355,44 @@ async fn the_action_panel_counts_what_waits(app: TestApp) {
     assert_eq!((&a["under_review"], &a["approved_unpaid"]), (&json!({"count": 0, "amount": "0.00"}), &json!({"count": 2, "amount": "650.00"})));
 }
 
+/// For the board a segment row and the breakdown cell of the same value hide together: a
+/// hidden side would otherwise follow from the cell's totals (and the other way round).
+async fn segments_and_breakdowns_hide_together_for_the_board(app: TestApp) {
+    let fund = app.create_fund("oom").await;
+    let scheme = app.standard_scheme(&fund).await;
+    let employer = app.create_employer(&fund, "11111111").await;
+    let mut coached = Vec::new();
+    for (i, level) in ["praktisch", "middelbaar", "theoretisch"].iter().flat_map(|l| std::iter::repeat_n(*l, 6)).enumerate() {
+        let body = json!({"participant_number": format!("W{i}"), "employer_id": employer, "birth_year": 1980, "education_level": level});
+        let worker = app.post(&format!("/v1/funds/{}/workers", fund.id), &fund.admin, &body).await.expect(201).id();
+        app.grant(&fund, &worker, &scheme, "750.00", this_year()).await.expect(201);
+        if level == "praktisch" && coached.len() < 2 {
+            coached.push(worker);
+        }
+    }
+    for worker in &coached {
+        app.session(&fund, worker, &crate::helpers::days_ago(0)).await.expect(201);
+    }
+    let month = this_month(&app);
+    let board = app.token(Role::Board, Some(&fund.id), None, None);
+    let r = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", fund.id), &board).await.expect(200).body;
+    let rows = &r["guidance_by_segment"]["education_level"];
+    let cells = &r["breakdowns"]["education_level"];
+    let hidden_row = |key: &str| row(rows, key)["with_guidance"]["suppressed"] == true && row(rows, key)["without_guidance"]["suppressed"] == true;
+    // Two coached praktisch workers: that row is hidden whole, and its breakdown cell with it.
+    assert!(hidden_row("praktisch"), "{rows}");
+    assert_eq!(cell(cells, "praktisch")["suppressed"], true);
+    // Never alone: one more value goes, row and cell together.
+    let others: Vec<&str> = ["middelbaar", "theoretisch"].into_iter().filter(|k| hidden_row(k)).collect();
+    assert_eq!(others.len(), 1, "{rows}");
+    assert_eq!(cell(cells, others[0])["suppressed"], true);
+    // The back office sees every figure.
+    let r = app.get(&format!("/v1/funds/{}/reports/monthly?month={month}", fund.id), &fund.admin).await.expect(200).body;
+    assert_eq!(row(&r["guidance_by_segment"]["education_level"], "praktisch")["with_guidance"], side(2, 0, Some("0.0")));
+}
+
 on_both_backends!(
+    segments_and_breakdowns_hide_together_for_the_board,
     the_board_questions_match_hand_computed_figures,
     the_action_panel_counts_what_waits,
     every_figure_matches_the_hand_computed_report,

@@ -1,5 +1,6 @@
 DROP TABLE claim_lots;
 DROP TABLE claim_waits;
+DROP FUNCTION claim_waits_close_only();
 DROP TABLE claim_reviews;
 DROP FUNCTION claim_reviews_close_only();
 ALTER TABLE claims DROP COLUMN held_cents;

@@ -24,6 +24,7 @@ BEGIN
 END $$;
 CREATE TRIGGER claim_reviews_close_only BEFORE UPDATE ON claim_reviews FOR EACH ROW EXECUTE FUNCTION claim_reviews_close_only();
 CREATE TRIGGER claim_reviews_no_delete BEFORE DELETE ON claim_reviews FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER claim_reviews_no_truncate BEFORE TRUNCATE ON claim_reviews FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 
 -- When a claim waited for guidance, for the monthly report's action panel (a claim's decided_at
 -- moves on with later decisions; these times do not). Claims waiting now are backfilled.
@@ -34,8 +35,16 @@ CREATE TABLE claim_waits (
     closed_at       TIMESTAMP
 );
 CREATE INDEX claim_waits_fund ON claim_waits (fund_id, opened_at);
-CREATE TRIGGER claim_waits_close_only BEFORE UPDATE ON claim_waits FOR EACH ROW EXECUTE FUNCTION claim_reviews_close_only();
+CREATE FUNCTION claim_waits_close_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.fund_id <> OLD.fund_id OR NEW.opened_at <> OLD.opened_at THEN
+        RAISE EXCEPTION 'a wait is closed once and never changed otherwise';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER claim_waits_close_only BEFORE UPDATE ON claim_waits FOR EACH ROW EXECUTE FUNCTION claim_waits_close_only();
 CREATE TRIGGER claim_waits_no_delete BEFORE DELETE ON claim_waits FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER claim_waits_no_truncate BEFORE TRUNCATE ON claim_waits FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 INSERT INTO claim_waits (claim_id, fund_id, opened_at) SELECT id, fund_id, submitted_at FROM claims WHERE status = 'awaiting_guidance';
 
 -- The lots a claim under review reserved, like a voucher's. Never changed.

@@ -1,6 +1,7 @@
 -- Review of large claims (issue 14); see the PostgreSQL migration of the same name. SQLite cannot
 -- alter a CHECK constraint, so the claims table is rebuilt (SQLite's documented twelve steps):
--- foreign keys off outside the transaction, copy, swap, rebuild indexes and triggers, check.
+-- foreign keys off outside the transaction, copy, swap, rebuild indexes and triggers. (Every
+-- foreign key still holds: the rows are copied as they were; verify and the upgrade test check.)
 PRAGMA foreign_keys = OFF;
 BEGIN IMMEDIATE;
 ALTER TABLE scheme_versions ADD COLUMN review_above_cents INTEGER CHECK (review_above_cents >= 0);
