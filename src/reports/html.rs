@@ -43,6 +43,17 @@ fn euro(amount: &str) -> String {
     format!("{sign}€\u{a0}{},{cents}", grouped(whole))
 }
 
+/// An amount for a key-figure card: from € 100.000 on in whole euros (rounded half up), as a
+/// reader takes in a large sum; smaller ones to the cent.
+fn euro_round(amount: &str) -> String {
+    let cents = cents_of(amount);
+    if cents.abs() < 10_000_000 {
+        return euro(amount);
+    }
+    let euros = (cents.abs() + 50) / 100;
+    format!("{}€\u{a0}{}", if cents < 0 { "-" } else { "" }, grouped(&euros.to_string()))
+}
+
 /// 12345 → "12.345": counts with Dutch thousands separators.
 fn count_nl(n: i64) -> String {
     format!("{}{}", if n < 0 { "-" } else { "" }, grouped(&n.unsigned_abs().to_string()))
@@ -90,7 +101,8 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .note { font-size: 8.5pt; color: #52606d; }
 p.headline { font-size: 12pt; font-weight: 600; margin: 2mm 0 1mm; }
 h2 { break-after: avoid; page-break-after: avoid; }
-footer { margin-top: 8mm; font-size: 8pt; color: #7b8794; word-break: break-all; }
+footer { margin-top: 8mm; font-size: 8pt; color: #7b8794; }
+footer .hash { word-break: break-all; }
 "#;
 
 pub fn render(report: &MonthlyReport, fund_name: &str) -> String {
@@ -134,15 +146,15 @@ pub fn render(report: &MonthlyReport, fund_name: &str) -> String {
     providers(&mut h, report);
     let _ = write!(
         h,
-        "<footer>{}Vingerafdruk van het grootboek per {}: <b>{}</b> ({} budgetrekeningen). {}</footer></body></html>",
+        "<footer>{}Vingerafdruk van het grootboek aan het eind van {} (24.00 uur Amsterdamse tijd): <b class=\"hash\">{}</b> ({} budgetrekeningen). {}</footer></body></html>",
         if report.small_cells_suppressed {
             "Cellen met minder dan 5 werknemers zijn afgeschermd (–), en waar nodig een tweede cel, zodat ze niet uit totalen af te leiden zijn. "
         } else {
             ""
         },
-        escape(&report.digest.at),
+        month_nl(&report.month),
         escape(&report.digest.value),
-        report.digest.accounts,
+        count_nl(report.digest.accounts as i64),
         escape(&format!(
             "{} boeking(en) in deze maand hebben een eerdere ingangsdatum; ze tellen mee in de maand waarin ze zijn vastgelegd.",
             report.backdated.transactions
@@ -168,24 +180,24 @@ fn card(h: &mut String, label: &str, value: &str) {
 
 fn key_figures(h: &mut String, r: &MonthlyReport) {
     h.push_str("<h2>Kerncijfers</h2><div class=\"cards\">");
-    card(h, "Toegekend (maand)", &euro(&r.flows.granted));
-    card(h, "Besteed (maand)", &euro(&r.flows.spent));
-    card(h, "Vervallen (maand)", &euro(&r.flows.expired));
-    card(h, "Teruggeboekt (maand)", &euro(&r.flows.reversed));
-    card(h, "Beschikbaar (einde maand)", &euro(&r.positions.available));
-    card(h, "Gereserveerd (vouchers)", &euro(&r.positions.reserved));
+    card(h, "Toegekend (maand)", &euro_round(&r.flows.granted));
+    card(h, "Besteed (maand)", &euro_round(&r.flows.spent));
+    card(h, "Vervallen (maand)", &euro_round(&r.flows.expired));
+    card(h, "Teruggeboekt (maand)", &euro_round(&r.flows.reversed));
+    card(h, "Beschikbaar (einde maand)", &euro_round(&r.positions.available));
+    card(h, "Gereserveerd (vouchers en beoordeling)", &euro_round(&r.positions.reserved));
     card(h, "Benutting dit jaar", &pct_nl(r.utilisation.utilisation_ytd_pct.as_ref()));
-    card(h, "Vervalt binnen 3 maanden", &euro(&r.signals.lapsing_next_3_months.amount));
-    card(h, "Werknemers met budget", &r.workers.with_budget.to_string());
-    card(h, "Besteed dit jaar (werknemers)", &r.workers.spent_ytd.to_string());
-    card(h, "Begeleid dit jaar", &r.workers.coached_ytd.to_string());
-    card(h, "Ingeschreven werknemers", &r.workers.eligible.to_string());
+    card(h, "Vervalt binnen 3 maanden", &euro_round(&r.signals.lapsing_next_3_months.amount));
+    card(h, "Werknemers met budget", &count_nl(r.workers.with_budget));
+    card(h, "Besteed dit jaar (werknemers)", &count_nl(r.workers.spent_ytd));
+    card(h, "Begeleid dit jaar", &count_nl(r.workers.coached_ytd));
+    card(h, "Ingeschreven werknemers", &count_nl(r.workers.eligible));
     h.push_str("</div>");
 }
 
 fn guidance(h: &mut String, r: &MonthlyReport) {
     let g = &r.guidance;
-    let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
+    let n = |v: Option<i64>| v.map_or_else(|| "–".to_string(), count_nl);
     h.push_str("<h2>Begeleiding en besteding</h2>");
     h.push_str("<p class=\"note\">Werknemers met budget, dit jaar tot en met de maand: wie begeleid is (een loopbaangesprek of ander coachgesprek) en wie budget besteedde.</p>");
     h.push_str("<div class=\"grid2\"><table><tr><th></th><th class=\"n\">Wel besteed</th><th class=\"n\">Niet besteed</th></tr>");
@@ -285,7 +297,7 @@ fn table(h: &mut String, title: &str, cells: &[Cell]) {
             let _ = write!(h, "<tr><td>{}</td><td class=\"n muted\" colspan=\"6\">afgeschermd (minder dan 5 werknemers)</td></tr>", escape(&c.label));
             continue;
         }
-        let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let n = |v: Option<i64>| v.map(count_nl).unwrap_or_default();
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
@@ -467,5 +479,6 @@ mod tests {
         assert_eq!(month_nl("2026-10"), "oktober 2026");
         assert_eq!((count_nl(1234567), count_nl(999), count_nl(-1000)), ("1.234.567".into(), "999".into(), "-1.000".into()));
         assert_eq!(euro("-123.40"), "-€\u{a0}123,40");
+        assert_eq!((euro_round("7431000.50"), euro_round("99999.99")), ("€\u{a0}7.431.001".into(), "€\u{a0}99.999,99".into()));
     }
 }
