@@ -139,12 +139,15 @@ pub fn ensure_and_lock_accounts(conn: &mut DbConn, fund: FundId, fresh: &[Accoun
     }
     let mut account_ids: Vec<AccountId> = Vec::new();
     for chunk in workers.chunks(INSERT_CHUNK_ROWS) {
-        let ids: Vec<AccountId> = budget_accounts::table
-            .filter(budget_accounts::fund_id.eq(fund))
+        // By worker alone, so that the (worker_id, scheme_id) index is used: with the fund's id
+        // in the WHERE clause SQLite walks every account of the fund (its fund_id index looks
+        // more selective to a planner without statistics), which made a grant cost grow with the
+        // fund. The fund is checked on the rows.
+        let ids: Vec<(AccountId, FundId)> = budget_accounts::table
             .filter(budget_accounts::worker_id.eq_any(chunk))
-            .select(budget_accounts::id)
+            .select((budget_accounts::id, budget_accounts::fund_id))
             .load(conn)?;
-        account_ids.extend(ids);
+        account_ids.extend(ids.into_iter().filter(|(_, f)| *f == fund).map(|(id, _)| id));
     }
     account_ids.sort();
     let mut accounts = Vec::with_capacity(account_ids.len());
