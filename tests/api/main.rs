@@ -24,6 +24,7 @@ mod objections;
 mod operations;
 mod payments;
 mod privileges;
+mod query_plans;
 mod providers;
 mod reference_data;
 mod reports;

@@ -1,3 +1,6 @@
+DROP INDEX payment_batch_items_claim;
+DROP INDEX objections_claim;
+DROP INDEX claims_voucher;
 DROP TABLE claim_lots;
 DROP TABLE claim_waits;
 DROP FUNCTION claim_waits_close_only();

@@ -2,6 +2,8 @@
 -- old CHECK refuses its status).
 PRAGMA foreign_keys = OFF;
 BEGIN IMMEDIATE;
+DROP INDEX payment_batch_items_claim;
+DROP INDEX objections_claim;
 DROP TABLE claim_lots;
 DROP TABLE claim_reviews;
 DROP TABLE claim_waits;
