@@ -1,11 +1,14 @@
-//! `ptt-ledger demo`: a realistic fund for trying the service and for benchmarks. Employers in
-//! several sectors, workers with an age and education spread, grants over three years,
-//! coaching sessions, vouchers and claims with every outcome. As the funds observe, uptake is
-//! lower among `praktisch` workers and higher with guidance.
+//! `ptt-ledger demo`: a realistic fund with three years of history, for trying the service and
+//! for benchmarks. Employers of 1 to 500 workers in sectors of different sizes, workers with an
+//! age and education spread, a grant each January, year-end expiry runs, coaching sessions with
+//! follow-ups, vouchers (used, cancelled, lapsed) and claims (paid, reversed, waiting for
+//! guidance) spread through the years. As the funds observe, uptake is lower among `praktisch`
+//! workers and higher with guidance.
 //!
-//! Everything goes through the ledger code the service uses, in batches of workers per
-//! database transaction. Entries are recorded at generation time; claims' training dates and
-//! grant years spread over the past.
+//! Everything goes through the ledger code the service uses, in batches of workers per database
+//! transaction, and every entry is recorded at its simulated moment (`time::at_moment`), one
+//! worker's history in the order it happened: so the trend, the comparisons and past months'
+//! reports show something, and `verify` checks it all.
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::rngs::StdRng;
@@ -17,7 +20,7 @@ use crate::db::DbConn;
 use crate::ledger::write_tx;
 use crate::domain::scheme::SchemeRules;
 use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
-use crate::domain::time::now_utc;
+use crate::domain::time::{at_moment, now_utc};
 use crate::domain::{Amount, EmployerId, FundId, Money, SchemeId, WorkerId};
 use crate::ledger::claims::{pay, reverse, submit, ClaimError, ClaimRequest};
 use crate::ledger::grants::{grant_many, GrantRequest};
@@ -26,7 +29,6 @@ use crate::ledger::vouchers::{close, issue, VoucherRequest};
 
 /// Workers per database transaction.
 pub const DEMO_BATCH_WORKERS: usize = 500;
-const SECTORS: [&str; 5] = ["metaal", "elektrotechniek", "installatie", "grafimedia", "uitzendwerk"];
 const CATEGORIES: [&str; 4] = ["vakopleiding", "loopbaan", "digitaal", "vitaliteit"];
 const PROVIDERS: usize = 60;
 const ACTOR: &str = "demo";
@@ -57,44 +59,79 @@ fn write_err(e: impl std::fmt::Display) -> DemoError {
     DemoError::Write(e.to_string())
 }
 
+/// Sectors and their share of the employers, in percent: metalworking is the largest.
+const SECTOR_SHARES: [(&str, u32); 5] = [("metaal", 38), ("installatie", 24), ("elektrotechniek", 18), ("uitzendwerk", 12), ("grafimedia", 8)];
+
+/// Employer sizes from 1 to 500 workers, most of them small (as in the sectors), adding up to
+/// `workers`; with a sector each.
+fn employers(rng: &mut StdRng, workers: usize) -> Vec<(EmployerId, usize, &'static str)> {
+    let mut out = Vec::new();
+    let mut placed = 0;
+    while placed < workers {
+        // Not money: a skewed size, 1 + 499 × u⁴ (mean about 100).
+        let u: f64 = rng.random_range(0.0..1.0);
+        let size = (1 + (499.0 * u * u * u * u) as usize).min(workers - placed);
+        let pick = rng.random_range(0..100);
+        let mut acc = 0;
+        let sector = SECTOR_SHARES.iter().find(|(_, share)| {
+            acc += share;
+            pick < acc
+        });
+        out.push((EmployerId::new(), size, sector.map_or("metaal", |(s, _)| *s)));
+        placed += size;
+    }
+    out
+}
+
+/// The instant of a simulated action: `day` at 09:00 UTC (10:00 or 11:00 in Amsterdam), plus
+/// `step` seconds to keep one worker's actions of a day in order.
+fn moment(day: NaiveDate, step: u32) -> chrono::NaiveDateTime {
+    day.and_hms_opt(9, 0, 0).unwrap_or_default() + Duration::seconds(i64::from(step))
+}
+
 /// Builds the demo fund. `progress(done, total)` is told about workers.
 pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, today: NaiveDate, progress: &mut dyn FnMut(usize, usize)) -> Result<DemoSummary, DemoError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let fund_id = FundId::new();
     let scheme_id = SchemeId::new();
-    let employer_ids: Vec<EmployerId> = (0..(worker_count / 40).max(5)).map(|_| EmployerId::new()).collect();
+    let first_day = NaiveDate::from_ymd_opt(today.year() - HISTORY_YEARS + 1, 1, 1).unwrap_or(today);
+    let employer_list = employers(&mut rng, worker_count.max(1));
     let rules = demo_rules(today)?;
-    write_tx(conn, |conn| {
-        let now = now_utc();
-        let fund = FundRow {
-            id: fund_id,
-            code: code.to_string(),
-            name: format!("Demofonds {code}"),
-            created_at: now,
-            legal_name: Some(format!("Stichting Demofonds {code}")),
-            iban: Some(crate::domain::iban::dutch("PTTB", 1)),
-            bic: None,
-        };
-        if queries::insert_fund(conn, &fund)? == Inserted::Duplicate {
-            return Err(DemoError::FundExists(code.to_string()));
-        }
-        let scheme = SchemeRow { id: scheme_id, fund_id, code: "ptt".into(), name: "Persoonlijke TrainingsToelage".into(), created_at: now };
-        queries::insert_scheme(conn, &scheme)?;
-        queries::insert_scheme_version(conn, &SchemeVersionRow::new(fund_id, scheme_id, &rules))?;
-        for (i, &id) in employer_ids.iter().enumerate() {
-            let employer = EmployerRow {
-                id,
-                fund_id,
-                kvk_number: format!("{:08}", 10_000_000 + i),
-                name: format!("Demobedrijf {}", i + 1),
-                sector: SECTORS[i % SECTORS.len()].to_string(),
+    at_moment(moment(first_day, 0), || {
+        write_tx(conn, |conn| {
+            let now = now_utc();
+            let fund = FundRow {
+                id: fund_id,
+                code: code.to_string(),
+                name: format!("Demofonds {code}"),
                 created_at: now,
-                iban: Some(crate::domain::iban::dutch("PTTB", 1_000_000 + i as u64)),
+                legal_name: Some(format!("Stichting Demofonds {code}")),
+                iban: Some(crate::domain::iban::dutch("PTTB", 1)),
+                bic: None,
             };
-            queries::insert_employer(conn, &employer)?;
-        }
-        Ok::<_, DemoError>(())
+            if queries::insert_fund(conn, &fund)? == Inserted::Duplicate {
+                return Err(DemoError::FundExists(code.to_string()));
+            }
+            let scheme = SchemeRow { id: scheme_id, fund_id, code: "ptt".into(), name: "Persoonlijke TrainingsToelage".into(), created_at: now };
+            queries::insert_scheme(conn, &scheme)?;
+            queries::insert_scheme_version(conn, &SchemeVersionRow::new(fund_id, scheme_id, &rules))?;
+            for (i, (id, _, sector)) in employer_list.iter().enumerate() {
+                let employer = EmployerRow {
+                    id: *id,
+                    fund_id,
+                    kvk_number: format!("{:08}", 10_000_000 + i),
+                    name: format!("Demobedrijf {}", i + 1),
+                    sector: sector.to_string(),
+                    created_at: now,
+                    iban: Some(crate::domain::iban::dutch("PTTB", 1_000_000 + i as u64)),
+                };
+                queries::insert_employer(conn, &employer)?;
+            }
+            Ok::<_, DemoError>(())
+        })
     })?;
+    // Worker i works for the employer whose slice of the worker numbers holds i.
+    let employer_of: Vec<EmployerId> = employer_list.iter().flat_map(|(id, size, _)| std::iter::repeat_n(*id, *size)).collect();
 
     let mut claims = 0;
     let mut done = 0;
@@ -102,15 +139,16 @@ pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, toda
         let batch = DEMO_BATCH_WORKERS.min(worker_count - done);
         claims += write_tx(conn, |conn| {
             let mut claims = 0;
-            for i in done..done + batch {
-                claims += worker(conn, &mut rng, fund_id, scheme_id, &employer_ids, i, today)?;
+            for (i, employer) in employer_of.iter().enumerate().skip(done).take(batch) {
+                let script = script(&mut rng, today);
+                claims += play(conn, fund_id, scheme_id, *employer, i, &script)?;
             }
             Ok::<_, DemoError>(claims)
         })?;
         done += batch;
         progress(done, worker_count);
     }
-    Ok(DemoSummary { fund_id, workers: worker_count, employers: employer_ids.len(), claims })
+    Ok(DemoSummary { fund_id, workers: worker_count, employers: employer_list.len(), claims })
 }
 
 /// The demo scheme's rules: a PTT of 750 a year, guidance above 500, half of each invoice paid.
@@ -119,7 +157,7 @@ fn demo_rules(today: NaiveDate) -> Result<SchemeRules, DemoError> {
     Ok(SchemeRules {
         annual_amount: amount(75_000)?,
         max_balance: amount(225_000)?,
-        validity_years: 3,
+        validity_years: 2,
         eligible_categories: CATEGORIES.map(String::from).to_vec(),
         max_claim_amount: amount(150_000)?,
         allow_partial: true,
@@ -134,108 +172,206 @@ fn demo_rules(today: NaiveDate) -> Result<SchemeRules, DemoError> {
     })
 }
 
-/// One worker's history; returns the number of claims.
-fn worker(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: SchemeId, employers: &[EmployerId], index: usize, today: NaiveDate) -> Result<usize, DemoError> {
-    let id = WorkerId::new();
+/// Years of history: this one and the two before it.
+const HISTORY_YEARS: i32 = 3;
+
+/// What happens to a worker, one step at a time; indexes name the worker's earlier vouchers and
+/// claims.
+#[derive(Clone, Debug)]
+enum Action {
+    Register { education: Option<&'static str>, birth_year: Option<i32> },
+    Grant(i32),
+    YearEnd,
+    Session(SessionKind),
+    Voucher { n: usize, cents: i64, valid_until: NaiveDate },
+    CancelVoucher(usize),
+    ExpireVoucher(usize),
+    Claim { n: usize, cents: i64, training_end: NaiveDate, voucher: Option<usize> },
+    Pay(usize),
+    Reverse(usize),
+}
+
+/// A worker's history as dated actions, in the order they happen (never after `today`).
+fn script(rng: &mut StdRng, today: NaiveDate) -> Vec<(NaiveDate, Action)> {
     let education = match rng.random_range(0..100) {
         0..35 => "praktisch",
         35..80 => "middelbaar",
         _ => "theoretisch",
     };
     let birth_year = today.year() - rng.random_range(18..66);
-    let row = WorkerRow {
-        id,
-        fund_id,
-        participant_number: format!("D{index:07}"),
-        employer_id: employers[index % employers.len()],
-        birth_year: (rng.random_range(0..20) > 0).then_some(birth_year),
-        education_level: (rng.random_range(0..25) > 0).then(|| education.to_string()),
-        created_at: now_utc(),
-    };
-    crate::ledger::employment::register_worker(conn, &row, today).map_err(write_err)?;
-    // Grants over three years; most workers have been in the fund that long.
-    let first_year = today.year() - rng.random_range(0..3);
-    let grants: Vec<GrantRequest> = (first_year..=today.year())
-        .map(|year| GrantRequest { worker_id: id, scheme_id, amount: None, grant_year: year, recorded_at: None })
-        .collect();
-    grant_many(conn, fund_id, ACTOR, &grants, today).map_err(|e| write_err(e.error))?;
-    // A third is coached; coaching doubles the chance of spending.
-    let coached = rng.random_range(0..100) < 30;
-    if coached {
-        let held_on = today - Duration::days(rng.random_range(0..300));
-        let kind = if rng.random_range(0..2) == 0 { SessionKind::Intake } else { SessionKind::Loopbaangesprek };
-        let request = SessionRequest { worker_id: id, held_on, duration_minutes: 45, kind, voucher_id: None, claim_id: None };
-        record_session(conn, fund_id, "demo-coach", &request, today).map_err(write_err)?;
+    // Most workers have been in the fund all three years; some joined later.
+    let first_year = today.year() - rng.random_range(0..HISTORY_YEARS);
+    let joined = if first_year == today.year() - HISTORY_YEARS + 1 {
+        NaiveDate::from_ymd_opt(first_year, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first_year, 1, 1).map(|d| d + Duration::days(rng.random_range(0..60)))
     }
+    .unwrap_or(today)
+    .min(today);
+    let mut plan = vec![(
+        joined,
+        Action::Register {
+            education: (rng.random_range(0..25) > 0).then_some(education),
+            birth_year: (rng.random_range(0..20) > 0).then_some(birth_year),
+        },
+    )];
+    // A third is coached, more often with a practical education than the budget alone reaches;
+    // coaching doubles the chance of spending.
+    let coached = rng.random_range(0..100) < 30;
     let base = match education {
-        "praktisch" => 12,
-        "middelbaar" => 25,
-        _ => 35,
+        "praktisch" => 10,
+        "middelbaar" => 20,
+        _ => 28,
     };
     let chance = if coached { (base * 2).min(85) } else { base };
-    if rng.random_range(0..100) < 5 {
-        voucher(conn, rng, fund_id, scheme_id, id, today)?;
-    }
-    if rng.random_range(0..100) >= chance {
-        return Ok(0);
-    }
-    let claims = rng.random_range(1..3);
-    for n in 0..claims {
-        claim(conn, rng, fund_id, scheme_id, id, &format!("{index}-{n}"), today)?;
-    }
-    Ok(claims)
-}
-
-/// A voucher for a course; a third of them are cancelled again.
-fn voucher(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: SchemeId, id: WorkerId, today: NaiveDate) -> Result<(), DemoError> {
-    let request = VoucherRequest {
-        worker_id: id,
-        scheme_id,
-        amount: Amount::from_cents(rng.random_range(100..400) * 100).ok_or_else(|| write_err("amount"))?,
-        course: "Demo-cursus".into(),
-        provider: provider(rng),
-        valid_until: today + Duration::days(rng.random_range(30..200)),
-        provider_id: None,
-    };
-    if let Ok(voucher) = issue(conn, fund_id, ACTOR, &request, today) {
-        if rng.random_range(0..3) == 0 {
-            close(conn, fund_id, voucher.id, ACTOR, today, VoucherStatus::Cancelled).map_err(write_err)?;
+    let (mut vouchers, mut claims) = (0, 0);
+    for year in first_year..=today.year() {
+        let jan1 = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
+        if year > first_year {
+            plan.push((jan1, Action::YearEnd));
+        }
+        plan.push((jan1.max(joined), Action::Grant(year)));
+        let last = if year == today.year() { today } else { NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(today) };
+        let span = (last - jan1.max(joined)).num_days().max(1);
+        let day = |rng: &mut StdRng| jan1.max(joined) + Duration::days(rng.random_range(0..span));
+        if coached && rng.random_range(0..100) < 70 {
+            let held = day(rng);
+            let kind = if year == first_year { SessionKind::Intake } else { SessionKind::Loopbaangesprek };
+            plan.push((held, Action::Session(kind)));
+            if rng.random_range(0..2) == 0 {
+                plan.push((held + Duration::days(rng.random_range(45..120)), Action::Session(SessionKind::FollowUp)));
+            }
+        }
+        if rng.random_range(0..100) < 6 {
+            let issued = day(rng);
+            let valid_until = issued + Duration::days(rng.random_range(30..200));
+            let cents = rng.random_range(100..400) * 100;
+            plan.push((issued, Action::Voucher { n: vouchers, cents, valid_until }));
+            match rng.random_range(0..3) {
+                0 => plan.push((issued + Duration::days(rng.random_range(5..25)), Action::CancelVoucher(vouchers))),
+                1 => {
+                    let used = issued + Duration::days(rng.random_range(10..25));
+                    plan.push((used, Action::Claim { n: claims, cents: cents * 2, training_end: used - Duration::days(5), voucher: Some(vouchers) }));
+                    claims += 1;
+                }
+                _ => plan.push((valid_until + Duration::days(1), Action::ExpireVoucher(vouchers))),
+            }
+            vouchers += 1;
+        }
+        if rng.random_range(0..100) < chance {
+            for _ in 0..rng.random_range(1..3) {
+                let submitted = day(rng);
+                let training_end = submitted - Duration::days(rng.random_range(5..60));
+                plan.push((submitted, Action::Claim { n: claims, cents: rng.random_range(80..1600) * 100, training_end, voucher: None }));
+                match rng.random_range(0..100) {
+                    0..3 => plan.push((submitted + Duration::days(rng.random_range(10..60)), Action::Reverse(claims))),
+                    3..80 => plan.push((submitted + Duration::days(rng.random_range(3..30)), Action::Pay(claims))),
+                    _ => {}
+                }
+                claims += 1;
+            }
         }
     }
-    Ok(())
+    plan.retain(|(day, _)| *day <= today);
+    // Stable: a day's actions keep the order they were planned in (a voucher before its claim).
+    plan.sort_by_key(|(day, _)| *day);
+    plan
 }
 
-/// One claim for a past training; of those approved most are paid and a few reversed.
-fn claim(conn: &mut DbConn, rng: &mut StdRng, fund_id: FundId, scheme_id: SchemeId, id: WorkerId, tag: &str, today: NaiveDate) -> Result<(), DemoError> {
-    let end = today - Duration::days(rng.random_range(5..140));
-    let category = if rng.random_range(0..100) < 5 { "taal" } else { CATEGORIES[rng.random_range(0..CATEGORIES.len())] };
-    let request = ClaimRequest {
-        worker_id: id,
-        scheme_id,
-        amount: Amount::from_cents(rng.random_range(80..1600) * 100).ok_or_else(|| write_err("amount"))?,
-        category: category.into(),
-        course: format!("Demo-opleiding {}", rng.random_range(1..200)),
-        provider: provider(rng),
-        invoice_reference: format!("DEMO-{tag}"),
-        training_start: end - Duration::days(rng.random_range(1..60)),
-        training_end: end,
-        voucher_code: None,
-        evidence_reference: None,
-        provider_id: None,
-    };
-    let claim = submit(conn, fund_id, None, ACTOR, &request, today).map_err(write_err)?;
-    if claim.status == ClaimStatus::Approved {
-        match rng.random_range(0..100) {
-            0..3 => {
-                reverse(conn, fund_id, claim.id, "cursus geannuleerd", ACTOR, today).map_err(|e: ClaimError| write_err(e))?;
+/// Plays a worker's script through the ledger, each action at its simulated moment. Actions a
+/// rule refuses (a voucher the budget cannot cover) are skipped, as a back office would see them
+/// refused. Returns the number of claims.
+fn play(conn: &mut DbConn, fund_id: FundId, scheme_id: SchemeId, employer: EmployerId, index: usize, script: &[(NaiveDate, Action)]) -> Result<usize, DemoError> {
+    let id = WorkerId::new();
+    let mut vouchers: Vec<Option<crate::db::rows::VoucherRow>> = Vec::new();
+    let mut claims: Vec<Option<crate::db::rows::ClaimRow>> = Vec::new();
+    let mut rng = StdRng::seed_from_u64(index as u64);
+    for (step, (day, action)) in script.iter().enumerate() {
+        let day = *day;
+        at_moment(moment(day, step as u32), || -> Result<(), DemoError> {
+            match action {
+                Action::Register { education, birth_year } => {
+                    let row = WorkerRow {
+                        id,
+                        fund_id,
+                        participant_number: format!("D{index:07}"),
+                        employer_id: employer,
+                        birth_year: *birth_year,
+                        education_level: education.map(str::to_string),
+                        created_at: now_utc(),
+                    };
+                    crate::ledger::employment::register_worker(conn, &row, day).map_err(write_err)?;
+                }
+                Action::Grant(year) => {
+                    let grant = GrantRequest { worker_id: id, scheme_id, amount: None, grant_year: *year, recorded_at: None };
+                    grant_many(conn, fund_id, ACTOR, &[grant], day).map_err(|e| write_err(e.error))?;
+                }
+                Action::YearEnd => {
+                    if let Some(account) = crate::ledger::vouchers::find_account(conn, id, scheme_id)? {
+                        crate::ledger::expiry::lapse_account(conn, account, ACTOR, day).map_err(write_err)?;
+                    }
+                }
+                Action::Session(kind) => {
+                    let request = SessionRequest { worker_id: id, held_on: day, duration_minutes: 45, kind: *kind, voucher_id: None, claim_id: None };
+                    record_session(conn, fund_id, "demo-coach", &request, day).map_err(write_err)?;
+                }
+                Action::Voucher { n, cents, valid_until } => {
+                    let request = VoucherRequest {
+                        worker_id: id,
+                        scheme_id,
+                        amount: Amount::from_cents(*cents).ok_or_else(|| write_err("amount"))?,
+                        course: "Demo-cursus".into(),
+                        provider: provider(&mut rng),
+                        valid_until: *valid_until,
+                        provider_id: None,
+                    };
+                    vouchers.resize(n + 1, None);
+                    vouchers[*n] = issue(conn, fund_id, ACTOR, &request, day).ok();
+                }
+                Action::CancelVoucher(n) | Action::ExpireVoucher(n) => {
+                    let status = if matches!(action, Action::CancelVoucher(_)) { VoucherStatus::Cancelled } else { VoucherStatus::Expired };
+                    if let Some(Some(voucher)) = vouchers.get(*n) {
+                        // Refused when a claim used it meanwhile: nothing to close.
+                        let _ = close(conn, fund_id, voucher.id, ACTOR, day, status);
+                    }
+                }
+                Action::Claim { n, cents, training_end, voucher } => {
+                    let category = if rng.random_range(0..100) < 5 { "taal" } else { CATEGORIES[rng.random_range(0..CATEGORIES.len())] };
+                    let request = ClaimRequest {
+                        worker_id: id,
+                        scheme_id,
+                        amount: Amount::from_cents(*cents).ok_or_else(|| write_err("amount"))?,
+                        category: category.into(),
+                        course: format!("Demo-opleiding {}", rng.random_range(1..200)),
+                        provider: provider(&mut rng),
+                        invoice_reference: format!("DEMO-{index}-{n}"),
+                        training_start: *training_end - Duration::days(rng.random_range(1..60)),
+                        training_end: *training_end,
+                        voucher_code: voucher.and_then(|v| vouchers.get(v).cloned().flatten()).map(|v| v.code),
+                        evidence_reference: None,
+                        provider_id: None,
+                    };
+                    claims.resize(n + 1, None);
+                    claims[*n] = Some(submit(conn, fund_id, None, ACTOR, &request, day).map_err(write_err)?);
+                }
+                Action::Pay(n) | Action::Reverse(n) => {
+                    let Some(Some(claim)) = claims.get(*n) else { return Ok(()) };
+                    // Only what is approved by now (a claim may still wait for guidance).
+                    let current = crate::ledger::claims::find_claim(conn, fund_id, claim.id)?;
+                    if current.is_some_and(|c| c.status == ClaimStatus::Approved) {
+                        let tag = format!("{index}-{n}");
+                        if matches!(action, Action::Pay(_)) {
+                            pay(conn, fund_id, claim.id, &format!("SEPA-DEMO-{tag}"), "demo").map_err(write_err)?;
+                        } else {
+                            reverse(conn, fund_id, claim.id, "cursus geannuleerd", ACTOR, day).map_err(|e: ClaimError| write_err(e))?;
+                        }
+                    }
+                }
             }
-            3..73 => {
-                pay(conn, fund_id, claim.id, &format!("SEPA-DEMO-{tag}"), "demo").map_err(write_err)?;
-            }
-            _ => {}
-        }
+            Ok(())
+        })?;
     }
-    Ok(())
+    Ok(claims.len())
 }
 
 /// A provider, skewed so that a few large ones get much of the spending.

@@ -2,9 +2,31 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
 
+thread_local! {
+    /// The demo's simulated moment on this thread, if it is writing history (`at_moment`).
+    static SIMULATED_NOW: std::cell::Cell<Option<NaiveDateTime>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with `now_utc()` answering `at` on this thread: only the demo, which writes a fund's
+/// history through the ledger's own code, each entry recorded at its simulated moment. The
+/// service never sets it (no request handler calls this).
+pub fn at_moment<T>(at: NaiveDateTime, f: impl FnOnce() -> T) -> T {
+    struct Reset(Option<NaiveDateTime>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SIMULATED_NOW.with(|cell| cell.set(self.0));
+        }
+    }
+    let _reset = Reset(SIMULATED_NOW.with(|cell| cell.replace(Some(at))));
+    f()
+}
+
 /// Now, in UTC, truncated to microseconds: both databases store that precision, and the
 /// ledger hashes what it stores.
 pub fn now_utc() -> NaiveDateTime {
+    if let Some(at) = SIMULATED_NOW.with(std::cell::Cell::get) {
+        return at;
+    }
     let now = Utc::now().naive_utc();
     let micros = now.and_utc().timestamp_micros();
     DateTime::from_timestamp_micros(micros).map(|t| t.naive_utc()).unwrap_or(now)

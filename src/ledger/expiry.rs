@@ -95,7 +95,7 @@ pub fn run_expiry(
 
 /// Lapses the available money of an account's lots that expired before `as_of`, in one
 /// transaction with a posting per lot. Returns (lots, cents) lapsed.
-fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &str, as_of: NaiveDate) -> Result<(usize, i64), LedgerError> {
+pub(crate) fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &str, as_of: NaiveDate) -> Result<(usize, i64), LedgerError> {
     let account = lock_account(conn, account_id)?;
     let due: Vec<LotRow> = grant_lots::table
         .filter(grant_lots::account_id.eq(account.id))
