@@ -259,24 +259,28 @@ fn trend(h: &mut String, r: &MonthlyReport) {
     h.push_str("<h2>Verloop over twaalf maanden</h2>");
     let spent: Vec<i64> = r.trend.iter().map(|p| cents_of(&p.spent)).collect();
     let granted: Vec<i64> = r.trend.iter().map(|p| cents_of(&p.granted)).collect();
-    let max = spent.iter().chain(&granted).copied().max().unwrap_or(0).max(1);
+    // Each line on its own scale: the January grants would flatten the spending otherwise.
+    let spent_max = spent.iter().copied().max().unwrap_or(0).max(1);
+    let granted_max = granted.iter().copied().max().unwrap_or(0).max(1);
     let (left, top, width, height) = (40i64, 20i64, 620i64, 160i64);
     let x = |i: usize| left + i as i64 * width / (r.trend.len().max(2) as i64 - 1);
-    let y = |v: i64| top + height - v * height / max;
-    let line = |values: &[i64]| values.iter().enumerate().map(|(i, v)| format!("{},{}", x(i), y(*v))).collect::<Vec<_>>().join(" ");
+    let line = |values: &[i64], max: i64| {
+        values.iter().enumerate().map(|(i, v)| format!("{},{}", x(i), top + height - (*v).max(0) * height / max)).collect::<Vec<_>>().join(" ")
+    };
     let _ = write!(
         h,
         "<svg class=\"chart\" viewBox=\"0 0 700 220\" width=\"100%\" role=\"img\" aria-label=\"Toegekend en besteed per maand\">\
          <line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#9aa5b1\"/>\
          <polyline fill=\"none\" stroke=\"#9aa5b1\" stroke-width=\"2\" stroke-dasharray=\"5 3\" points=\"{g}\"/>\
          <polyline fill=\"none\" stroke=\"#0b7a75\" stroke-width=\"2.5\" points=\"{s}\"/>\
-         <text x=\"{left}\" y=\"12\" font-size=\"10\">max {m}</text>\
-         <text x=\"470\" y=\"12\" font-size=\"10\" fill=\"#0b7a75\">— besteed</text><text x=\"560\" y=\"12\" font-size=\"10\" fill=\"#52606d\">- - toegekend</text>",
+         <text x=\"{left}\" y=\"12\" font-size=\"10\" fill=\"#0b7a75\">— besteed (netto, top {sm})</text>\
+         <text x=\"400\" y=\"12\" font-size=\"10\" fill=\"#52606d\">- - toegekend (top {gm})</text>",
         b = top + height,
         r = left + width,
-        g = line(&granted),
-        s = line(&spent),
-        m = escape(&euro(&crate::domain::format_cents(max)))
+        g = line(&granted, granted_max),
+        s = line(&spent, spent_max),
+        sm = escape(&euro_round(&crate::domain::format_cents(spent_max))),
+        gm = escape(&euro_round(&crate::domain::format_cents(granted_max)))
     );
     for (i, p) in r.trend.iter().enumerate() {
         let label = month_nl(&p.month);
