@@ -32,8 +32,7 @@ pub const TABLE_PRIVILEGES: &[(&str, &str)] = &[
     ("vouchers", "INSERT, UPDATE (status, claim_id, closed_at)"),
     ("voucher_lots", "INSERT"),
     ("claim_lots", "INSERT"),
-    ("claim_reviews", "INSERT, UPDATE (closed_at)"),
-    ("claim_waits", "INSERT, UPDATE (closed_at)"),
+    ("claim_periods", "INSERT, UPDATE (closed_at)"),
     (
         "claims",
         "INSERT, UPDATE (status, approved_cents, rejection_reason, decision_note, payment_reference, spend_tx_id, \

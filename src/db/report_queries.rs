@@ -183,27 +183,6 @@ pub fn spending_by_claim_employer(conn: &mut DbConn, fund_id: FundId, from: Naiv
 }
 
 #[derive(Debug, Clone, QueryableByName)]
-pub struct IdRow {
-    #[diesel(sql_type = Text)]
-    pub id: String,
-}
-
-/// Workers coached in the year up to the month's end (sessions recorded before its end).
-pub fn coached_workers(conn: &mut DbConn, fund_id: FundId, from: NaiveDate, to: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<IdRow>> {
-    let text = sql(
-        conn,
-        "SELECT DISTINCT worker_id AS id FROM coaching_sessions
-         WHERE fund_id = $1 AND held_on >= $2 AND held_on <= $3 AND created_at < $4",
-    );
-    diesel::sql_query(text)
-        .bind::<Text, _>(fund_id)
-        .bind::<Date, _>(from)
-        .bind::<Date, _>(to)
-        .bind::<Timestamp, _>(end)
-        .load(conn)
-}
-
-#[derive(Debug, Clone, QueryableByName)]
 pub struct SchemeName {
     #[diesel(sql_type = Text)]
     pub id: String,
@@ -455,10 +434,10 @@ pub fn payment_facts(conn: &mut DbConn, fund_id: FundId, month_start: NaiveDateT
            CAST(COALESCE(SUM(CASE WHEN c.paid_at >= $2 AND c.paid_at < $3 THEN c.approved_cents ELSE 0 END), 0) AS BIGINT) AS paid_month_cents,
            (SELECT CAST(COUNT(*) AS BIGINT) FROM objections o
              WHERE o.fund_id = $1 AND o.filed_at < $3 AND (o.decided_at IS NULL OR o.decided_at >= $3)) AS objections_open,
-           (SELECT CAST(COUNT(*) AS BIGINT) FROM claim_reviews r
-             WHERE r.fund_id = $1 AND r.opened_at < $3 AND (r.closed_at IS NULL OR r.closed_at >= $3)) AS under_review_claims,
-           (SELECT CAST(COALESCE(SUM(h.held_cents), 0) AS BIGINT) FROM claim_reviews r JOIN claims h ON h.id = r.claim_id
-             WHERE r.fund_id = $1 AND r.opened_at < $3 AND (r.closed_at IS NULL OR r.closed_at >= $3)) AS under_review_cents
+           (SELECT CAST(COUNT(*) AS BIGINT) FROM claim_periods r
+             WHERE r.fund_id = $1 AND r.kind = 'under_review' AND r.opened_at < $3 AND (r.closed_at IS NULL OR r.closed_at >= $3)) AS under_review_claims,
+           (SELECT CAST(COALESCE(SUM(h.held_cents), 0) AS BIGINT) FROM claim_periods r JOIN claims h ON h.id = r.claim_id
+             WHERE r.fund_id = $1 AND r.kind = 'under_review' AND r.opened_at < $3 AND (r.closed_at IS NULL OR r.closed_at >= $3)) AS under_review_cents
          FROM claims c JOIN ledger_transactions ts ON ts.id = c.spend_tx_id
          WHERE c.fund_id = $1",
     );
@@ -473,7 +452,8 @@ pub struct FirstSession {
     pub held_on: NaiveDate,
 }
 
-/// Per worker, the first coaching session held from `from` to `to` (recorded before `end`).
+/// Per worker coached, the first coaching session held from `from` to `to` (recorded before
+/// `end`): the report's coached workers, and when their guidance began.
 pub fn first_sessions(conn: &mut DbConn, fund_id: FundId, from: NaiveDate, to: NaiveDate, end: NaiveDateTime) -> QueryResult<Vec<FirstSession>> {
     let text = sql(
         conn,
@@ -504,7 +484,7 @@ pub fn awaiting_guidance(conn: &mut DbConn, fund_id: FundId, end: NaiveDateTime)
         "SELECT CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(c.amount_cents * v.funding_pct / 100), 0) AS BIGINT) AS cents
          FROM claims c
          JOIN scheme_versions v ON v.id = c.scheme_version_id
-         JOIN claim_waits w ON w.claim_id = c.id
+         JOIN claim_periods w ON w.claim_id = c.id AND w.kind = 'awaiting_guidance'
          WHERE w.fund_id = $1 AND w.opened_at < $2 AND (w.closed_at IS NULL OR w.closed_at >= $2)",
     );
     diesel::sql_query(text).bind::<Text, _>(fund_id).bind::<Timestamp, _>(end).get_result(conn)

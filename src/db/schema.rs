@@ -199,17 +199,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    claim_reviews (claim_id) {
+    claim_periods (claim_id, kind) {
         claim_id -> Text,
-        fund_id -> Text,
-        opened_at -> Timestamp,
-        closed_at -> Nullable<Timestamp>,
-    }
-}
-
-diesel::table! {
-    claim_waits (claim_id) {
-        claim_id -> Text,
+        kind -> Text,
         fund_id -> Text,
         opened_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
@@ -393,8 +385,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     voucher_lots,
     claims,
     claim_lots,
-    claim_reviews,
-    claim_waits,
+    claim_periods,
     idempotency_keys,
     coaching_sessions,
     events,

@@ -155,7 +155,7 @@ pub fn submit(
         review::open(conn, &row, &held_lots, row.submitted_at)?;
     }
     if row.status == ClaimStatus::AwaitingGuidance {
-        super::guidance::wait_opened(conn, &row)?;
+        super::periods::open(conn, &row, ClaimStatus::AwaitingGuidance, row.submitted_at)?;
     }
     claim_event(conn, &row)?;
     #[cfg(feature = "test-hooks")]
@@ -521,7 +521,9 @@ fn book_approval(
     let now = now_utc();
     match claim.status {
         ClaimStatus::UnderReview => review::close(conn, claim.id, now)?,
-        ClaimStatus::AwaitingGuidance => super::guidance::wait_closed(conn, claim.id, now)?,
+        ClaimStatus::AwaitingGuidance => {
+            super::periods::close(conn, claim.id, ClaimStatus::AwaitingGuidance, now)?;
+        }
         _ => {}
     }
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim.id)).filter(claims::status.eq(claim.status)))
@@ -562,7 +564,7 @@ fn send_to_review(
 ) -> Result<ClaimRow, ClaimError> {
     let lots = review::hold(conn, account, plan, claim.id, actor, today)?;
     let now = now_utc();
-    super::guidance::wait_closed(conn, claim.id, now)?;
+    super::periods::close(conn, claim.id, ClaimStatus::AwaitingGuidance, now)?;
     let voucher_id = voucher.map(|v| v.id);
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim.id)).filter(claims::status.eq(claim.status)))
         .set((
@@ -598,7 +600,9 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &st
     let now = now_utc();
     match claim.status {
         ClaimStatus::UnderReview => review::close(conn, claim.id, now)?,
-        _ => super::guidance::wait_closed(conn, claim.id, now)?,
+        kind => {
+            super::periods::close(conn, claim.id, kind, now)?;
+        }
     }
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(claim.status)))
         .set((

@@ -51,22 +51,3 @@ pub fn last_session_on(conn: &mut DbConn, worker_id: WorkerId) -> QueryResult<Op
         .select(diesel::dsl::max(coaching_sessions::held_on))
         .first(conn)
 }
-
-/// Records that a claim began waiting for guidance (its row exists), for the monthly report.
-pub fn wait_opened(conn: &mut DbConn, claim: &crate::db::rows::ClaimRow) -> QueryResult<()> {
-    use crate::db::schema::claim_waits;
-    diesel::insert_into(claim_waits::table)
-        .values((claim_waits::claim_id.eq(claim.id), claim_waits::fund_id.eq(claim.fund_id), claim_waits::opened_at.eq(claim.submitted_at)))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Records that a claim stopped waiting (approved, sent to review or rejected) at `at`. A claim
-/// that waited before this was recorded (older data) has no wait to close.
-pub fn wait_closed(conn: &mut DbConn, claim_id: crate::domain::ClaimId, at: chrono::NaiveDateTime) -> QueryResult<()> {
-    use crate::db::schema::claim_waits;
-    diesel::update(claim_waits::table.filter(claim_waits::claim_id.eq(claim_id)).filter(claim_waits::closed_at.is_null()))
-        .set(claim_waits::closed_at.eq(Some(at)))
-        .execute(conn)?;
-    Ok(())
-}

@@ -16,6 +16,7 @@ pub mod guidance;
 pub mod objections;
 pub mod outbox;
 pub mod payments;
+pub mod periods;
 pub mod post;
 pub mod review;
 pub mod spending;

@@ -14,7 +14,7 @@ use super::vouchers::allocations;
 use super::LedgerError;
 use crate::db::conn::DbConn;
 use crate::db::rows::{AccountRow, ClaimLotRow, ClaimRow, SchemeVersionRow, VoucherRow};
-use crate::db::schema::{claim_lots, claim_reviews, claims, grant_lots, vouchers};
+use crate::db::schema::{claim_lots, claims, grant_lots, vouchers};
 use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::domain::{ClaimId, LotId, VoucherId};
 
@@ -38,10 +38,8 @@ pub fn hold(conn: &mut DbConn, account: &AccountRow, plan: &SpendPlan, claim_id:
 
 /// Records a review's start and the lots its claim reserved (once the claim row exists).
 pub fn open(conn: &mut DbConn, claim: &ClaimRow, lots: &[(LotId, i64)], at: NaiveDateTime) -> QueryResult<()> {
+    super::periods::open(conn, claim, ClaimStatus::UnderReview, at)?;
     let (claim_id, fund_id) = (claim.id, claim.fund_id);
-    diesel::insert_into(claim_reviews::table)
-        .values((claim_reviews::claim_id.eq(claim_id), claim_reviews::fund_id.eq(fund_id), claim_reviews::opened_at.eq(at)))
-        .execute(conn)?;
     // One row at a time: the multi-backend connection has no batch insert (a claim reserves from
     // a few lots at most).
     for &(lot_id, amount_cents) in lots {
@@ -52,10 +50,7 @@ pub fn open(conn: &mut DbConn, claim: &ClaimRow, lots: &[(LotId, i64)], at: Naiv
 
 /// Records a review's end (the claim approved or rejected).
 pub fn close(conn: &mut DbConn, claim_id: ClaimId, at: NaiveDateTime) -> Result<(), LedgerError> {
-    let closed = diesel::update(claim_reviews::table.filter(claim_reviews::claim_id.eq(claim_id)).filter(claim_reviews::closed_at.is_null()))
-        .set(claim_reviews::closed_at.eq(Some(at)))
-        .execute(conn)?;
-    if closed != 1 {
+    if !super::periods::close(conn, claim_id, ClaimStatus::UnderReview, at)? {
         return Err(LedgerError::Invariant(format!("claim {claim_id} under review has no open review")));
     }
     Ok(())

@@ -73,6 +73,15 @@ impl Ledger<'_> {
         by_reference.get(reference).map(|txs| txs.iter().copied().filter(|t| t.kind == kind).collect()).unwrap_or_default()
     }
 
+    /// What these transactions moved into reserved money.
+    fn reserved_cents(&self, txs: &[&TransactionRow]) -> i64 {
+        txs.iter()
+            .flat_map(|t| self.postings_by_tx.get(&t.id).into_iter().flatten())
+            .filter(|p| p.account == LedgerAccount::Reserved)
+            .map(|p| p.amount_cents)
+            .sum()
+    }
+
     fn spent_cents(&self, tx_id: TransactionId) -> i64 {
         self.postings_by_tx
             .get(&tx_id)
@@ -228,12 +237,7 @@ fn check_claim_hold(checker: &mut Checker, ledger: &Ledger<'_>, by_reference: &H
     let reserves = ledger.referring(by_reference, &reference, TxKind::Reserve);
     let releases = ledger.referring(by_reference, &reference, TxKind::Release);
     let allocated: i64 = links.claim_allocations.iter().filter(|a| a.claim_id == claim.id).map(|a| a.amount_cents).sum();
-    let reserved: i64 = reserves
-        .iter()
-        .flat_map(|t| ledger.postings_by_tx.get(&t.id).into_iter().flatten())
-        .filter(|p| p.account == LedgerAccount::Reserved)
-        .map(|p| p.amount_cents)
-        .sum();
+    let reserved = ledger.reserved_cents(&reserves);
     if reserves.len() != usize::from(allocated > 0) || reserved != allocated {
         report(format!("{} reserve transaction(s) moving {reserved} cents for {allocated} cents held per lot", reserves.len()));
     }
@@ -272,12 +276,7 @@ fn check_voucher(
         report(format!("status {} but {} release transaction(s)", voucher.status, releases.len()));
     }
     let allocated: i64 = links.allocations.iter().filter(|a| a.voucher_id == voucher.id).map(|a| a.amount_cents).sum();
-    let reserved: i64 = reserves
-        .iter()
-        .flat_map(|t| ledger.postings_by_tx.get(&t.id).into_iter().flatten())
-        .filter(|p| p.account == LedgerAccount::Reserved)
-        .map(|p| p.amount_cents)
-        .sum();
+    let reserved = ledger.reserved_cents(&reserves);
     if allocated != voucher.amount_cents || (reserves.len() == 1 && reserved != voucher.amount_cents) {
         report(format!("amount {} cents, but {allocated} allocated and {reserved} reserved", voucher.amount_cents));
     }

@@ -368,8 +368,10 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let owner = |s: &AccountSums| owners.get(&s.account_id).cloned().unwrap_or_default();
     let workers = query::workers(conn, fund_id, windows.end, month.last_day())?;
     let employer_spending = query::spending_by_claim_employer(conn, fund_id, windows.year_start, windows.end)?;
-    let coached: HashSet<String> =
-        query::coached_workers(conn, fund_id, year_first, month.last_day(), windows.end)?.into_iter().map(|r| r.id).collect();
+    // Each coached worker's first session of the year: who was coached, and when it began.
+    let first_sessions: HashMap<String, NaiveDate> =
+        query::first_sessions(conn, fund_id, year_first, month.last_day(), windows.end)?.into_iter().map(|s| (s.worker_id, s.held_on)).collect();
+    let coached: HashSet<String> = first_sessions.keys().cloned().collect();
     let schemes = query::schemes(conn, fund_id)?;
     lap("workers, sessions, schemes");
 
@@ -398,7 +400,7 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         board::suppress_together(&mut segments.sector, &mut breakdowns.sector, hide);
         board::suppress_rows_whole(&mut segments.employer_size);
     }
-    let before_first = guided_before_first_spend(conn, fund_id, &windows, year_first, month, &per_worker, &owners)?;
+    let before_first = guided_before_first_spend(conn, fund_id, &windows, &first_sessions, &per_worker, &owners)?;
     let guided_before_first_spend = board::guided_before_first_spend(before_first.0, before_first.1, audience, guidance.suppressed);
     let headline = board::headline(guidance.uptake_with_guidance_pct.as_deref(), guidance.uptake_without_guidance_pct.as_deref(), &segments);
     lap("segments");
@@ -674,8 +676,7 @@ fn guided_before_first_spend(
     conn: &mut DbConn,
     fund_id: FundId,
     windows: &Windows,
-    year_first: NaiveDate,
-    month: Month,
+    sessions: &HashMap<String, NaiveDate>,
     per_worker: &HashMap<String, WorkerYear>,
     owners: &HashMap<String, (String, String)>,
 ) -> QueryResult<(i64, i64)> {
@@ -685,8 +686,6 @@ fn guided_before_first_spend(
         let at = first_spend.entry(worker).or_insert(spend.recorded_at);
         *at = (*at).min(spend.recorded_at);
     }
-    let sessions: HashMap<String, NaiveDate> =
-        query::first_sessions(conn, fund_id, year_first, month.last_day(), windows.end)?.into_iter().map(|s| (s.worker_id, s.held_on)).collect();
     let guided: Vec<&String> = per_worker.iter().filter(|(_, w)| w.has_budget && w.coached && w.net_spent_ytd > 0).map(|(id, _)| id).collect();
     let before = guided
         .iter()

@@ -194,6 +194,20 @@ async fn csv_and_html_are_what_spreadsheets_and_printers_want(app: TestApp) {
     app.send(reqwest::Method::PATCH, &format!("/v1/funds/{}/employers/{employer}", s.fund.id), Some(&s.fund.admin), Some(&json!({"name": evil})))
         .await
         .expect(200);
+    // And a provider named the same way, through a claim (provider names reach the report's
+    // provider concentration).
+    let workers = app.get(&format!("/v1/funds/{}/workers?limit=10", s.fund.id), &s.fund.admin).await.expect(200).body;
+    let w1 = workers["items"].as_array().unwrap().iter().find(|w| w["participant_number"] == "W1").expect("W1");
+    let schemes = app.get(&format!("/v1/funds/{}/schemes", s.fund.id), &s.fund.admin).await.expect(200).body;
+    let funded = Funded {
+        fund: s.fund.clone(),
+        scheme: schemes["items"][0]["id"].as_str().unwrap().to_string(),
+        employer: employer.clone(),
+        worker: w1["id"].as_str().unwrap().to_string(),
+    };
+    let mut body = claim_body(&funded, "10.00", "R-EVIL");
+    body["provider"] = json!(evil);
+    assert_eq!(app.claim(&s.fund, &s.fund.admin, &body).await.expect(201).body["status"], "approved");
     let response = app.client.get(format!("{base}&format=csv&csv_dialect=nl")).bearer_auth(&s.fund.admin).send().await.expect("sent");
     assert!(response.headers()["content-type"].to_str().expect("ct").starts_with("text/csv"));
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
@@ -213,14 +227,14 @@ async fn csv_and_html_are_what_spreadsheets_and_printers_want(app: TestApp) {
     };
     // Every section of the JSON report is there, with decimal commas.
     assert_eq!(value("breakdowns", "sector", "metaal", "granted_ytd"), "2000,00");
-    assert_eq!(value("breakdowns", "sector", "metaal", "utilisation_ytd_pct"), "15,0");
-    assert_eq!(value("flows", "", "", "spent"), "600,00");
+    assert_eq!(value("breakdowns", "sector", "metaal", "utilisation_ytd_pct"), "15,5");
+    assert_eq!(value("flows", "", "", "spent"), "610,00");
     assert_eq!(value("guidance", "", "", "coached_and_spent"), "1");
-    assert_eq!(value("trend", "", &month, "spent"), "400,00");
+    assert_eq!(value("trend", "", &month, "spent"), "410,00");
     assert_eq!(value("guidance_by_segment", "education_level", "praktisch", "with_guidance.uptake_pct"), "100,0");
     assert_eq!(value("comparison", "this_month", "", "granted"), "2500,00");
-    assert_eq!(value("actions", "approved_unpaid", "", "amount"), "400,00");
-    assert_eq!(value("providers", "top", "Aanbieder A", "share_pct"), "100,0");
+    assert_eq!(value("actions", "approved_unpaid", "", "amount"), "410,00");
+    assert_eq!(value("providers", "top", "Aanbieder A", "share_pct"), "97,6");
     assert_eq!(value("payments", "", "", "objections_open"), "0");
     assert!(value("headline", "", "", "").starts_with("Van de werknemers"));
     assert_eq!(value("digest", "", "", "accounts"), "3");
@@ -231,6 +245,8 @@ async fn csv_and_html_are_what_spreadsheets_and_printers_want(app: TestApp) {
     }
     let named = rows.iter().find(|r| &r[1] == "breakdowns" && &r[2] == "employer" && &r[3] == employer.as_str()).expect("the employer's row");
     assert_eq!(&named[4], format!("'{evil}"), "the name is text, not a formula");
+    let provider = rows.iter().find(|r| &r[1] == "providers" && &r[2] == "top" && r[3].contains("cmd|")).expect("the provider's row");
+    assert_eq!(&provider[3], format!("'{evil}"), "the provider is text, not a formula");
     let standard = app.client.get(format!("{base}&format=csv")).bearer_auth(&s.fund.admin).send().await.expect("sent").text().await.expect("csv");
     assert!(standard.starts_with("month;section;") && !standard.contains('\r'), "the standard dialect is plain UTF-8 with LF");
 

@@ -2,10 +2,8 @@ DROP INDEX payment_batch_items_claim;
 DROP INDEX objections_claim;
 DROP INDEX claims_voucher;
 DROP TABLE claim_lots;
-DROP TABLE claim_waits;
-DROP FUNCTION claim_waits_close_only();
-DROP TABLE claim_reviews;
-DROP FUNCTION claim_reviews_close_only();
+DROP TABLE claim_periods;
+DROP FUNCTION claim_periods_close_only();
 ALTER TABLE claims DROP COLUMN held_cents;
 ALTER TABLE claims DROP CONSTRAINT claims_status_check;
 ALTER TABLE claims ADD CONSTRAINT claims_status_check

@@ -7,45 +7,32 @@ ALTER TABLE claims DROP CONSTRAINT claims_status_check;
 ALTER TABLE claims ADD CONSTRAINT claims_status_check
     CHECK (status IN ('submitted', 'approved', 'awaiting_guidance', 'under_review', 'rejected', 'paid', 'reversed'));
 ALTER TABLE claims ADD COLUMN held_cents BIGINT NOT NULL DEFAULT 0 CHECK (held_cents >= 0);
--- When each review began and ended (approved or rejected), for the monthly report.
-CREATE TABLE claim_reviews (
-    claim_id        TEXT PRIMARY KEY REFERENCES claims (id),
-    fund_id         TEXT NOT NULL REFERENCES funds (id),
-    opened_at       TIMESTAMP NOT NULL,
-    closed_at       TIMESTAMP
-);
-CREATE INDEX claim_reviews_fund ON claim_reviews (fund_id, opened_at);
-CREATE FUNCTION claim_reviews_close_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.fund_id <> OLD.fund_id OR NEW.opened_at <> OLD.opened_at THEN
-        RAISE EXCEPTION 'a review is closed once and never changed otherwise';
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER claim_reviews_close_only BEFORE UPDATE ON claim_reviews FOR EACH ROW EXECUTE FUNCTION claim_reviews_close_only();
-CREATE TRIGGER claim_reviews_no_delete BEFORE DELETE ON claim_reviews FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
-CREATE TRIGGER claim_reviews_no_truncate BEFORE TRUNCATE ON claim_reviews FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 
--- When a claim waited for guidance, for the monthly report's action panel (a claim's decided_at
--- moves on with later decisions; these times do not). Claims waiting now are backfilled.
-CREATE TABLE claim_waits (
-    claim_id        TEXT PRIMARY KEY REFERENCES claims (id),
+-- When a claim waited, for guidance or for review: the monthly report counts the claims waiting
+-- at a month's end from these times, which later decisions do not move (a claim's decided_at
+-- does). Opened once, closed once. Claims waiting for guidance now are backfilled.
+CREATE TABLE claim_periods (
+    claim_id        TEXT NOT NULL REFERENCES claims (id),
+    kind            TEXT NOT NULL CHECK (kind IN ('awaiting_guidance', 'under_review')),
     fund_id         TEXT NOT NULL REFERENCES funds (id),
     opened_at       TIMESTAMP NOT NULL,
-    closed_at       TIMESTAMP
+    closed_at       TIMESTAMP,
+    PRIMARY KEY (claim_id, kind)
 );
-CREATE INDEX claim_waits_fund ON claim_waits (fund_id, opened_at);
-CREATE FUNCTION claim_waits_close_only() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE INDEX claim_periods_fund ON claim_periods (fund_id, kind, opened_at);
+CREATE FUNCTION claim_periods_close_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.fund_id <> OLD.fund_id OR NEW.opened_at <> OLD.opened_at THEN
-        RAISE EXCEPTION 'a wait is closed once and never changed otherwise';
+    IF OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.kind <> OLD.kind OR NEW.fund_id <> OLD.fund_id
+       OR NEW.opened_at <> OLD.opened_at THEN
+        RAISE EXCEPTION 'a claim''s waiting period is closed once and never changed otherwise';
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER claim_waits_close_only BEFORE UPDATE ON claim_waits FOR EACH ROW EXECUTE FUNCTION claim_waits_close_only();
-CREATE TRIGGER claim_waits_no_delete BEFORE DELETE ON claim_waits FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
-CREATE TRIGGER claim_waits_no_truncate BEFORE TRUNCATE ON claim_waits FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
-INSERT INTO claim_waits (claim_id, fund_id, opened_at) SELECT id, fund_id, submitted_at FROM claims WHERE status = 'awaiting_guidance';
+CREATE TRIGGER claim_periods_close_only BEFORE UPDATE ON claim_periods FOR EACH ROW EXECUTE FUNCTION claim_periods_close_only();
+CREATE TRIGGER claim_periods_no_delete BEFORE DELETE ON claim_periods FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER claim_periods_no_truncate BEFORE TRUNCATE ON claim_periods FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+INSERT INTO claim_periods (claim_id, kind, fund_id, opened_at)
+SELECT id, 'awaiting_guidance', fund_id, submitted_at FROM claims WHERE status = 'awaiting_guidance';
 
 -- The lots a claim under review reserved, like a voucher's. Never changed.
 CREATE TABLE claim_lots (

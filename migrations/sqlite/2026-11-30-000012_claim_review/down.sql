@@ -5,8 +5,7 @@ BEGIN IMMEDIATE;
 DROP INDEX payment_batch_items_claim;
 DROP INDEX objections_claim;
 DROP TABLE claim_lots;
-DROP TABLE claim_reviews;
-DROP TABLE claim_waits;
+DROP TABLE claim_periods;
 CREATE TABLE claims_rebuilt (
     id                  TEXT PRIMARY KEY,
     fund_id             TEXT NOT NULL REFERENCES funds (id),

@@ -72,34 +72,26 @@ CREATE TRIGGER claim_lots_no_update BEFORE UPDATE ON claim_lots
 BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE on claim_lots refused'); END;
 CREATE TRIGGER claim_lots_no_delete BEFORE DELETE ON claim_lots
 BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE on claim_lots refused'); END;
--- When each review began and ended (approved or rejected), for the monthly report.
-CREATE TABLE claim_reviews (
-    claim_id        TEXT PRIMARY KEY NOT NULL REFERENCES claims (id),
-    fund_id         TEXT NOT NULL REFERENCES funds (id),
-    opened_at       TIMESTAMP NOT NULL,
-    closed_at       TIMESTAMP
-);
-CREATE INDEX claim_reviews_fund ON claim_reviews (fund_id, opened_at);
-CREATE TRIGGER claim_reviews_close_only BEFORE UPDATE ON claim_reviews
-WHEN OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.fund_id <> OLD.fund_id OR NEW.opened_at <> OLD.opened_at
-BEGIN SELECT RAISE(ABORT, 'a review is closed once and never changed otherwise'); END;
-CREATE TRIGGER claim_reviews_no_delete BEFORE DELETE ON claim_reviews
-BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE on claim_reviews refused'); END;
 
--- When a claim waited for guidance; see the PostgreSQL migration.
-CREATE TABLE claim_waits (
-    claim_id        TEXT PRIMARY KEY NOT NULL REFERENCES claims (id),
+-- When a claim waited, for guidance or for review; see the PostgreSQL migration.
+CREATE TABLE claim_periods (
+    claim_id        TEXT NOT NULL REFERENCES claims (id),
+    kind            TEXT NOT NULL CHECK (kind IN ('awaiting_guidance', 'under_review')),
     fund_id         TEXT NOT NULL REFERENCES funds (id),
     opened_at       TIMESTAMP NOT NULL,
-    closed_at       TIMESTAMP
+    closed_at       TIMESTAMP,
+    PRIMARY KEY (claim_id, kind)
 );
-CREATE INDEX claim_waits_fund ON claim_waits (fund_id, opened_at);
-CREATE TRIGGER claim_waits_close_only BEFORE UPDATE ON claim_waits
-WHEN OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.fund_id <> OLD.fund_id OR NEW.opened_at <> OLD.opened_at
-BEGIN SELECT RAISE(ABORT, 'a wait is closed once and never changed otherwise'); END;
-CREATE TRIGGER claim_waits_no_delete BEFORE DELETE ON claim_waits
-BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE on claim_waits refused'); END;
-INSERT INTO claim_waits (claim_id, fund_id, opened_at) SELECT id, fund_id, submitted_at FROM claims WHERE status = 'awaiting_guidance';
+CREATE INDEX claim_periods_fund ON claim_periods (fund_id, kind, opened_at);
+CREATE TRIGGER claim_periods_close_only BEFORE UPDATE ON claim_periods
+WHEN OLD.closed_at IS NOT NULL OR NEW.claim_id <> OLD.claim_id OR NEW.kind <> OLD.kind OR NEW.fund_id <> OLD.fund_id
+    OR NEW.opened_at <> OLD.opened_at
+BEGIN SELECT RAISE(ABORT, 'a claim''s waiting period is closed once and never changed otherwise'); END;
+CREATE TRIGGER claim_periods_no_delete BEFORE DELETE ON claim_periods
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE on claim_periods refused'); END;
+INSERT INTO claim_periods (claim_id, kind, fund_id, opened_at)
+SELECT id, 'awaiting_guidance', fund_id, submitted_at FROM claims WHERE status = 'awaiting_guidance';
+
 -- Lookups per claim that walked whole tables (found with EXPLAIN QUERY PLAN on a 100,000-worker
 -- fund): the claim under review that holds a voucher, a claim's objections, a claim's batch items
 -- (the partial index on active items does not serve a query that binds `active` as a parameter).
