@@ -383,7 +383,10 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
     let population = Population { workers: &workers, employer_spending: &employer_spending };
     let breakdowns = breakdowns(&sums, &owner, population, &per_worker, &schemes, month, audience);
     lap("breakdowns");
-    let mut trend = trend(conn, fund_id, month, &owners, audience)?;
+    // Every spend from the trend's first month on: the trend's spenders and each worker's first
+    // spending of the year come from this one read.
+    let spends = query::spends(conn, fund_id, month.minus(TREND_MONTHS).start_utc(), windows.end)?;
+    let mut trend = trend(conn, fund_id, month, &owners, &spends, audience)?;
     let comparison = comparison(&trend);
     trend.remove(0);
     lap("trend");
@@ -400,7 +403,7 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         board::suppress_together(&mut segments.sector, &mut breakdowns.sector, hide);
         board::suppress_rows_whole(&mut segments.employer_size);
     }
-    let before_first = guided_before_first_spend(conn, fund_id, &windows, &first_sessions, &per_worker, &owners)?;
+    let before_first = guided_before_first_spend(&spends, &windows, &first_sessions, &per_worker, &owners);
     let guided_before_first_spend = board::guided_before_first_spend(before_first.0, before_first.1, audience, guidance.suppressed);
     let headline = board::headline(guidance.uptake_with_guidance_pct.as_deref(), guidance.uptake_without_guidance_pct.as_deref(), &segments);
     lap("segments");
@@ -595,7 +598,14 @@ fn ordered(mut cells: Vec<Cell>, order: &[&str]) -> Vec<Cell> {
 }
 
 /// The trend's months and one more before them (the same month last year, for the comparison).
-fn trend(conn: &mut DbConn, fund_id: FundId, month: Month, owners: &HashMap<String, (String, String)>, audience: Audience) -> QueryResult<Vec<TrendPoint>> {
+fn trend(
+    conn: &mut DbConn,
+    fund_id: FundId,
+    month: Month,
+    owners: &HashMap<String, (String, String)>,
+    spends: &[query::SpendAt],
+    audience: Audience,
+) -> QueryResult<Vec<TrendPoint>> {
     let first = month.minus(TREND_MONTHS);
     let months: Vec<Month> = (0..=TREND_MONTHS).map(|i| first.next_n(i)).collect();
     let mut starts: Vec<NaiveDateTime> = months.iter().map(|m| m.start_utc()).collect();
@@ -603,7 +613,7 @@ fn trend(conn: &mut DbConn, fund_id: FundId, month: Month, owners: &HashMap<Stri
     let rows = query::trend(conn, fund_id, &starts)?;
     // Workers who spent, per month: distinct accounts with a spend in the month.
     let mut spenders: Vec<HashSet<String>> = vec![HashSet::new(); months.len()];
-    for spend in query::spends(conn, fund_id, starts[0], starts[months.len()])? {
+    for spend in spends.iter().filter(|s| s.recorded_at >= starts[0] && s.recorded_at < starts[months.len()]) {
         let bucket = starts[1..months.len()].iter().filter(|s| **s <= spend.recorded_at).count();
         let worker = owners.get(&spend.account_id).map_or(spend.account_id.clone(), |(w, _)| w.clone());
         spenders[bucket].insert(worker);
@@ -673,15 +683,14 @@ fn segment_facts<'a>(workers: &'a [query::WorkerFacts], per_worker: &HashMap<Str
 /// Of the workers coached who spent this year: how many, and how many had their first session
 /// of the year on or before the day (Amsterdam) of their first spending of the year.
 fn guided_before_first_spend(
-    conn: &mut DbConn,
-    fund_id: FundId,
+    spends: &[query::SpendAt],
     windows: &Windows,
     sessions: &HashMap<String, NaiveDate>,
     per_worker: &HashMap<String, WorkerYear>,
     owners: &HashMap<String, (String, String)>,
-) -> QueryResult<(i64, i64)> {
+) -> (i64, i64) {
     let mut first_spend: HashMap<String, NaiveDateTime> = HashMap::new();
-    for spend in query::spends(conn, fund_id, windows.year_start, windows.end)? {
+    for spend in spends.iter().filter(|s| s.recorded_at >= windows.year_start && s.recorded_at < windows.end) {
         let worker = owners.get(&spend.account_id).map_or(spend.account_id.clone(), |(w, _)| w.clone());
         let at = first_spend.entry(worker).or_insert(spend.recorded_at);
         *at = (*at).min(spend.recorded_at);
@@ -694,7 +703,7 @@ fn guided_before_first_spend(
             _ => false,
         })
         .count();
-    Ok((guided.len() as i64, before as i64))
+    (guided.len() as i64, before as i64)
 }
 
 /// The action panel: what waits for the back office at the month's end.
