@@ -84,10 +84,15 @@ pub fn decide(conn: &mut DbConn, id: ObjectionId, status: ObjectionStatus, by: &
     Ok(changed == 1)
 }
 
-/// Whether the back office upheld an objection to this claim: then it may approve the claim.
+/// Whether the back office's latest decision on an objection to this claim upheld it: then it may
+/// approve the claim (or top it up). A later dismissal ends what an earlier upholding allowed.
 pub fn upheld(conn: &mut DbConn, claim: ClaimId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        objections::table.filter(objections::claim_id.eq(claim)).filter(objections::status.eq(ObjectionStatus::Upheld)),
-    ))
-    .get_result(conn)
+    let latest: Option<ObjectionStatus> = objections::table
+        .filter(objections::claim_id.eq(claim))
+        .filter(objections::decided_at.is_not_null())
+        .order(objections::decided_at.desc())
+        .select(objections::status)
+        .first(conn)
+        .optional()?;
+    Ok(latest == Some(ObjectionStatus::Upheld))
 }

@@ -478,12 +478,11 @@ fn top_up(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str,
 fn settle(conn: &mut DbConn, account: &AccountRow, claim: ClaimRow, actor: &str, today: NaiveDate, must: bool) -> Result<ClaimRow, ClaimError> {
     let rules = rules_of(conn, &claim)?;
     let payable = funded_cents(claim.amount_cents, rules.funding_pct);
+    // A voucher the claim named that is gone meanwhile (cancelled, lapsed, used by another
+    // claim) no longer carries it: the claim is decided on the available budget, as if it had
+    // named none (else a claim the back office may approve would be stuck).
     let voucher = match &claim.voucher_code {
-        Some(code) => match usable_voucher(conn, claim.fund_id, claim.worker_id, claim.scheme_id, code, today)? {
-            Ok(v) => Some(v),
-            Err(_) if must => return Err(LedgerError::InsufficientBudget { usable_cents: 0 }.into()),
-            Err(_) => return Ok(claim),
-        },
+        Some(code) => usable_voucher(conn, claim.fund_id, claim.worker_id, claim.scheme_id, code, today)?.ok(),
         None => None,
     };
     let plan = match plan_spend(conn, account, voucher, payable, rules.allow_partial, today)? {

@@ -273,16 +273,18 @@ pub struct Comparison {
     pub same_month_last_year: KeyFigures,
 }
 
-/// A count of items and their money.
+/// A count of claims or vouchers and their money; for the board both null when 1 to 4 (a few
+/// claims' money is a few people's).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Pile {
-    pub count: i64,
-    pub amount: String,
+    pub count: Option<i64>,
+    pub amount: Option<String>,
 }
 
 impl Pile {
-    pub fn new(count: i64, cents: i64) -> Pile {
-        Pile { count, amount: format_cents(cents) }
+    pub fn new(count: i64, cents: i64, audience: Audience) -> Pile {
+        let count = super::monthly::shown_count(count, audience);
+        Pile { count, amount: count.map(|_| format_cents(cents)) }
     }
 }
 

@@ -59,6 +59,15 @@ fn count_nl(n: i64) -> String {
     format!("{}{}", if n < 0 { "-" } else { "" }, grouped(&n.unsigned_abs().to_string()))
 }
 
+/// A count the board may not see (null) as a dash.
+fn count_or_dash(n: Option<i64>) -> String {
+    n.map_or_else(|| "–".to_string(), count_nl)
+}
+
+fn euro_or_dash(amount: Option<&str>) -> String {
+    amount.map_or_else(|| "–".to_string(), euro)
+}
+
 fn pct_nl(pct: Option<&String>) -> String {
     pct.map(|p| format!("{}\u{a0}%", p.replace('.', ","))).unwrap_or_else(|| "–".into())
 }
@@ -181,17 +190,17 @@ fn card(h: &mut String, label: &str, value: &str) {
 fn key_figures(h: &mut String, r: &MonthlyReport) {
     h.push_str("<h2>Kerncijfers</h2><div class=\"cards\">");
     card(h, "Toegekend (maand)", &euro_round(&r.flows.granted));
-    card(h, "Besteed (maand)", &euro_round(&r.flows.spent));
+    card(h, "Besteed (maand, bruto)", &euro_round(&r.flows.spent));
     card(h, "Vervallen (maand)", &euro_round(&r.flows.expired));
     card(h, "Teruggeboekt (maand)", &euro_round(&r.flows.reversed));
     card(h, "Beschikbaar (einde maand)", &euro_round(&r.positions.available));
     card(h, "Gereserveerd (vouchers en beoordeling)", &euro_round(&r.positions.reserved));
     card(h, "Benutting dit jaar", &pct_nl(r.utilisation.utilisation_ytd_pct.as_ref()));
-    card(h, "Vervalt binnen 3 maanden", &euro_round(&r.signals.lapsing_next_3_months.amount));
-    card(h, "Werknemers met budget", &count_nl(r.workers.with_budget));
-    card(h, "Besteed dit jaar (werknemers)", &count_nl(r.workers.spent_ytd));
-    card(h, "Begeleid dit jaar", &count_nl(r.workers.coached_ytd));
-    card(h, "Ingeschreven werknemers", &count_nl(r.workers.eligible));
+    card(h, "Vervalt binnen 3 maanden", &r.signals.lapsing_next_3_months.amount.as_deref().map_or_else(|| "–".to_string(), euro_round));
+    card(h, "Werknemers met budget", &count_or_dash(r.workers.with_budget));
+    card(h, "Besteed dit jaar (werknemers)", &count_or_dash(r.workers.spent_ytd));
+    card(h, "Begeleid dit jaar", &count_or_dash(r.workers.coached_ytd));
+    card(h, "Ingeschreven werknemers", &count_or_dash(r.workers.eligible));
     h.push_str("</div>");
 }
 
@@ -396,14 +405,14 @@ fn actions(h: &mut String, r: &MonthlyReport) {
          <tr><td>Vouchers die binnen 30 dagen ongebruikt verlopen</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
          <tr><td>Goedgekeurd, nog niet betaald</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\
          <tr><td>Open bezwaren</td><td class=\"n\">{}</td><td class=\"n\"></td></tr>",
-        count_nl(a.awaiting_guidance.count),
-        escape(&euro(&a.awaiting_guidance.amount)),
-        count_nl(a.under_review.count),
-        escape(&euro(&a.under_review.amount)),
-        count_nl(a.vouchers_expiring_30_days.count),
-        escape(&euro(&a.vouchers_expiring_30_days.amount)),
-        count_nl(a.approved_unpaid.count),
-        escape(&euro(&a.approved_unpaid.amount)),
+        count_or_dash(a.awaiting_guidance.count),
+        escape(&euro_or_dash(a.awaiting_guidance.amount.as_deref())),
+        count_or_dash(a.under_review.count),
+        escape(&euro_or_dash(a.under_review.amount.as_deref())),
+        count_or_dash(a.vouchers_expiring_30_days.count),
+        escape(&euro_or_dash(a.vouchers_expiring_30_days.amount.as_deref())),
+        count_or_dash(a.approved_unpaid.count),
+        escape(&euro_or_dash(a.approved_unpaid.amount.as_deref())),
         count_nl(a.objections_open),
     );
     for l in &a.lapsing {
@@ -449,7 +458,7 @@ fn signals(h: &mut String, r: &MonthlyReport) {
          <tr><td>Aandeel van de bestedingen bij de 10 grootste aanbieders ({p} aanbieders)</td><td class=\"n\">{share}</td></tr></table>",
         until = escape(&s.lapsing_next_3_months.until),
         w = s.lapsing_next_3_months.workers.map_or_else(|| "–".to_string(), count_nl),
-        a = escape(&euro(&s.lapsing_next_3_months.amount)),
+        a = escape(&s.lapsing_next_3_months.amount.as_deref().map_or_else(|| "–".to_string(), euro)),
         p = s.providers,
         share = escape(&pct_nl(s.top10_provider_share_pct.as_ref()))
     );

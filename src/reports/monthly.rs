@@ -93,11 +93,12 @@ pub struct Utilisation {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Workers {
-    pub eligible: i64,
-    pub with_budget: i64,
-    pub spent_month: i64,
-    pub spent_ytd: i64,
-    pub coached_ytd: i64,
+    /// Counts of workers; for the board null when 1 to 4.
+    pub eligible: Option<i64>,
+    pub with_budget: Option<i64>,
+    pub spent_month: Option<i64>,
+    pub spent_ytd: Option<i64>,
+    pub coached_ytd: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -146,9 +147,9 @@ pub struct TrendPoint {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Lapsing {
     pub until: String,
-    /// For the board null when 1 to 4.
+    /// For the board null when 1 to 4, and then the amount too (it would be theirs).
     pub workers: Option<i64>,
-    pub amount: String,
+    pub amount: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -423,11 +424,11 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         positions,
         utilisation,
         workers: Workers {
-            eligible: workers.len() as i64,
-            with_budget: with_budget.len() as i64,
-            spent_month: count(&|w| w.spent_month > 0),
-            spent_ytd: count(&|w| w.net_spent_ytd > 0),
-            coached_ytd: coached.len() as i64,
+            eligible: shown_count(workers.len() as i64, audience),
+            with_budget: shown_count(with_budget.len() as i64, audience),
+            spent_month: shown_count(count(&|w| w.spent_month > 0), audience),
+            spent_ytd: shown_count(count(&|w| w.net_spent_ytd > 0), audience),
+            coached_ytd: shown_count(coached.len() as i64, audience),
         },
         guidance,
         breakdowns,
@@ -720,11 +721,11 @@ fn actions(
     let vouchers = query::vouchers_expiring(conn, fund_id, month.last_day(), month.last_day() + chrono::Duration::days(30), windows.end)?;
     let lots: Vec<(String, String, i64)> = lapsing.iter().map(|l| (l.expires_on.to_string(), l.worker_id.clone(), l.available)).collect();
     Ok(board::Actions {
-        awaiting_guidance: board::Pile::new(waiting.count, waiting.cents),
-        under_review: board::Pile::new(payments.under_review_claims, payments.under_review_cents),
-        vouchers_expiring_30_days: board::Pile::new(vouchers.count, vouchers.cents),
+        awaiting_guidance: board::Pile::new(waiting.count, waiting.cents, audience),
+        under_review: board::Pile::new(payments.under_review_claims, payments.under_review_cents, audience),
+        vouchers_expiring_30_days: board::Pile::new(vouchers.count, vouchers.cents, audience),
         lapsing: board::lapsing_by_date(&lots, audience),
-        approved_unpaid: board::Pile::new(payments.approved_unpaid_claims, payments.approved_unpaid_cents),
+        approved_unpaid: board::Pile::new(payments.approved_unpaid_claims, payments.approved_unpaid_cents, audience),
         objections_open: payments.objections_open,
     })
 }
@@ -750,7 +751,7 @@ fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows, 
         lapsing_next_3_months: Lapsing {
             until: until.to_string(),
             workers: shown_count(lapsing_workers.len() as i64, audience),
-            amount: format_cents(lapsing_cents),
+            amount: shown_count(lapsing_workers.len() as i64, audience).map(|_| format_cents(lapsing_cents)),
         },
         providers: providers.len() as i64,
         top10_provider_share_pct: pct(top, total),

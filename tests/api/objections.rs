@@ -136,6 +136,13 @@ async fn an_upheld_objection_tops_up_a_partial_approval(app: TestApp) {
     let topped = app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect(200).body;
     assert_eq!((topped["status"].as_str(), topped["approved_amount"].as_str()), (Some("approved"), Some("250.00")));
     app.grant(&f.fund, &f.worker, &f.scheme, "500.00", crate::helpers::this_year()).await.expect(201);
+    // A later objection that is dismissed ends what the earlier upholding allowed; upheld again,
+    // the top-up may go on.
+    let second = object(&app, &f, &f.fund.admin, &id).await.expect(201).body;
+    decide(&app, &f, second["id"].as_str().unwrap(), "dismissed").await.expect(200);
+    app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect_problem(409, "invalid_state");
+    let third = object(&app, &f, &f.fund.admin, &id).await.expect(201).body;
+    decide(&app, &f, third["id"].as_str().unwrap(), "upheld").await.expect(200);
     // In an open batch it waits for the batch.
     app.send(reqwest::Method::PATCH, &format!("/v1/funds/{}", f.fund.id), Some(&f.fund.admin), Some(&json!({"legal_name": "Stichting OOM", "iban": "NL91ABNA0417164300"}))).await.expect(200);
     app.send(reqwest::Method::PATCH, &format!("/v1/funds/{}/employers/{}", f.fund.id, f.employer), Some(&f.fund.admin), Some(&json!({"iban": "NL64ABNA0417164301"}))).await.expect(200);

@@ -125,6 +125,10 @@ async fn the_board_sees_no_small_cells(app: TestApp) {
     }
     assert_eq!(r["guidance"]["suppressed"], true);
     assert_eq!(r["guidance"]["coached_and_spent"], Value::Null);
+    // Every count of 1 to 4 workers or claims, and the money of such a count.
+    assert_eq!(r["workers"], json!({"eligible": null, "with_budget": null, "spent_month": null, "spent_ytd": null, "coached_ytd": null}));
+    assert_eq!(r["actions"]["approved_unpaid"], json!({"count": null, "amount": null}));
+    assert_eq!(r["actions"]["awaiting_guidance"], json!({"count": 0, "amount": "0.00"}));
     // Fund-wide totals stay: they are not cells.
     assert_eq!(r["flows"]["spent"], "600.00");
     let html = app.client.get(format!("{}/v1/funds/{}/reports/monthly?month={month}&format=html", app.address, s.fund.id)).bearer_auth(&board).send().await.expect("sent");

@@ -176,7 +176,34 @@ async fn review_above_is_checked_like_any_amount(app: TestApp) {
     assert_eq!(scheme["review_above"], "0.00");
 }
 
+/// A claim rejected on review whose voucher is gone by the time an objection is upheld (cancelled
+/// here) is approved from the available budget, not left stuck on a voucher it cannot use.
+async fn an_upheld_claim_whose_voucher_is_gone_is_approved_from_budget(app: TestApp) {
+    let f = app.funded_worker(reviewed_scheme(), "2000.00").await;
+    let vouchers = format!("/v1/funds/{}/vouchers", f.fund.id);
+    let claims = format!("/v1/funds/{}/claims", f.fund.id);
+    let body = json!({
+        "worker_id": f.worker, "scheme_id": f.scheme, "amount": "600.00",
+        "course": "Lassen MIG/MAG", "provider": "Techniek Opleidingen BV", "valid_until": days_ahead(60)
+    });
+    let voucher = app.post(&vouchers, &f.fund.admin, &body).await.expect(201).body;
+    let mut claim = claim_body(&f, "900.00", "INV-1");
+    claim["voucher_code"] = voucher["code"].clone();
+    let id = app.claim(&f.fund, &f.fund.admin, &claim).await.expect(201).id();
+    app.post(&format!("{claims}/{id}/reject"), &f.fund.admin, &json!({"reason": "offerte ontbreekt"})).await.expect(200);
+    app.post(&format!("{vouchers}/{}/cancel", voucher["id"].as_str().unwrap()), &f.fund.admin, &json!({})).await.expect(200);
+    assert_eq!(balances(&app, &f).await, strs("2000.00", "0.00", "0.00"));
+    let objection = app.post(&format!("{claims}/{id}/objections"), &f.fund.admin, &json!({"reason": "offerte nagestuurd"})).await.expect(201).body;
+    let decide = json!({"outcome": "upheld", "motivation": "offerte ontvangen"});
+    app.post(&format!("/v1/funds/{}/objections/{}/decide", f.fund.id, objection["id"].as_str().unwrap()), &f.fund.admin, &decide).await.expect(200);
+    let approved = app.post(&format!("{claims}/{id}/approve"), &f.fund.admin, &json!({})).await.expect(200).body;
+    assert_eq!((approved["approved_amount"].as_str(), approved["voucher_id"].as_str()), (Some("900.00"), None));
+    assert_eq!(balances(&app, &f).await, strs("1100.00", "0.00", "900.00"));
+    assert_eq!(app.verify(&f.fund).await["ok"], true);
+}
+
 on_both_backends!(
+    an_upheld_claim_whose_voucher_is_gone_is_approved_from_budget,
     a_large_claim_holds_its_money_until_reviewed,
     a_voucher_claim_under_review_holds_the_voucher,
     guidance_comes_first_then_review,
