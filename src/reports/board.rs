@@ -306,7 +306,8 @@ pub struct Actions {
     /// Available money of lots lapsing within three months after the month, per expiry date.
     pub lapsing: Vec<LapsingOn>,
     pub approved_unpaid: Pile,
-    pub objections_open: i64,
+    /// For the board null when 1 to 4.
+    pub objections_open: Option<i64>,
 }
 
 /// Available money per lapsing date: `(expires_on, worker, cents)` per lot. For the board, when

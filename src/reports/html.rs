@@ -413,7 +413,7 @@ fn actions(h: &mut String, r: &MonthlyReport) {
         escape(&euro_or_dash(a.vouchers_expiring_30_days.amount.as_deref())),
         count_or_dash(a.approved_unpaid.count),
         escape(&euro_or_dash(a.approved_unpaid.amount.as_deref())),
-        count_nl(a.objections_open),
+        count_or_dash(a.objections_open),
     );
     for l in &a.lapsing {
         let _ = write!(
@@ -470,13 +470,13 @@ fn signals(h: &mut String, r: &MonthlyReport) {
          <tr><td>Betaald in de maand</td><td class=\"n\">{pd}</td><td class=\"n\">{pa}</td></tr>\
          <tr><td>In beoordeling (geld vastgehouden)</td><td class=\"n\">{r}</td><td class=\"n\">{ra}</td></tr>\
          <tr><td>Open bezwaren</td><td class=\"n\">{o}</td><td class=\"n\"></td></tr></table>",
-        u = p.approved_unpaid_claims,
-        ua = escape(&euro(&p.approved_unpaid)),
-        pd = p.paid_month_claims,
-        pa = escape(&euro(&p.paid_month)),
-        o = p.objections_open,
-        r = p.under_review_claims,
-        ra = escape(&euro(&p.under_review)),
+        u = count_or_dash(p.approved_unpaid_claims),
+        ua = escape(&euro_or_dash(p.approved_unpaid.as_deref())),
+        pd = count_or_dash(p.paid_month_claims),
+        pa = escape(&euro_or_dash(p.paid_month.as_deref())),
+        o = count_or_dash(p.objections_open),
+        r = count_or_dash(p.under_review_claims),
+        ra = escape(&euro_or_dash(p.under_review.as_deref())),
     );
 }
 

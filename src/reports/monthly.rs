@@ -160,20 +160,21 @@ pub struct Signals {
     pub top10_provider_share_pct: Option<String>,
 }
 
-/// Money on its way out, and objections waiting, at the month's end.
+/// Money on its way out, and objections waiting, at the month's end. For the board a count of 1
+/// to 4 is null, and so is its money.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Payments {
     /// Approved claims not yet paid (nor reversed) at the month's end.
-    pub approved_unpaid_claims: i64,
-    pub approved_unpaid: String,
+    pub approved_unpaid_claims: Option<i64>,
+    pub approved_unpaid: Option<String>,
     /// Claims paid during the month.
-    pub paid_month_claims: i64,
-    pub paid_month: String,
+    pub paid_month_claims: Option<i64>,
+    pub paid_month: Option<String>,
     /// Objections filed and not yet decided at the month's end.
-    pub objections_open: i64,
+    pub objections_open: Option<i64>,
     /// Claims under review at the month's end, and the money held for them.
-    pub under_review_claims: i64,
-    pub under_review: String,
+    pub under_review_claims: Option<i64>,
+    pub under_review: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -442,13 +443,13 @@ fn compute(conn: &mut DbConn, fund_id: FundId, month: Month, audience: Audience)
         actions,
         providers: board::providers(&provider_spend, TOP_PROVIDERS),
         payments: Payments {
-            approved_unpaid_claims: payment_facts.approved_unpaid_claims,
-            approved_unpaid: format_cents(payment_facts.approved_unpaid_cents),
-            paid_month_claims: payment_facts.paid_month_claims,
-            paid_month: format_cents(payment_facts.paid_month_cents),
-            objections_open: payment_facts.objections_open,
-            under_review_claims: payment_facts.under_review_claims,
-            under_review: format_cents(payment_facts.under_review_cents),
+            approved_unpaid_claims: shown_count(payment_facts.approved_unpaid_claims, audience),
+            approved_unpaid: shown_count(payment_facts.approved_unpaid_claims, audience).map(|_| format_cents(payment_facts.approved_unpaid_cents)),
+            paid_month_claims: shown_count(payment_facts.paid_month_claims, audience),
+            paid_month: shown_count(payment_facts.paid_month_claims, audience).map(|_| format_cents(payment_facts.paid_month_cents)),
+            objections_open: shown_count(payment_facts.objections_open, audience),
+            under_review_claims: shown_count(payment_facts.under_review_claims, audience),
+            under_review: shown_count(payment_facts.under_review_claims, audience).map(|_| format_cents(payment_facts.under_review_cents)),
         },
         backdated: Backdated {
             transactions: backdated,
@@ -726,7 +727,7 @@ fn actions(
         vouchers_expiring_30_days: board::Pile::new(vouchers.count, vouchers.cents, audience),
         lapsing: board::lapsing_by_date(&lots, audience),
         approved_unpaid: board::Pile::new(payments.approved_unpaid_claims, payments.approved_unpaid_cents, audience),
-        objections_open: payments.objections_open,
+        objections_open: shown_count(payments.objections_open, audience),
     })
 }
 

@@ -129,6 +129,8 @@ async fn the_board_sees_no_small_cells(app: TestApp) {
     assert_eq!(r["workers"], json!({"eligible": null, "with_budget": null, "spent_month": null, "spent_ytd": null, "coached_ytd": null}));
     assert_eq!(r["actions"]["approved_unpaid"], json!({"count": null, "amount": null}));
     assert_eq!(r["actions"]["awaiting_guidance"], json!({"count": 0, "amount": "0.00"}));
+    assert_eq!((&r["payments"]["approved_unpaid_claims"], &r["payments"]["approved_unpaid"]), (&Value::Null, &Value::Null));
+    assert_eq!(r["payments"]["objections_open"], 0);
     // Fund-wide totals stay: they are not cells.
     assert_eq!(r["flows"]["spent"], "600.00");
     let html = app.client.get(format!("{}/v1/funds/{}/reports/monthly?month={month}&format=html", app.address, s.fund.id)).bearer_auth(&board).send().await.expect("sent");
