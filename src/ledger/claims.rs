@@ -599,9 +599,10 @@ pub fn reject(conn: &mut DbConn, fund_id: FundId, claim_id: ClaimId, reason: &st
     let now = now_utc();
     match claim.status {
         ClaimStatus::UnderReview => review::close(conn, claim.id, now)?,
-        kind => {
-            super::periods::close(conn, claim.id, kind, now)?;
+        ClaimStatus::AwaitingGuidance => {
+            super::periods::close(conn, claim.id, ClaimStatus::AwaitingGuidance, now)?;
         }
+        _ => {}
     }
     let updated = diesel::update(claims::table.filter(claims::id.eq(claim_id)).filter(claims::status.eq(claim.status)))
         .set((

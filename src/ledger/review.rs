@@ -14,7 +14,7 @@ use super::vouchers::allocations;
 use super::LedgerError;
 use crate::db::conn::DbConn;
 use crate::db::rows::{AccountRow, ClaimLotRow, ClaimRow, SchemeVersionRow, VoucherRow};
-use crate::db::schema::{claim_lots, claims, grant_lots, vouchers};
+use crate::db::schema::{claim_lots, claims, grant_lots};
 use crate::domain::status::{ClaimStatus, VoucherStatus};
 use crate::domain::{ClaimId, LotId, VoucherId};
 
@@ -72,7 +72,8 @@ pub fn claim_allocations(conn: &mut DbConn, claim_id: ClaimId) -> QueryResult<Ve
 pub fn held_plan(conn: &mut DbConn, claim: &ClaimRow) -> Result<(SpendPlan, Option<VoucherRow>), LedgerError> {
     let voucher = match claim.voucher_id {
         Some(id) => {
-            let voucher = vouchers::table.filter(vouchers::id.eq(id)).select(VoucherRow::as_select()).first(conn)?;
+            let voucher = super::vouchers::find_voucher(conn, claim.fund_id, id)?
+                .ok_or_else(|| LedgerError::Invariant(format!("voucher {id} held by claim {} not found", claim.id)))?;
             if voucher.status != VoucherStatus::Issued {
                 return Err(LedgerError::Invariant(format!("voucher {id} held by claim {} is {}", claim.id, voucher.status)));
             }

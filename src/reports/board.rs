@@ -348,9 +348,15 @@ pub struct Providers {
     pub top: Vec<ProviderShare>,
 }
 
-pub fn providers(spent: &HashMap<String, i64>, top_n: usize) -> Providers {
-    let mut list: Vec<(&String, i64)> = spent.iter().map(|(p, c)| (p, *c)).filter(|(_, c)| *c > 0).collect();
-    list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+/// Providers with net spending, largest first (ties by name): what the signals and the provider
+/// section both read.
+pub fn ranked(spent: HashMap<String, i64>) -> Vec<(String, i64)> {
+    let mut list: Vec<(String, i64)> = spent.into_iter().filter(|(_, c)| *c > 0).collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    list
+}
+
+pub fn providers(list: &[(String, i64)], top_n: usize) -> Providers {
     let total: i64 = list.iter().map(|(_, c)| c).sum();
     // In 128 bits: squares of cent totals; rounded half up to a whole index point.
     let hhi = (total > 0).then(|| {
@@ -364,7 +370,7 @@ pub fn providers(spent: &HashMap<String, i64>, top_n: usize) -> Providers {
         top: list
             .iter()
             .take(top_n)
-            .map(|(p, c)| ProviderShare { provider: (*p).clone(), spent: format_cents(*c), share_pct: pct(*c, total) })
+            .map(|(p, c)| ProviderShare { provider: p.clone(), spent: format_cents(*c), share_pct: pct(*c, total) })
             .collect(),
     }
 }
@@ -376,11 +382,11 @@ mod tests {
     #[test]
     fn hhi_of_a_monopoly_and_of_equal_shares() {
         let one: HashMap<String, i64> = [("A".to_string(), 500)].into();
-        assert_eq!(providers(&one, 10).hhi, Some(10_000));
+        assert_eq!(providers(&ranked(one), 10).hhi, Some(10_000));
         let four: HashMap<String, i64> = (0..4).map(|i| (format!("P{i}"), 250)).collect();
-        let p = providers(&four, 10);
+        let p = providers(&ranked(four), 10);
         assert_eq!((p.hhi, p.top_share_pct.as_deref(), p.top.len()), (Some(2_500), Some("25.0"), 4));
-        assert_eq!(providers(&HashMap::new(), 10).hhi, None);
+        assert_eq!(providers(&ranked(HashMap::new()), 10).hhi, None);
     }
 
     #[test]

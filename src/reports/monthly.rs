@@ -731,7 +731,9 @@ fn actions(
     })
 }
 
-type SignalFacts = (Signals, Vec<query::LapsingLot>, HashMap<String, i64>);
+/// The signals, and what the action panel and the provider section read from the same queries:
+/// the lapsing lots, the providers ranked by net spending.
+type SignalFacts = (Signals, Vec<query::LapsingLot>, Vec<(String, i64)>);
 
 fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows, audience: Audience) -> QueryResult<SignalFacts> {
     let until = month.last_day() + Months::new(3);
@@ -742,12 +744,11 @@ fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows, 
         lapsing_workers.insert(lot.worker_id.clone());
         lapsing_cents += lot.available;
     }
-    let by_provider: HashMap<String, i64> =
-        query::provider_spend(conn, fund_id, windows.year_start, windows.end)?.into_iter().map(|p| (p.provider, p.spent)).collect();
-    let mut providers: Vec<i64> = by_provider.values().copied().filter(|s| *s > 0).collect();
-    providers.sort_unstable_by(|a, b| b.cmp(a));
-    let total: i64 = providers.iter().sum();
-    let top: i64 = providers.iter().take(TOP_PROVIDERS).sum();
+    let providers = board::ranked(
+        query::provider_spend(conn, fund_id, windows.year_start, windows.end)?.into_iter().map(|p| (p.provider, p.spent)).collect(),
+    );
+    let total: i64 = providers.iter().map(|(_, c)| c).sum();
+    let top: i64 = providers.iter().take(TOP_PROVIDERS).map(|(_, c)| c).sum();
     let signals = Signals {
         lapsing_next_3_months: Lapsing {
             until: until.to_string(),
@@ -757,7 +758,7 @@ fn signals(conn: &mut DbConn, fund_id: FundId, month: Month, windows: &Windows, 
         providers: providers.len() as i64,
         top10_provider_share_pct: pct(top, total),
     };
-    Ok((signals, lots, by_provider))
+    Ok((signals, lots, providers))
 }
 
 #[cfg(test)]
