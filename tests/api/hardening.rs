@@ -308,12 +308,14 @@ async fn a_database_that_goes_away_and_comes_back(backend: Backend) {
             use diesel::connection::SimpleConnection;
             use diesel::Connection;
             let mut admin = diesel::PgConnection::establish(&admin_url).expect("admin connection");
-            admin
-                .batch_execute(&format!(
-                    "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allow}; \
-                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid();"
-                ))
-                .expect("outage");
+            let terminate = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid();");
+            admin.batch_execute(&format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allow}; {terminate}")).expect("outage");
+            if !allow {
+                // A connection that was starting up when the database closed is not in
+                // pg_stat_activity yet: end it too, once it is, so that none survives the outage.
+                std::thread::sleep(Duration::from_millis(200));
+                admin.batch_execute(&terminate).expect("outage");
+            }
         }
     };
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
