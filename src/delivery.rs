@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 
 use crate::db::events::{self as feed, DeliveryRow, EventFilter, EventRow, LeaseEnd, WebhookRow, ACTIVE, FAILING};
+use crate::db::conn::with_conn;
 use crate::db::{write_tx, DbConn, Pool};
 use crate::domain::events::EventType;
 use crate::domain::time::now_utc;
@@ -106,14 +107,16 @@ fn sequencer(pool: Pool, stopped: Receiver<()>) {
     let mut rounds: u64 = 0;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(SEQUENCE_INTERVAL) {
         rounds += 1;
-        let Ok(mut conn) = pool.get() else { continue };
-        if let Err(e) = feed::sequence(&mut conn) {
-            tracing::warn!(error = %e, "events could not be sequenced; trying again");
-        }
-        if rounds.is_multiple_of(40) {
-            if let Ok(oldest) = feed::oldest_undelivered(&mut conn) {
+        let sequenced = with_conn(&pool, |conn| {
+            feed::sequence(conn)?;
+            if rounds.is_multiple_of(40) {
+                let oldest = feed::oldest_undelivered(conn)?;
                 crate::telemetry::set_oldest_undelivered(oldest.map(|at| (now_utc() - at).num_seconds().max(0)));
             }
+            Ok::<_, diesel::result::Error>(())
+        });
+        if let Err(e) = sequenced {
+            tracing::warn!(error = %e, "events could not be sequenced; trying again");
         }
     }
 }
@@ -152,13 +155,14 @@ fn run(pool: Pool, config: DeliveryConfig, stopped: Receiver<()>) {
 }
 
 fn lease(pool: &Pool) -> Result<Option<WebhookRow>, String> {
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let now = now_utc();
-    if !feed::any_due(&mut conn, now).map_err(|e| e.to_string())? {
-        return Ok(None);
-    }
-    let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    write_tx(&mut conn, |conn| feed::lease_due(conn, now, until)).map_err(|e| e.to_string())
+    with_conn(pool, |conn| {
+        let now = now_utc();
+        if !feed::any_due(conn, now)? {
+            return Ok(None);
+        }
+        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        write_tx(conn, |conn| feed::lease_due(conn, now, until))
+    })
 }
 
 fn wanted(sub: &WebhookRow, types: Option<&[EventType]>, event: &EventRow) -> bool {
@@ -179,7 +183,7 @@ fn deliver(pool: &Pool, agent: &ureq::Agent, config: DeliveryConfig, sub: Webhoo
     // it was registered.
     let target = Target::parse(&sub.url).and_then(|t| if config.allow_private { Ok(()) } else { t.check_public() });
     'lease: while started.elapsed() < LEASE_WORK {
-        let events = match pool.get().map_err(|e| e.to_string()).and_then(|mut conn| read_after(&mut conn, &sub, position)) {
+        let events = match with_conn(pool, |conn| read_after(conn, &sub, position)) {
             Ok(events) => events,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook events could not be read");
@@ -227,9 +231,7 @@ fn deliver(pool: &Pool, agent: &ureq::Agent, config: DeliveryConfig, sub: Webhoo
     if gave_up {
         tracing::warn!(webhook = %sub.id, "webhook deliveries failed for 24 hours: the subscription is marked failing");
     }
-    let ended = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-        write_tx(&mut conn, |conn| feed::end_lease(conn, sub.id, &end, &log)).map_err(|e| e.to_string())
-    });
+    let ended = with_conn(pool, |conn| write_tx(conn, |conn| feed::end_lease(conn, sub.id, &end, &log)));
     if let Err(e) = ended {
         // The lease runs out by itself; the events are delivered again (at least once).
         tracing::warn!(error = %e, webhook = %sub.id, "webhook progress could not be recorded");

@@ -132,10 +132,7 @@ fn start_key_purge(pool: Pool, interval: Duration) -> std::sync::mpsc::Sender<()
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new().name("ptt-key-purge".into()).spawn(move || {
         while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-            let purged = pool
-                .get()
-                .map_err(|e| e.to_string())
-                .and_then(|mut conn| crate::db::idempotency::purge_expired_keys(&mut conn).map_err(|e| e.to_string()));
+            let purged = crate::db::conn::with_conn(&pool, crate::db::idempotency::purge_expired_keys);
             match purged {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "idempotency keys past their retention purged"),

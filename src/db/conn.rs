@@ -79,6 +79,34 @@ impl std::ops::DerefMut for PoolConn {
     }
 }
 
+/// A connection from the pool for one unit of work. One that sat idle is checked first with a
+/// round trip, and a dead one replaced (all the idle ones may have died together, so as many
+/// times as the pool holds connections): after a database restart the first requests get fresh
+/// connections instead of 503s.
+pub fn checkout(pool: &Pool) -> Result<PooledConn, r2d2::Error> {
+    let mut conn = pool.get()?;
+    for _ in 0..pool.max_size() {
+        if !conn.idle_long() || conn.is_alive() {
+            break;
+        }
+        conn.discard();
+        drop(conn);
+        conn = pool.get()?;
+    }
+    Ok(conn)
+}
+
+/// Background database work (the event sequencer, webhook deliveries, the key purge) on a
+/// checked-out connection. A connection whose work failed is closed, not returned to the pool:
+/// it may be dead (a restart, a lost connection), and a request must not get it next.
+pub fn with_conn<T, E: std::fmt::Display>(pool: &Pool, work: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, String> {
+    let mut conn = checkout(pool).map_err(|e| e.to_string())?;
+    work(&mut conn).map_err(|e| {
+        conn.discard();
+        e.to_string()
+    })
+}
+
 /// Whether a connection holds a transaction (or a transaction manager in error) that it must
 /// not carry into another request.
 pub fn in_transaction_or_broken(conn: &mut DbConn) -> bool {

@@ -31,17 +31,7 @@ where
     let span = tracing::Span::current();
     web::block(move || {
         let _entered = span.enter();
-        // A connection that sat idle is checked first; a dead one is replaced (all the idle ones
-        // may have died together, so as many times as the pool holds connections).
-        let mut conn = pool.get()?;
-        for _ in 0..pool.max_size() {
-            if !conn.idle_long() || conn.is_alive() {
-                break;
-            }
-            conn.discard();
-            drop(conn);
-            conn = pool.get()?;
-        }
+        let mut conn = crate::db::conn::checkout(&pool)?;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn))) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
