@@ -472,13 +472,18 @@ fn demo(cli: &Cli, database: DbUrl, workers: usize, code: &str, seed: u64) -> Re
     let manager = crate::db::conn::Manager::new(database, cli.sqlite_synchronous);
     let mut conn = manager.connect_once()?;
     crate::db::conn::run_migrations(&mut conn)?;
+    // PostgreSQL: a second connection inserts in parallel (see `demo::write_in_bulk`).
+    let mut conns = vec![conn];
+    if matches!(conns[0], crate::db::DbConn::Pg(_)) {
+        conns.push(manager.connect_once()?);
+    }
     let bar = indicatif::ProgressBar::new(workers as u64).with_message("demo workers");
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let summary = demo::build(&mut conn, &code.to_ascii_lowercase(), workers, seed, crate::domain::time::today(), &mut |done, _| bar.set_position(done as u64))
+    let summary = demo::build_with(&mut conns, demo::Writer::Bulk, &code.to_ascii_lowercase(), workers, seed, crate::domain::time::today(), &mut |done, _| bar.set_position(done as u64))
         .map_err(|e| CliError::Usage(e.to_string()))?;
     bar.finish_and_clear();
     println!(

@@ -12,13 +12,13 @@ use crate::db::conn::DbConn;
 use crate::db::rows::{self, AccountRow, ClaimRow, SchemeVersionRow, VoucherRow, WorkerRow};
 use crate::db::schema::{claim_payments, claims, vouchers};
 use crate::domain::claims::{affordable_cents, funded_cents, rule_breach, ClaimFacts, RejectionReason};
-use crate::domain::lots::{take_fifo, usable_cents};
+use crate::domain::lots::{take_fifo, usable_cents, LotBalance};
 use crate::domain::time::now_utc;
 use crate::domain::voucher_code::VoucherCode;
 use super::outbox::{emit, Event};
 use crate::domain::events::EventType;
 use crate::domain::providers::{verdict, ProviderRefusal, ProviderStanding};
-use crate::domain::{Amount, ClaimId, EmployerId, FundId, ProviderId, SchemeId, WorkerId};
+use crate::domain::{Amount, ClaimId, EmployerId, FundId, LotId, ProviderId, SchemeId, WorkerId};
 use crate::views::ClaimView;
 
 #[derive(Clone, Debug)]
@@ -164,7 +164,7 @@ pub fn submit(
 }
 
 /// The row of a claim about to be decided, as the request and its worker make it.
-fn new_claim_row(
+pub(crate) fn new_claim_row(
     fund_id: FundId,
     worker: &WorkerRow,
     rules: &SchemeVersionRow,
@@ -309,19 +309,28 @@ fn usable_voucher(
     let Some(voucher) = find_voucher_by_code(conn, fund, &code)? else {
         return Ok(Err(RejectionReason::VoucherUnknown));
     };
-    Ok(if voucher.worker_id != worker_id || voucher.scheme_id != scheme_id {
-        Err(RejectionReason::VoucherMismatch)
-    } else {
-        match voucher.status {
-            VoucherStatus::Cancelled => Err(RejectionReason::VoucherCancelled),
-            VoucherStatus::Redeemed => Err(RejectionReason::VoucherUsed),
-            VoucherStatus::Expired => Err(RejectionReason::VoucherExpired),
-            _ if voucher.valid_until < today => Err(RejectionReason::VoucherExpired),
-            // Another claim under review holds it: it is as good as used until that review ends.
-            _ if review::holding_claim(conn, voucher.id)?.is_some() => Err(RejectionReason::VoucherUsed),
-            _ => Ok(voucher),
-        }
+    if let Some(reason) = voucher_refusal(&voucher, worker_id, scheme_id, today) {
+        return Ok(Err(reason));
+    }
+    // Another claim under review holds it: it is as good as used until that review ends.
+    Ok(match review::holding_claim(conn, voucher.id)? {
+        Some(_) => Err(RejectionReason::VoucherUsed),
+        None => Ok(voucher),
     })
+}
+
+/// Why a voucher, as its row says, cannot carry a claim of this worker in this scheme today.
+pub(crate) fn voucher_refusal(voucher: &VoucherRow, worker_id: WorkerId, scheme_id: SchemeId, today: NaiveDate) -> Option<RejectionReason> {
+    if voucher.worker_id != worker_id || voucher.scheme_id != scheme_id {
+        return Some(RejectionReason::VoucherMismatch);
+    }
+    match voucher.status {
+        VoucherStatus::Cancelled => Some(RejectionReason::VoucherCancelled),
+        VoucherStatus::Redeemed => Some(RejectionReason::VoucherUsed),
+        VoucherStatus::Expired => Some(RejectionReason::VoucherExpired),
+        _ if voucher.valid_until < today => Some(RejectionReason::VoucherExpired),
+        _ => None,
+    }
 }
 
 /// Plans the money of an approvable claim: from the voucher's reservation first, the rest (or
@@ -334,29 +343,41 @@ fn plan_spend(
     allow_partial: bool,
     today: NaiveDate,
 ) -> Result<Decision, ClaimError> {
-    let (mut plan, rest) = match &voucher {
-        Some(v) => {
-            let reserved = allocations(conn, v.id)?;
-            (SpendPlan::from_voucher(&reserved, payable.min(v.amount_cents)), payable - v.amount_cents.min(payable))
-        }
+    let reserved = match &voucher {
+        Some(v) => allocations(conn, v.id)?,
+        None => Vec::new(),
+    };
+    let lots = lot_balances(conn, account.id)?;
+    Ok(match money_plan(voucher.as_ref().map(|v| (v.amount_cents, reserved.as_slice())), &lots, payable, allow_partial, today)? {
+        Some(plan) => Decision::Approved { plan, voucher },
+        None => Decision::Rejected(RejectionReason::InsufficientBudget),
+    })
+}
+
+/// The money of an approvable claim, from what the voucher reserved (its amount and its
+/// allocations, oldest lot first) and the account's lots: `None` when the budget does not
+/// cover it (or, with `allow_partial`, nothing of it).
+pub(crate) fn money_plan(
+    voucher: Option<(i64, &[(LotId, i64)])>,
+    lots: &[LotBalance],
+    payable: i64,
+    allow_partial: bool,
+    today: NaiveDate,
+) -> Result<Option<SpendPlan>, LedgerError> {
+    let (mut plan, rest) = match voucher {
+        Some((amount_cents, reserved)) => (SpendPlan::from_voucher(reserved, payable.min(amount_cents)), payable - amount_cents.min(payable)),
         None => (SpendPlan::default(), payable),
     };
     if rest > 0 {
-        let lots = lot_balances(conn, account.id)?;
-        let covered = affordable_cents(rest, usable_cents(&lots, today), allow_partial);
-        match covered {
+        match affordable_cents(rest, usable_cents(lots, today), allow_partial) {
             Some(cents) => {
-                plan.from_available = take_fifo(&lots, cents, today)
-                    .map_err(|usable_cents| LedgerError::InsufficientBudget { usable_cents })?;
+                plan.from_available = take_fifo(lots, cents, today).map_err(|usable_cents| LedgerError::InsufficientBudget { usable_cents })?;
             }
             None if voucher.is_some() && allow_partial => {}
-            None => return Ok(Decision::Rejected(RejectionReason::InsufficientBudget)),
+            None => return Ok(None),
         }
     }
-    if plan.spent_cents() == 0 {
-        return Ok(Decision::Rejected(RejectionReason::InsufficientBudget));
-    }
-    Ok(Decision::Approved { plan, voucher })
+    Ok((plan.spent_cents() > 0).then_some(plan))
 }
 
 /// The id of the claim an employer made for an invoice, if any.

@@ -222,6 +222,38 @@ fn lock_accounts(conn: &mut DbConn, fund: FundId, requests: &[GrantRequest]) -> 
     Ok(rows.into_iter().map(|row| ((row.worker_id, row.scheme_id), row)).collect())
 }
 
+/// What booking one grant on an account row held in memory writes: for the demo's bulk path,
+/// which inserts the rows itself.
+pub(crate) struct BookedGrant {
+    pub outcome: GrantOutcome,
+    pub lots: Vec<LotRow>,
+    pub txs: Vec<TransactionRow>,
+    pub postings: Vec<PostingRow>,
+}
+
+/// Books one grant on `account` (whose row follows in memory) exactly as `grant_many` books
+/// each of its items; `unusable_cents` is the account's money in lots past their date.
+pub(crate) fn book_in_memory(
+    account: &mut AccountRow,
+    version: &SchemeVersionRow,
+    request: &GrantRequest,
+    actor: &str,
+    today: NaiveDate,
+    unusable_cents: i64,
+) -> Result<BookedGrant, GrantError> {
+    let mut batch = Batch {
+        actor,
+        today,
+        now: now_utc(),
+        unusable: HashMap::from([(account.id, unusable_cents)]),
+        lots: Vec::new(),
+        txs: Vec::new(),
+        postings: Vec::new(),
+    };
+    let outcome = batch.book(account, version, request)?;
+    Ok(BookedGrant { outcome, lots: batch.lots, txs: batch.txs, postings: batch.postings })
+}
+
 /// The rows a bulk writes, built in memory under the locks and inserted together.
 struct Batch<'a> {
     actor: &'a str,

@@ -21,7 +21,7 @@ pub struct Event<'a, T: Serialize> {
 }
 
 impl<T: Serialize> Event<'_, T> {
-    fn row(&self) -> Result<EventRow, LedgerError> {
+    pub(crate) fn row(&self) -> Result<EventRow, LedgerError> {
         let data = serde_json::to_string(self.data).map_err(|e| LedgerError::Invariant(format!("event data: {e}")))?;
         Ok(EventRow {
             id: EventId::new(),

@@ -82,7 +82,7 @@ pub fn lock_account(conn: &mut DbConn, account_id: AccountId) -> Result<AccountR
 }
 
 /// Balance changes a transaction makes to its budget account row.
-fn deltas(postings: &[Posting]) -> BalanceChange {
+pub(crate) fn deltas(postings: &[Posting]) -> BalanceChange {
     let mut d = BalanceChange::default();
     for p in postings {
         match p.account {
@@ -100,7 +100,7 @@ fn deltas(postings: &[Posting]) -> BalanceChange {
 /// The rows of a transaction about to follow the account's chain head: the transaction with
 /// its hash, and its postings. The one place ledger rows are built, for `post` and for bulk
 /// grants alike. Refuses postings that do not balance.
-pub(super) fn transaction_rows(account: &AccountRow, tx: &NewTransaction) -> Result<(TransactionRow, Vec<PostingRow>), LedgerError> {
+pub(crate) fn transaction_rows(account: &AccountRow, tx: &NewTransaction) -> Result<(TransactionRow, Vec<PostingRow>), LedgerError> {
     if tx.postings.len() < 2 {
         return Err(LedgerError::Invariant(format!("{} transaction with fewer than two postings", tx.kind)));
     }

@@ -11,6 +11,7 @@ mod claims;
 mod employment;
 mod events;
 mod concurrency;
+mod demo;
 mod grants;
 mod guidance;
 mod hardening;

@@ -5,10 +5,13 @@
 //! guidance) spread through the years. As the funds observe, uptake is lower among `praktisch`
 //! workers and higher with guidance.
 //!
-//! Everything goes through the ledger code the service uses, in batches of workers per database
-//! transaction, and every entry is recorded at its simulated moment (`time::at_moment`), one
-//! worker's history in the order it happened: so the trend, the comparisons and past months'
-//! reports show something, and `verify` checks it all.
+//! Every entry is recorded at its simulated moment (`time::at_moment`), one worker's history in
+//! the order it happened: so the trend, the comparisons and past months' reports show
+//! something. Two writers (`Writer`): the default plays each worker in memory with the ledger's
+//! own row builders and rules (`simulate`) and inserts the rows in bulk (`write`), 100,000
+//! workers within a minute; the other calls the ledger's functions one action at a time, as the
+//! service does. The same seed gives the same fund either way (a test compares every month's
+//! report), and `verify` checks the result.
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::rngs::StdRng;
@@ -26,6 +29,9 @@ use crate::ledger::claims::{pay, reverse, submit, ClaimError, ClaimRequest};
 use crate::ledger::grants::{grant_many, GrantRequest};
 use crate::ledger::coaching::{record_session, SessionRequest};
 use crate::ledger::vouchers::{close, issue, VoucherRequest};
+
+mod simulate;
+mod write;
 
 /// Workers per database transaction.
 pub const DEMO_BATCH_WORKERS: usize = 500;
@@ -89,14 +95,42 @@ fn moment(day: NaiveDate, step: u32) -> chrono::NaiveDateTime {
     day.and_hms_opt(9, 0, 0).unwrap_or_default() + Duration::seconds(i64::from(step))
 }
 
-/// Builds the demo fund. `progress(done, total)` is told about workers.
+/// How the demo's worker histories reach the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// Played in memory with the ledger's row builders and rules (`simulate`), the rows
+    /// inserted in bulk: the default, 100,000 workers in well under a minute.
+    Bulk,
+    /// Every action through the ledger's own functions, as the service runs them: slow, kept
+    /// as the reference the bulk path is tested against.
+    Ledger,
+}
+
+/// Builds the demo fund in bulk. `progress(done, total)` is told about workers.
 pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, today: NaiveDate, progress: &mut dyn FnMut(usize, usize)) -> Result<DemoSummary, DemoError> {
+    build_with(std::slice::from_mut(conn), Writer::Bulk, code, worker_count, seed, today, progress)
+}
+
+/// Builds the demo fund with the given writer: the same seed gives the same fund either way.
+/// The bulk writer on PostgreSQL writes on every connection of `conns` at once; everything
+/// else uses the first.
+pub fn build_with(
+    conns: &mut [DbConn],
+    writer: Writer,
+    code: &str,
+    worker_count: usize,
+    seed: u64,
+    today: NaiveDate,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<DemoSummary, DemoError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let fund_id = FundId::new();
     let scheme_id = SchemeId::new();
     let first_day = NaiveDate::from_ymd_opt(today.year() - HISTORY_YEARS + 1, 1, 1).unwrap_or(today);
     let employer_list = employers(&mut rng, worker_count.max(1));
     let rules = demo_rules(today)?;
+    let version = SchemeVersionRow::new(fund_id, scheme_id, &rules);
+    let conn = conns.first_mut().ok_or_else(|| write_err("no database connection"))?;
     at_moment(moment(first_day, 0), || {
         write_tx(conn, |conn| {
             let now = now_utc();
@@ -114,7 +148,7 @@ pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, toda
             }
             let scheme = SchemeRow { id: scheme_id, fund_id, code: "ptt".into(), name: "Persoonlijke TrainingsToelage".into(), created_at: now };
             queries::insert_scheme(conn, &scheme)?;
-            queries::insert_scheme_version(conn, &SchemeVersionRow::new(fund_id, scheme_id, &rules))?;
+            queries::insert_scheme_version(conn, &version)?;
             for (i, (id, _, sector)) in employer_list.iter().enumerate() {
                 let employer = EmployerRow {
                     id: *id,
@@ -132,23 +166,144 @@ pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, toda
     })?;
     // Worker i works for the employer whose slice of the worker numbers holds i.
     let employer_of: Vec<EmployerId> = employer_list.iter().flat_map(|(id, size, _)| std::iter::repeat_n(*id, *size)).collect();
+    let fund = simulate::Fund { id: fund_id, scheme: scheme_id, version };
 
-    let mut claims = 0;
-    let mut done = 0;
-    while done < worker_count {
-        let batch = DEMO_BATCH_WORKERS.min(worker_count - done);
-        claims += write_tx(conn, |conn| {
-            let mut claims = 0;
-            for (i, employer) in employer_of.iter().enumerate().skip(done).take(batch) {
-                let script = script(&mut rng, today);
-                claims += play(conn, fund_id, scheme_id, *employer, i, &script)?;
+    let claims = match writer {
+        Writer::Bulk => write_in_bulk(conns, &fund, &employer_of, &mut rng, today, progress)?,
+        Writer::Ledger => {
+            let conn = &mut conns[0];
+            let (mut claims, mut done) = (0, 0);
+            while done < worker_count {
+                let batch = DEMO_BATCH_WORKERS.min(worker_count - done);
+                claims += write_tx(conn, |conn| {
+                    let mut claims = 0;
+                    for (i, employer) in employer_of.iter().enumerate().skip(done).take(batch) {
+                        let script = script(&mut rng, today);
+                        claims += play(conn, fund_id, scheme_id, *employer, i, &script)?;
+                    }
+                    Ok::<_, DemoError>(claims)
+                })?;
+                done += batch;
+                progress(done, worker_count);
+            }
+            claims
+        }
+    };
+    Ok(DemoSummary { fund_id, workers: worker_count, employers: employer_list.len(), claims })
+}
+
+/// The bulk writer: this thread plays the workers' scripts in memory, batch by batch, while
+/// the connections insert the batches before, each batch in its own database transaction.
+/// On PostgreSQL every connection writes (the foreign-key checks of the inserts are most of
+/// the work, and they run in parallel); on SQLite the first one (one writer at a time, and the
+/// feed positions are given in commit order).
+fn write_in_bulk(
+    conns: &mut [DbConn],
+    fund: &simulate::Fund,
+    employer_of: &[EmployerId],
+    rng: &mut StdRng,
+    today: NaiveDate,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<usize, DemoError> {
+    let writers = match conns.first() {
+        Some(DbConn::Pg(_)) => conns.len(),
+        _ => 1,
+    };
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<simulate::Rows>(writers);
+    let receiver = std::sync::Mutex::new(receiver);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = conns
+            .iter_mut()
+            .take(writers)
+            .map(|conn| {
+                let receiver = &receiver;
+                scope.spawn(move || -> Result<(), DemoError> {
+                    loop {
+                        // The lock is held only while waiting for the next batch.
+                        let next = receiver.lock().map_err(|_| write_err("a writer panicked"))?.recv();
+                        let Ok(mut rows) = next else { return Ok(()) };
+                        write_tx(conn, |conn| write::insert(conn, &mut rows))?;
+                    }
+                })
+            })
+            .collect();
+        let played = (|| {
+            let (mut claims, mut done) = (0, 0);
+            for chunk in employer_of.chunks(BULK_BATCH_WORKERS) {
+                let mut rows = simulate::Rows::default();
+                for (offset, employer) in chunk.iter().enumerate() {
+                    let i = done + offset;
+                    let script = script(rng, today);
+                    claims += simulate::play(fund, *employer, i, &script, &mut StdRng::seed_from_u64(i as u64), &mut rows)?;
+                }
+                done += chunk.len();
+                // A writer that failed has stopped receiving: its error is reported below.
+                if sender.send(rows).is_err() {
+                    break;
+                }
+                progress(done, employer_of.len());
             }
             Ok::<_, DemoError>(claims)
-        })?;
-        done += batch;
-        progress(done, worker_count);
-    }
-    Ok(DemoSummary { fund_id, workers: worker_count, employers: employer_list.len(), claims })
+        })();
+        drop(sender);
+        let mut outcome = played;
+        for handle in handles {
+            let written = handle.join().unwrap_or_else(|_| Err(write_err("a writer panicked")));
+            if let (Ok(_), Err(e)) = (&outcome, written) {
+                outcome = Err(e);
+            }
+        }
+        outcome
+    })
+}
+
+/// Workers per database transaction of the bulk writer: rows of a few thousand workers are
+/// held in memory at a time.
+const BULK_BATCH_WORKERS: usize = 5_000;
+
+/// Why the demo reverses a claim.
+const REVERSAL_REASON: &str = "cursus geannuleerd";
+
+/// A voucher of the script, its details drawn from the worker's own random stream.
+fn voucher_request(rng: &mut StdRng, worker_id: WorkerId, scheme_id: SchemeId, cents: i64, valid_until: NaiveDate) -> Result<VoucherRequest, DemoError> {
+    Ok(VoucherRequest {
+        worker_id,
+        scheme_id,
+        amount: Amount::from_cents(cents).ok_or_else(|| write_err("amount"))?,
+        course: "Demo-cursus".into(),
+        provider: provider(rng),
+        valid_until,
+        provider_id: None,
+    })
+}
+
+/// A claim of the script, its details drawn from the worker's own random stream.
+#[allow(clippy::too_many_arguments)]
+fn claim_request(
+    rng: &mut StdRng,
+    worker_id: WorkerId,
+    scheme_id: SchemeId,
+    index: usize,
+    n: usize,
+    cents: i64,
+    training_end: NaiveDate,
+    voucher_code: Option<String>,
+) -> Result<ClaimRequest, DemoError> {
+    let category = if rng.random_range(0..100) < 5 { "taal" } else { CATEGORIES[rng.random_range(0..CATEGORIES.len())] };
+    Ok(ClaimRequest {
+        worker_id,
+        scheme_id,
+        amount: Amount::from_cents(cents).ok_or_else(|| write_err("amount"))?,
+        category: category.into(),
+        course: format!("Demo-opleiding {}", rng.random_range(1..200)),
+        provider: provider(rng),
+        invoice_reference: format!("DEMO-{index}-{n}"),
+        training_start: training_end - Duration::days(rng.random_range(1..60)),
+        training_end,
+        voucher_code,
+        evidence_reference: None,
+        provider_id: None,
+    })
 }
 
 /// The demo scheme's rules: a PTT of 750 a year, guidance above 500, half of each invoice paid.
@@ -316,15 +471,7 @@ fn play(conn: &mut DbConn, fund_id: FundId, scheme_id: SchemeId, employer: Emplo
                     record_session(conn, fund_id, "demo-coach", &request, day).map_err(write_err)?;
                 }
                 Action::Voucher { n, cents, valid_until } => {
-                    let request = VoucherRequest {
-                        worker_id: id,
-                        scheme_id,
-                        amount: Amount::from_cents(*cents).ok_or_else(|| write_err("amount"))?,
-                        course: "Demo-cursus".into(),
-                        provider: provider(&mut rng),
-                        valid_until: *valid_until,
-                        provider_id: None,
-                    };
+                    let request = voucher_request(&mut rng, id, scheme_id, *cents, *valid_until)?;
                     vouchers.resize(n + 1, None);
                     vouchers[*n] = issue(conn, fund_id, ACTOR, &request, day).ok();
                 }
@@ -336,21 +483,8 @@ fn play(conn: &mut DbConn, fund_id: FundId, scheme_id: SchemeId, employer: Emplo
                     }
                 }
                 Action::Claim { n, cents, training_end, voucher } => {
-                    let category = if rng.random_range(0..100) < 5 { "taal" } else { CATEGORIES[rng.random_range(0..CATEGORIES.len())] };
-                    let request = ClaimRequest {
-                        worker_id: id,
-                        scheme_id,
-                        amount: Amount::from_cents(*cents).ok_or_else(|| write_err("amount"))?,
-                        category: category.into(),
-                        course: format!("Demo-opleiding {}", rng.random_range(1..200)),
-                        provider: provider(&mut rng),
-                        invoice_reference: format!("DEMO-{index}-{n}"),
-                        training_start: *training_end - Duration::days(rng.random_range(1..60)),
-                        training_end: *training_end,
-                        voucher_code: voucher.and_then(|v| vouchers.get(v).cloned().flatten()).map(|v| v.code),
-                        evidence_reference: None,
-                        provider_id: None,
-                    };
+                    let code = voucher.and_then(|v| vouchers.get(v).cloned().flatten()).map(|v| v.code);
+                    let request = claim_request(&mut rng, id, scheme_id, index, *n, *cents, *training_end, code)?;
                     claims.resize(n + 1, None);
                     claims[*n] = Some(submit(conn, fund_id, None, ACTOR, &request, day).map_err(write_err)?);
                 }
@@ -363,7 +497,7 @@ fn play(conn: &mut DbConn, fund_id: FundId, scheme_id: SchemeId, employer: Emplo
                         if matches!(action, Action::Pay(_)) {
                             pay(conn, fund_id, claim.id, &format!("SEPA-DEMO-{tag}"), "demo").map_err(write_err)?;
                         } else {
-                            reverse(conn, fund_id, claim.id, "cursus geannuleerd", ACTOR, day).map_err(|e: ClaimError| write_err(e))?;
+                            reverse(conn, fund_id, claim.id, REVERSAL_REASON, ACTOR, day).map_err(|e: ClaimError| write_err(e))?;
                         }
                     }
                 }
