@@ -54,25 +54,45 @@ pub struct Windows {
     pub month_first_day: NaiveDate,
 }
 
-/// One pass over the fund's postings up to the month's end, summed per budget account.
+/// Per budget account, the report's sums: one pass over the postings recorded since the year's
+/// start, not over the whole history. What an account holds at the month's end is what its row
+/// holds now (the projection that every write keeps in step with the ledger, and `verify`
+/// checks) less what was recorded after the month; the flows of the month and of the year are
+/// summed from their own postings. Accounts with no entry before the month's end are left out.
 pub fn account_sums(conn: &mut DbConn, fund_id: FundId, w: &Windows) -> QueryResult<Vec<AccountSums>> {
     let text = sql(
         conn,
-        "SELECT t.account_id AS account_id,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at >= $2 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_month,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at >= $3 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_ytd,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'grants_issued' THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS granted_all,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents > 0 AND t.recorded_at >= $2 THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS spent_month,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents > 0 AND t.recorded_at >= $3 THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS spent_ytd,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents < 0 AND t.recorded_at >= $2 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reversed_month,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'spent' AND p.amount_cents < 0 AND t.recorded_at >= $3 THEN -p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reversed_ytd,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'expired' AND t.recorded_at >= $2 THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS expired_month,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'available' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS available_end,
-           CAST(COALESCE(SUM(CASE WHEN p.account = 'reserved' THEN p.amount_cents ELSE 0 END), 0) AS BIGINT) AS reserved_end
-         FROM ledger_transactions t
-         JOIN ledger_postings p ON p.transaction_id = t.id
-         WHERE t.fund_id = $1 AND t.recorded_at < $4
-         GROUP BY t.account_id",
+        "SELECT a.id AS account_id,
+           CAST(COALESCE(x.granted_month, 0) AS BIGINT) AS granted_month,
+           CAST(COALESCE(x.granted_ytd, 0) AS BIGINT) AS granted_ytd,
+           CAST(a.granted_cents - COALESCE(x.granted_after, 0) AS BIGINT) AS granted_all,
+           CAST(COALESCE(x.spent_month, 0) AS BIGINT) AS spent_month,
+           CAST(COALESCE(x.spent_ytd, 0) AS BIGINT) AS spent_ytd,
+           CAST(COALESCE(x.reversed_month, 0) AS BIGINT) AS reversed_month,
+           CAST(COALESCE(x.reversed_ytd, 0) AS BIGINT) AS reversed_ytd,
+           CAST(COALESCE(x.expired_month, 0) AS BIGINT) AS expired_month,
+           CAST(a.available_cents - COALESCE(x.available_after, 0) AS BIGINT) AS available_end,
+           CAST(a.reserved_cents - COALESCE(x.reserved_after, 0) AS BIGINT) AS reserved_end
+         FROM budget_accounts a
+         LEFT JOIN (
+           SELECT t.account_id AS account_id,
+             SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at >= $2 AND t.recorded_at < $4 THEN -p.amount_cents ELSE 0 END) AS granted_month,
+             SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at < $4 THEN -p.amount_cents ELSE 0 END) AS granted_ytd,
+             SUM(CASE WHEN p.account = 'grants_issued' AND t.recorded_at >= $4 THEN -p.amount_cents ELSE 0 END) AS granted_after,
+             SUM(CASE WHEN p.account = 'spent' AND p.amount_cents > 0 AND t.recorded_at >= $2 AND t.recorded_at < $4 THEN p.amount_cents ELSE 0 END) AS spent_month,
+             SUM(CASE WHEN p.account = 'spent' AND p.amount_cents > 0 AND t.recorded_at < $4 THEN p.amount_cents ELSE 0 END) AS spent_ytd,
+             SUM(CASE WHEN p.account = 'spent' AND p.amount_cents < 0 AND t.recorded_at >= $2 AND t.recorded_at < $4 THEN -p.amount_cents ELSE 0 END) AS reversed_month,
+             SUM(CASE WHEN p.account = 'spent' AND p.amount_cents < 0 AND t.recorded_at < $4 THEN -p.amount_cents ELSE 0 END) AS reversed_ytd,
+             SUM(CASE WHEN p.account = 'expired' AND t.recorded_at >= $2 AND t.recorded_at < $4 THEN p.amount_cents ELSE 0 END) AS expired_month,
+             SUM(CASE WHEN p.account = 'available' AND t.recorded_at >= $4 THEN p.amount_cents ELSE 0 END) AS available_after,
+             SUM(CASE WHEN p.account = 'reserved' AND t.recorded_at >= $4 THEN p.amount_cents ELSE 0 END) AS reserved_after,
+             SUM(CASE WHEN p.line = 1 AND t.recorded_at >= $4 THEN 1 ELSE 0 END) AS entries_after
+           FROM ledger_transactions t
+           JOIN ledger_postings p ON p.transaction_id = t.id
+           WHERE t.fund_id = $1 AND t.recorded_at >= $3
+           GROUP BY t.account_id
+         ) x ON x.account_id = a.id
+         WHERE a.fund_id = $1 AND a.tx_count > COALESCE(x.entries_after, 0)",
     );
     diesel::sql_query(text)
         .bind::<Text, _>(fund_id)
