@@ -483,7 +483,7 @@ fn demo(cli: &Cli, database: DbUrl, workers: usize, code: &str, seed: u64) -> Re
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let summary = demo::build_with(&mut conns, demo::Writer::Bulk, &code.to_ascii_lowercase(), workers, seed, crate::domain::time::today(), &mut |done, _| bar.set_position(done as u64))
+    let summary = demo::build_with(&mut conns, demo::Writer::BULK, &code.to_ascii_lowercase(), workers, seed, crate::domain::time::today(), &mut |done, _| bar.set_position(done as u64))
         .map_err(|e| CliError::Usage(e.to_string()))?;
     bar.finish_and_clear();
     println!(

@@ -97,12 +97,15 @@ pub fn checkout(pool: &Pool) -> Result<PooledConn, r2d2::Error> {
 }
 
 /// Background database work (the event sequencer, webhook deliveries, the key purge) on a
-/// checked-out connection. A connection whose work failed is closed, not returned to the pool:
-/// it may be dead (a restart, a lost connection), and a request must not get it next.
+/// checked-out connection. A connection whose work failed and that is broken or no longer
+/// answers is closed, not returned to the pool: a request must not get it next.
 pub fn with_conn<T, E: std::fmt::Display>(pool: &Pool, work: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, String> {
     let mut conn = checkout(pool).map_err(|e| e.to_string())?;
     work(&mut conn).map_err(|e| {
-        conn.discard();
+        // A lock wait or a timeout leaves a healthy connection: only a broken or dead one goes.
+        if in_transaction_or_broken(&mut conn) || !conn.is_alive() {
+            conn.discard();
+        }
         e.to_string()
     })
 }

@@ -235,17 +235,22 @@ fn redeem_voucher(conn: &mut DbConn, voucher: &VoucherRow, claim_id: ClaimId) ->
 /// The event of a claim's new state, for the feed: its employer (the one that submitted it)
 /// and its worker may read it.
 fn claim_event(conn: &mut DbConn, claim: &ClaimRow) -> Result<(), LedgerError> {
-    let kind = match claim.status {
+    let Some(kind) = claim_event_type(claim.status) else { return Ok(()) };
+    let view = ClaimView::from(claim.clone());
+    emit(conn, Event { fund: claim.fund_id, kind, worker: Some(claim.worker_id), employer: Some(claim.employer_id), data: &view })
+}
+
+/// The event a claim's new state emits (none for a claim not yet decided).
+pub(crate) fn claim_event_type(status: ClaimStatus) -> Option<EventType> {
+    Some(match status {
         ClaimStatus::Approved => EventType::ClaimApproved,
         ClaimStatus::Rejected => EventType::ClaimRejected,
         ClaimStatus::AwaitingGuidance => EventType::ClaimAwaitingGuidance,
         ClaimStatus::UnderReview => EventType::ClaimUnderReview,
         ClaimStatus::Paid => EventType::ClaimPaid,
         ClaimStatus::Reversed => EventType::ClaimReversed,
-        ClaimStatus::Submitted => return Ok(()),
-    };
-    let view = ClaimView::from(claim.clone());
-    emit(conn, Event { fund: claim.fund_id, kind, worker: Some(claim.worker_id), employer: Some(claim.employer_id), data: &view })
+        ClaimStatus::Submitted => return None,
+    })
 }
 
 fn decide(
@@ -347,7 +352,11 @@ fn plan_spend(
         Some(v) => allocations(conn, v.id)?,
         None => Vec::new(),
     };
-    let lots = lot_balances(conn, account.id)?;
+    // The lots only when the voucher does not cover the fund's share.
+    let lots = match &voucher {
+        Some(v) if v.amount_cents >= payable => Vec::new(),
+        _ => lot_balances(conn, account.id)?,
+    };
     Ok(match money_plan(voucher.as_ref().map(|v| (v.amount_cents, reserved.as_slice())), &lots, payable, allow_partial, today)? {
         Some(plan) => Decision::Approved { plan, voucher },
         None => Decision::Rejected(RejectionReason::InsufficientBudget),

@@ -93,6 +93,19 @@ pub fn run_expiry(
     Ok(outcome)
 }
 
+/// The postings that lapse the available money of `due` lots (available → expired, one
+/// posting per lot in lot order), and how much each lot lapses.
+pub(crate) fn lapse_postings(due: &[LotRow]) -> (Vec<Posting>, BTreeMap<LotId, i64>) {
+    let mut per_lot: BTreeMap<LotId, i64> = BTreeMap::new();
+    for lot in due {
+        *per_lot.entry(lot.id).or_default() += lot.available_cents;
+    }
+    let total: i64 = per_lot.values().sum();
+    let mut postings: Vec<Posting> = per_lot.iter().map(|(lot, cents)| Posting::new(LedgerAccount::Available, Some(*lot), -cents)).collect();
+    postings.push(Posting::new(LedgerAccount::Expired, None, total));
+    (postings, per_lot)
+}
+
 /// Lapses the available money of an account's lots that expired before `as_of`, in one
 /// transaction with a posting per lot. Returns (lots, cents) lapsed.
 pub(crate) fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &str, as_of: NaiveDate) -> Result<(usize, i64), LedgerError> {
@@ -107,16 +120,8 @@ pub(crate) fn lapse_account(conn: &mut DbConn, account_id: AccountId, actor: &st
     if due.is_empty() {
         return Ok((0, 0));
     }
-    let mut per_lot: BTreeMap<LotId, i64> = BTreeMap::new();
-    for lot in &due {
-        *per_lot.entry(lot.id).or_default() += lot.available_cents;
-    }
-    let total: i64 = per_lot.values().sum();
-    let mut postings: Vec<Posting> = per_lot
-        .iter()
-        .map(|(lot, cents)| Posting::new(LedgerAccount::Available, Some(*lot), -cents))
-        .collect();
-    postings.push(Posting::new(LedgerAccount::Expired, None, total));
+    let (postings, per_lot) = lapse_postings(&due);
+    let total = per_lot.values().sum();
     let booking = Booking::new(actor, as_of, format!("expiry:{as_of}"));
     post(
         conn,

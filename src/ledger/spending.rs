@@ -60,12 +60,7 @@ pub fn reserve(
     let lots = lot_balances(conn, account.id)?;
     let taken = take_fifo(&lots, amount_cents, booking.effective_date)
         .map_err(|usable_cents| LedgerError::InsufficientBudget { usable_cents })?;
-    let mut postings = Vec::with_capacity(taken.len() * 2);
-    for (lot, cents) in &taken {
-        postings.push(Posting::new(LedgerAccount::Available, Some(*lot), -cents));
-        postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), *cents));
-    }
-    let tx = post(conn, account, booking.transaction(TxKind::Reserve, postings))?;
+    let tx = post(conn, account, booking.transaction(TxKind::Reserve, reserve_postings(&taken)))?;
     Ok((tx, taken))
 }
 
@@ -76,12 +71,27 @@ pub fn release(
     allocations: &[(LotId, i64)],
     booking: &Booking,
 ) -> Result<TransactionRow, LedgerError> {
+    post(conn, account, booking.transaction(TxKind::Release, release_postings(allocations)))
+}
+
+/// The postings of a reservation: per lot, available → reserved.
+pub fn reserve_postings(taken: &[(LotId, i64)]) -> Vec<Posting> {
+    let mut postings = Vec::with_capacity(taken.len() * 2);
+    for (lot, cents) in taken {
+        postings.push(Posting::new(LedgerAccount::Available, Some(*lot), -cents));
+        postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), *cents));
+    }
+    postings
+}
+
+/// The postings of a release: per lot, reserved → available.
+pub fn release_postings(allocations: &[(LotId, i64)]) -> Vec<Posting> {
     let mut postings = Vec::with_capacity(allocations.len() * 2);
     for (lot, cents) in allocations.iter().filter(|(_, c)| *c > 0) {
         postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), -cents));
         postings.push(Posting::new(LedgerAccount::Available, Some(*lot), *cents));
     }
-    post(conn, account, booking.transaction(TxKind::Release, postings))
+    postings
 }
 
 /// What a spend takes: from a voucher's reservation (per lot), what it releases of the
@@ -94,6 +104,24 @@ pub struct SpendPlan {
 }
 
 impl SpendPlan {
+    /// The postings of the spend: reserved/available → spent, plus the release of what a
+    /// voucher did not use.
+    pub fn postings(&self) -> Vec<Posting> {
+        let mut postings = Vec::new();
+        for (lot, cents) in &self.from_reservation {
+            postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), -cents));
+        }
+        for (lot, cents) in &self.from_available {
+            postings.push(Posting::new(LedgerAccount::Available, Some(*lot), -cents));
+        }
+        postings.push(Posting::new(LedgerAccount::Spent, None, self.spent_cents()));
+        for (lot, cents) in &self.released {
+            postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), -cents));
+            postings.push(Posting::new(LedgerAccount::Available, Some(*lot), *cents));
+        }
+        postings
+    }
+
     pub fn spent_cents(&self) -> i64 {
         self.from_reservation.iter().chain(&self.from_available).map(|(_, c)| c).sum()
     }
@@ -120,19 +148,7 @@ impl SpendPlan {
 /// Books a spend: one transaction, reserved/available → spent, plus the release of what a
 /// voucher did not use.
 pub fn spend(conn: &mut DbConn, account: &AccountRow, plan: &SpendPlan, booking: &Booking) -> Result<TransactionRow, LedgerError> {
-    let mut postings = Vec::new();
-    for (lot, cents) in &plan.from_reservation {
-        postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), -cents));
-    }
-    for (lot, cents) in &plan.from_available {
-        postings.push(Posting::new(LedgerAccount::Available, Some(*lot), -cents));
-    }
-    postings.push(Posting::new(LedgerAccount::Spent, None, plan.spent_cents()));
-    for (lot, cents) in &plan.released {
-        postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), -cents));
-        postings.push(Posting::new(LedgerAccount::Available, Some(*lot), *cents));
-    }
-    post(conn, account, booking.transaction(TxKind::Spend, postings))
+    post(conn, account, booking.transaction(TxKind::Spend, plan.postings()))
 }
 
 /// Reverses a spend: what each lot gave is returned to that lot's available money (a used
@@ -148,6 +164,15 @@ pub fn reverse_spend(
         .order(ledger_postings::line.asc())
         .select(PostingRow::as_select())
         .load(conn)?;
+    let mut tx = booking.transaction(TxKind::Reversal, reversal_postings(spend_tx_id, &original)?);
+    tx.reverses = Some(spend_tx_id);
+    post(conn, account, tx)
+}
+
+/// The postings that mirror a spend (its postings in line order): what each lot gave goes back
+/// to that lot's available money (a used voucher is not re-reserved), the spent account is
+/// debited.
+pub fn reversal_postings(spend_tx_id: TransactionId, original: &[PostingRow]) -> Result<Vec<Posting>, LedgerError> {
     // Per lot, the net money that left it in the spend (a release inside it nets out).
     let mut given: Vec<(LotId, i64)> = Vec::new();
     for p in original.iter().filter(|p| p.account.is_budget_level()) {
@@ -166,9 +191,7 @@ pub fn reverse_spend(
     for (lot, cents) in given.iter().filter(|(_, c)| *c > 0) {
         postings.push(Posting::new(LedgerAccount::Available, Some(*lot), *cents));
     }
-    let mut tx = booking.transaction(TxKind::Reversal, postings);
-    tx.reverses = Some(spend_tx_id);
-    post(conn, account, tx)
+    Ok(postings)
 }
 
 #[cfg(test)]

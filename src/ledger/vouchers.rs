@@ -197,13 +197,18 @@ pub fn close(
 }
 
 /// The event of a voucher's new state; the worker's employer and the worker may read it.
-pub(crate) fn voucher_event(conn: &mut DbConn, voucher: &VoucherRow) -> Result<(), LedgerError> {
-    let kind = match voucher.status {
+/// The event a voucher's new state emits.
+pub(crate) fn voucher_event_type(status: VoucherStatus) -> EventType {
+    match status {
         VoucherStatus::Issued => EventType::VoucherIssued,
         VoucherStatus::Redeemed => EventType::VoucherRedeemed,
         VoucherStatus::Cancelled => EventType::VoucherCancelled,
         VoucherStatus::Expired => EventType::VoucherExpired,
-    };
+    }
+}
+
+pub(crate) fn voucher_event(conn: &mut DbConn, voucher: &VoucherRow) -> Result<(), LedgerError> {
+    let kind = voucher_event_type(voucher.status);
     let employer = super::outbox::employer_of(conn, voucher.fund_id, voucher.worker_id)?;
     let view = VoucherView::from(voucher.clone());
     emit(conn, Event { fund: voucher.fund_id, kind, worker: Some(voucher.worker_id), employer, data: &view })

@@ -38,6 +38,8 @@ pub const DEMO_BATCH_WORKERS: usize = 500;
 const CATEGORIES: [&str; 4] = ["vakopleiding", "loopbaan", "digitaal", "vitaliteit"];
 const PROVIDERS: usize = 60;
 const ACTOR: &str = "demo";
+/// Who records the demo's coaching sessions (and so decides the claims they let through).
+const COACH: &str = "demo-coach";
 
 #[derive(Debug, Clone)]
 pub struct DemoSummary {
@@ -98,17 +100,22 @@ fn moment(day: NaiveDate, step: u32) -> chrono::NaiveDateTime {
 /// How the demo's worker histories reach the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Writer {
-    /// Played in memory with the ledger's row builders and rules (`simulate`), the rows
-    /// inserted in bulk: the default, 100,000 workers in well under a minute.
-    Bulk,
+    /// Played in memory with the ledger's row builders and rules (`simulate`), the rows of
+    /// `batch_workers` workers inserted in bulk per database transaction: the default
+    /// (`Writer::BULK`), 100,000 workers within a minute.
+    Bulk { batch_workers: usize },
     /// Every action through the ledger's own functions, as the service runs them: slow, kept
     /// as the reference the bulk path is tested against.
     Ledger,
 }
 
+impl Writer {
+    pub const BULK: Writer = Writer::Bulk { batch_workers: BULK_BATCH_WORKERS };
+}
+
 /// Builds the demo fund in bulk. `progress(done, total)` is told about workers.
 pub fn build(conn: &mut DbConn, code: &str, worker_count: usize, seed: u64, today: NaiveDate, progress: &mut dyn FnMut(usize, usize)) -> Result<DemoSummary, DemoError> {
-    build_with(std::slice::from_mut(conn), Writer::Bulk, code, worker_count, seed, today, progress)
+    build_with(std::slice::from_mut(conn), Writer::BULK, code, worker_count, seed, today, progress)
 }
 
 /// Builds the demo fund with the given writer: the same seed gives the same fund either way.
@@ -169,7 +176,7 @@ pub fn build_with(
     let fund = simulate::Fund { id: fund_id, scheme: scheme_id, version };
 
     let claims = match writer {
-        Writer::Bulk => write_in_bulk(conns, &fund, &employer_of, &mut rng, today, progress)?,
+        Writer::Bulk { batch_workers } => write_in_bulk(conns, batch_workers, &fund, &employer_of, &mut rng, today, progress)?,
         Writer::Ledger => {
             let conn = &mut conns[0];
             let (mut claims, mut done) = (0, 0);
@@ -199,6 +206,7 @@ pub fn build_with(
 /// feed positions are given in commit order).
 fn write_in_bulk(
     conns: &mut [DbConn],
+    batch_workers: usize,
     fund: &simulate::Fund,
     employer_of: &[EmployerId],
     rng: &mut StdRng,
@@ -210,26 +218,36 @@ fn write_in_bulk(
         _ => 1,
     };
     let (sender, receiver) = std::sync::mpsc::sync_channel::<simulate::Rows>(writers);
-    let receiver = std::sync::Mutex::new(receiver);
+    // Each writer holds the receiving end; when the last one has stopped, sending fails.
+    let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+    // Set by a writer that failed: no batch is written after it.
+    let failed = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         let handles: Vec<_> = conns
             .iter_mut()
             .take(writers)
             .map(|conn| {
-                let receiver = &receiver;
+                let (receiver, failed) = (std::sync::Arc::clone(&receiver), &failed);
                 scope.spawn(move || -> Result<(), DemoError> {
                     loop {
                         // The lock is held only while waiting for the next batch.
                         let next = receiver.lock().map_err(|_| write_err("a writer panicked"))?.recv();
                         let Ok(mut rows) = next else { return Ok(()) };
-                        write_tx(conn, |conn| write::insert(conn, &mut rows))?;
+                        if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                            return Ok(());
+                        }
+                        if let Err(e) = write_tx(conn, |conn| write::insert(conn, &mut rows)) {
+                            failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                            return Err(e);
+                        }
                     }
                 })
             })
             .collect();
+        drop(receiver);
         let played = (|| {
             let (mut claims, mut done) = (0, 0);
-            for chunk in employer_of.chunks(BULK_BATCH_WORKERS) {
+            for chunk in employer_of.chunks(batch_workers.max(1)) {
                 let mut rows = simulate::Rows::default();
                 for (offset, employer) in chunk.iter().enumerate() {
                     let i = done + offset;
@@ -237,8 +255,8 @@ fn write_in_bulk(
                     claims += simulate::play(fund, *employer, i, &script, &mut StdRng::seed_from_u64(i as u64), &mut rows)?;
                 }
                 done += chunk.len();
-                // A writer that failed has stopped receiving: its error is reported below.
-                if sender.send(rows).is_err() {
+                // A writer failed (its error is reported below), or all have stopped.
+                if failed.load(std::sync::atomic::Ordering::SeqCst) || sender.send(rows).is_err() {
                     break;
                 }
                 progress(done, employer_of.len());
@@ -468,7 +486,7 @@ fn play(conn: &mut DbConn, fund_id: FundId, scheme_id: SchemeId, employer: Emplo
                 }
                 Action::Session(kind) => {
                     let request = SessionRequest { worker_id: id, held_on: day, duration_minutes: 45, kind: *kind, voucher_id: None, claim_id: None };
-                    record_session(conn, fund_id, "demo-coach", &request, day).map_err(write_err)?;
+                    record_session(conn, fund_id, COACH, &request, day).map_err(write_err)?;
                 }
                 Action::Voucher { n, cents, valid_until } => {
                     let request = voucher_request(&mut rng, id, scheme_id, *cents, *valid_until)?;

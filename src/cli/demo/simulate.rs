@@ -2,7 +2,8 @@
 //! with the ledger's own row builders and rules (`grants::book_in_memory`,
 //! `post::transaction_rows`, first-in-first-out lots, the claim rules and money plan, the
 //! views its events carry), so that the rows are those the service would have written. The
-//! rows are collected in `Rows` and inserted in bulk by `write`; `verify` checks them after.
+//! rows are collected in `Rows` and inserted in bulk by `write`; `verify` passes on them (the
+//! demo tests check it, and that the fund is the one the ledger's own functions write).
 //! Only what the demo does is played: one scheme version, no providers, no review.
 
 use std::collections::HashMap;
@@ -21,12 +22,13 @@ use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
 use crate::domain::time::{at_moment, now_utc};
 use crate::domain::voucher_code::VoucherCode;
 use crate::domain::{EmployerId, FundId, LotId, SchemeId, SessionId, TransactionId, VoucherId, WorkerId};
-use crate::ledger::claims::{money_plan, new_claim_row, voucher_refusal, ClaimRequest};
+use crate::ledger::claims::{claim_event_type, money_plan, new_claim_row, voucher_refusal, ClaimRequest};
+use crate::ledger::expiry::lapse_postings;
 use crate::ledger::grants::{book_in_memory, GrantRequest};
 use crate::ledger::outbox::Event;
 use crate::ledger::post::{deltas, transaction_rows};
-use crate::ledger::spending::SpendPlan;
-use crate::ledger::vouchers::VoucherRequest;
+use crate::ledger::spending::{release_postings, reserve_postings, reversal_postings, SpendPlan};
+use crate::ledger::vouchers::{voucher_event_type, VoucherRequest};
 use crate::ledger::{LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
 
 /// A period a claim waited (`claim_periods`).
@@ -206,13 +208,13 @@ impl Worker<'_> {
     }
 
     /// `post::post` on the in-memory account: the same rows, the same guards.
-    fn post(&mut self, kind: TxKind, reference: String, reverses: Option<TransactionId>, postings: Vec<Posting>) -> Result<TransactionRow, DemoError> {
+    fn post(&mut self, kind: TxKind, actor: &str, reference: String, reverses: Option<TransactionId>, postings: Vec<Posting>) -> Result<TransactionRow, DemoError> {
         let account = self.account.as_mut().ok_or_else(|| invariant("a transaction without an account"))?;
         let tx = NewTransaction {
             id: TransactionId::new(),
             kind,
             effective_date: self.today,
-            actor: ACTOR.to_string(),
+            actor: actor.to_string(),
             reverses,
             reference: Some(reference),
             postings,
@@ -276,12 +278,8 @@ impl Worker<'_> {
             return Ok(());
         }
         due.sort_by_key(|l| (l.expires_on, l.id));
-        let mut per_lot: Vec<(LotId, i64)> = due.iter().map(|l| (l.id, l.available_cents)).collect();
-        per_lot.sort_by_key(|(lot, _)| *lot);
-        let total: i64 = per_lot.iter().map(|(_, c)| c).sum();
-        let mut postings: Vec<Posting> = per_lot.iter().map(|(lot, cents)| Posting::new(LedgerAccount::Available, Some(*lot), -cents)).collect();
-        postings.push(Posting::new(LedgerAccount::Expired, None, total));
-        self.post(TxKind::Lapse, format!("expiry:{}", self.today), None, postings)?;
+        let (postings, _) = lapse_postings(&due);
+        self.post(TxKind::Lapse, ACTOR, format!("expiry:{}", self.today), None, postings)?;
         for lot in &due {
             let view = crate::views::LapsedLotView {
                 lot_id: lot.id,
@@ -314,7 +312,7 @@ impl Worker<'_> {
             id: SessionId::new(),
             fund_id: self.fund.id,
             worker_id: self.row.id,
-            coach: "demo-coach".into(),
+            coach: super::COACH.into(),
             held_on: self.today,
             duration_minutes: 45,
             kind,
@@ -337,8 +335,9 @@ impl Worker<'_> {
             // `claims::settle` without `must`: approved when the budget allows, else unchanged.
             let payable = funded_cents(self.claims[i].amount_cents, self.fund.version.funding_pct);
             let voucher = self.claims[i].voucher_code.clone().and_then(|code| self.usable_voucher(&code).ok());
+            // The coach who recorded the session decides it, as `record_session` does.
             if let Some(plan) = self.plan(voucher, payable)? {
-                self.approve(i, &plan, voucher)?;
+                self.approve(i, &plan, voucher, super::COACH)?;
             }
         }
         Ok(())
@@ -370,12 +369,7 @@ impl Worker<'_> {
         }
         let Ok(taken) = take_fifo(&self.lot_balances(), request.amount.cents(), self.today) else { return Ok(None) };
         let id = VoucherId::new();
-        let mut postings = Vec::with_capacity(taken.len() * 2);
-        for (lot, cents) in &taken {
-            postings.push(Posting::new(LedgerAccount::Available, Some(*lot), -cents));
-            postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), *cents));
-        }
-        self.post(TxKind::Reserve, format!("voucher:{id}"), None, postings)?;
+        self.post(TxKind::Reserve, ACTOR, format!("voucher:{id}"), None, reserve_postings(&taken))?;
         let account_id = self.account.as_ref().map(|a| a.id).ok_or_else(|| invariant("a voucher without an account"))?;
         let row = VoucherRow {
             id,
@@ -402,7 +396,7 @@ impl Worker<'_> {
         let mut allocation = taken;
         allocation.sort_by_key(|(lot, _)| self.lots.iter().find(|l| l.id == *lot).map(|l| (l.expires_on, l.id)));
         self.allocations.insert(id, allocation);
-        self.event(EventType::VoucherIssued, &crate::views::VoucherView::from(row.clone()))?;
+        self.event(voucher_event_type(row.status), &crate::views::VoucherView::from(row.clone()))?;
         self.vouchers.push(row);
         Ok(Some(id))
     }
@@ -413,19 +407,13 @@ impl Worker<'_> {
             return Ok(());
         }
         let allocation = self.allocations.get(&id).cloned().unwrap_or_default();
-        let mut postings = Vec::new();
-        for (lot, cents) in allocation.iter().filter(|(_, c)| *c > 0) {
-            postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), -cents));
-            postings.push(Posting::new(LedgerAccount::Available, Some(*lot), *cents));
-        }
-        self.post(TxKind::Release, format!("voucher:{id}"), None, postings)?;
+        self.post(TxKind::Release, ACTOR, format!("voucher:{id}"), None, release_postings(&allocation))?;
         let now = now_utc();
         let voucher = self.vouchers.iter_mut().find(|v| v.id == id).ok_or_else(|| invariant("voucher gone"))?;
         voucher.status = status;
         voucher.closed_at = Some(now);
         let view = crate::views::VoucherView::from(voucher.clone());
-        let kind = if status == VoucherStatus::Cancelled { EventType::VoucherCancelled } else { EventType::VoucherExpired };
-        self.event(kind, &view)
+        self.event(voucher_event_type(status), &view)
     }
 
     /// `claims::submit` with its decision.
@@ -480,28 +468,16 @@ impl Worker<'_> {
             }
             Ok(Some((plan, voucher))) => {
                 self.claims.push(row);
-                self.approve(self.claims.len() - 1, &plan, voucher)?;
+                self.approve(self.claims.len() - 1, &plan, voucher, ACTOR)?;
             }
         }
         Ok(id)
     }
 
     /// `claims::book_approval`: the spend, the voucher redeemed, the claim approved.
-    fn approve(&mut self, i: usize, plan: &SpendPlan, voucher: Option<VoucherId>) -> Result<(), DemoError> {
+    fn approve(&mut self, i: usize, plan: &SpendPlan, voucher: Option<VoucherId>, actor: &str) -> Result<(), DemoError> {
         let claim_id = self.claims[i].id;
-        let mut postings = Vec::new();
-        for (lot, cents) in &plan.from_reservation {
-            postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), -cents));
-        }
-        for (lot, cents) in &plan.from_available {
-            postings.push(Posting::new(LedgerAccount::Available, Some(*lot), -cents));
-        }
-        postings.push(Posting::new(LedgerAccount::Spent, None, plan.spent_cents()));
-        for (lot, cents) in &plan.released {
-            postings.push(Posting::new(LedgerAccount::Reserved, Some(*lot), -cents));
-            postings.push(Posting::new(LedgerAccount::Available, Some(*lot), *cents));
-        }
-        let tx = self.post(TxKind::Spend, format!("claim:{claim_id}"), None, postings)?;
+        let tx = self.post(TxKind::Spend, actor, format!("claim:{claim_id}"), None, plan.postings())?;
         let now = now_utc();
         if let Some(v) = voucher {
             let row = self.vouchers.iter_mut().find(|r| r.id == v).ok_or_else(|| invariant("voucher gone"))?;
@@ -509,7 +485,7 @@ impl Worker<'_> {
             row.claim_id = Some(claim_id);
             row.closed_at = Some(now);
             let view = crate::views::VoucherView::from(row.clone());
-            self.event(EventType::VoucherRedeemed, &view)?;
+            self.event(voucher_event_type(VoucherStatus::Redeemed), &view)?;
         }
         let was_waiting = self.claims[i].status == ClaimStatus::AwaitingGuidance;
         if was_waiting {
@@ -531,14 +507,7 @@ impl Worker<'_> {
 
     fn claim_event(&mut self, i: usize) -> Result<(), DemoError> {
         let claim = self.claims[i].clone();
-        let kind = match claim.status {
-            ClaimStatus::Approved => EventType::ClaimApproved,
-            ClaimStatus::Rejected => EventType::ClaimRejected,
-            ClaimStatus::AwaitingGuidance => EventType::ClaimAwaitingGuidance,
-            ClaimStatus::Paid => EventType::ClaimPaid,
-            ClaimStatus::Reversed => EventType::ClaimReversed,
-            ClaimStatus::UnderReview | ClaimStatus::Submitted => return Err(invariant("the demo holds no claim for review")),
-        };
+        let kind = claim_event_type(claim.status).ok_or_else(|| invariant("a claim event without a decision"))?;
         self.event(kind, &crate::views::ClaimView::from(claim))
     }
 
@@ -557,21 +526,9 @@ impl Worker<'_> {
     fn reverse(&mut self, i: usize) -> Result<(), DemoError> {
         let claim_id = self.claims[i].id;
         let spend = self.claims[i].spend_tx_id.ok_or_else(|| invariant("an approved claim without a spend"))?;
-        let original = self.spends.get(&spend).cloned().ok_or_else(|| invariant("a spend not played"))?;
-        let mut given: Vec<(LotId, i64)> = Vec::new();
-        for p in original.iter().filter(|p| p.account.is_budget_level()) {
-            let Some(lot) = p.lot_id else { continue };
-            match given.iter_mut().find(|(l, _)| *l == lot) {
-                Some((_, cents)) => *cents -= p.amount_cents,
-                None => given.push((lot, -p.amount_cents)),
-            }
-        }
-        let total: i64 = given.iter().map(|(_, c)| c).sum();
-        let mut postings = vec![Posting::new(LedgerAccount::Spent, None, -total)];
-        for (lot, cents) in given.iter().filter(|(_, c)| *c > 0) {
-            postings.push(Posting::new(LedgerAccount::Available, Some(*lot), *cents));
-        }
-        let tx = self.post(TxKind::Reversal, format!("claim:{claim_id}"), Some(spend), postings)?;
+        let original = self.spends.get(&spend).ok_or_else(|| invariant("a spend not played"))?;
+        let postings = reversal_postings(spend, original).map_err(|e| DemoError::Write(e.to_string()))?;
+        let tx = self.post(TxKind::Reversal, ACTOR, format!("claim:{claim_id}"), Some(spend), postings)?;
         let now = now_utc();
         let claim = &mut self.claims[i];
         claim.status = ClaimStatus::Reversed;
