@@ -240,6 +240,21 @@ fn claim_event(conn: &mut DbConn, claim: &ClaimRow) -> Result<(), LedgerError> {
     emit(conn, Event { fund: claim.fund_id, kind, worker: Some(claim.worker_id), employer: Some(claim.employer_id), data: &view })
 }
 
+/// The first rule of the scheme (category, maximum, deadline) that a claim received today
+/// breaks, if any.
+pub(crate) fn rules_broken(rules: &SchemeVersionRow, request: &ClaimRequest, today: NaiveDate) -> Option<RejectionReason> {
+    let categories = rules.categories();
+    rule_breach(&ClaimFacts {
+        category: &request.category,
+        eligible_categories: &categories,
+        amount_cents: request.amount.cents(),
+        max_claim_amount_cents: rules.max_claim_amount_cents,
+        training_end: request.training_end,
+        claim_deadline_days: rules.claim_deadline_days,
+        received_on: today,
+    })
+}
+
 /// The event a claim's new state emits (none for a claim not yet decided).
 pub(crate) fn claim_event_type(status: ClaimStatus) -> Option<EventType> {
     Some(match status {
@@ -262,17 +277,7 @@ fn decide(
     request: &ClaimRequest,
     today: NaiveDate,
 ) -> Result<Decision, ClaimError> {
-    let categories = rules.categories();
-    let facts = ClaimFacts {
-        category: &request.category,
-        eligible_categories: &categories,
-        amount_cents: request.amount.cents(),
-        max_claim_amount_cents: rules.max_claim_amount_cents,
-        training_end: request.training_end,
-        claim_deadline_days: rules.claim_deadline_days,
-        received_on: today,
-    };
-    if let Some(reason) = rule_breach(&facts) {
+    if let Some(reason) = rules_broken(rules, request, today) {
         return Ok(Decision::Rejected(reason));
     }
     let voucher = match &request.voucher_code {

@@ -80,6 +80,28 @@ pub fn allocations(conn: &mut DbConn, voucher_id: VoucherId) -> QueryResult<Vec<
     Ok(rows.into_iter().map(|(lot, cents, _)| (lot, cents)).collect())
 }
 
+/// The row of a voucher just issued, with a new code.
+pub(crate) fn new_voucher_row(id: VoucherId, fund_id: FundId, account_id: AccountId, request: &VoucherRequest, actor: &str) -> VoucherRow {
+    VoucherRow {
+        id,
+        fund_id,
+        worker_id: request.worker_id,
+        scheme_id: request.scheme_id,
+        account_id,
+        code: VoucherCode::generate().canonical().to_string(),
+        amount_cents: request.amount.cents(),
+        course: request.course.clone(),
+        provider: request.provider.clone(),
+        valid_until: request.valid_until,
+        status: VoucherStatus::Issued,
+        issued_by: actor.to_string(),
+        claim_id: None,
+        created_at: now_utc(),
+        closed_at: None,
+        provider_id: request.provider_id,
+    }
+}
+
 /// Issues a voucher inside the caller's write transaction: 409-worthy `InsufficientBudget`
 /// when the usable budget cannot cover it, and then nothing is reserved.
 pub fn issue(
@@ -116,24 +138,7 @@ pub fn issue(
     let voucher_id = VoucherId::new();
     let booking = Booking::new(actor, today, format!("voucher:{voucher_id}"));
     let (_, taken) = reserve(conn, &account, request.amount.cents(), &booking)?;
-    let row = VoucherRow {
-        id: voucher_id,
-        fund_id,
-        worker_id: worker,
-        scheme_id: scheme,
-        account_id: account.id,
-        code: VoucherCode::generate().canonical().to_string(),
-        amount_cents: request.amount.cents(),
-        course: request.course.clone(),
-        provider: request.provider.clone(),
-        valid_until: request.valid_until,
-        status: VoucherStatus::Issued,
-        issued_by: actor.to_string(),
-        claim_id: None,
-        created_at: now_utc(),
-        closed_at: None,
-        provider_id: request.provider_id,
-    };
+    let row = new_voucher_row(voucher_id, fund_id, account.id, request, actor);
     diesel::insert_into(vouchers::table).values(&row).execute(conn)?;
     for (lot, cents) in taken {
         let allocation = VoucherLotRow { voucher_id: row.id, lot_id: lot, fund_id, amount_cents: cents };

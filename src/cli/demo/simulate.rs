@@ -15,20 +15,20 @@ use super::{Action, DemoError, ACTOR};
 use crate::db::employment::EmploymentRow;
 use crate::db::events::EventRow;
 use crate::db::rows::{AccountRow, ClaimRow, LotRow, PostingRow, SchemeVersionRow, SessionRow, TransactionRow, VoucherLotRow, VoucherRow, WorkerRow};
-use crate::domain::claims::{funded_cents, rule_breach, ClaimFacts, RejectionReason};
+use crate::domain::claims::{funded_cents, RejectionReason};
 use crate::domain::events::EventType;
 use crate::domain::lots::{take_fifo, LotBalance};
 use crate::domain::status::{ClaimStatus, SessionKind, VoucherStatus};
 use crate::domain::time::{at_moment, now_utc};
 use crate::domain::voucher_code::VoucherCode;
 use crate::domain::{EmployerId, FundId, LotId, SchemeId, SessionId, TransactionId, VoucherId, WorkerId};
-use crate::ledger::claims::{claim_event_type, money_plan, new_claim_row, voucher_refusal, ClaimRequest};
+use crate::ledger::claims::{claim_event_type, money_plan, new_claim_row, rules_broken, voucher_refusal, ClaimRequest};
 use crate::ledger::expiry::lapse_postings;
 use crate::ledger::grants::{book_in_memory, GrantRequest};
 use crate::ledger::outbox::Event;
 use crate::ledger::post::{deltas, transaction_rows};
 use crate::ledger::spending::{release_postings, reserve_postings, reversal_postings, SpendPlan};
-use crate::ledger::vouchers::{voucher_event_type, VoucherRequest};
+use crate::ledger::vouchers::{new_voucher_row, voucher_event_type, VoucherRequest};
 use crate::ledger::{LedgerAccount, LedgerError, NewTransaction, Posting, TxKind};
 
 /// A period a claim waited (`claim_periods`).
@@ -371,24 +371,7 @@ impl Worker<'_> {
         let id = VoucherId::new();
         self.post(TxKind::Reserve, ACTOR, format!("voucher:{id}"), None, reserve_postings(&taken))?;
         let account_id = self.account.as_ref().map(|a| a.id).ok_or_else(|| invariant("a voucher without an account"))?;
-        let row = VoucherRow {
-            id,
-            fund_id: self.fund.id,
-            worker_id: self.row.id,
-            scheme_id: self.fund.scheme,
-            account_id,
-            code: VoucherCode::generate().canonical().to_string(),
-            amount_cents: request.amount.cents(),
-            course: request.course.clone(),
-            provider: request.provider.clone(),
-            valid_until: request.valid_until,
-            status: VoucherStatus::Issued,
-            issued_by: ACTOR.to_string(),
-            claim_id: None,
-            created_at: now_utc(),
-            closed_at: None,
-            provider_id: None,
-        };
+        let row = new_voucher_row(id, self.fund.id, account_id, request, ACTOR);
         for (lot, cents) in &taken {
             self.rows.voucher_lots.push(VoucherLotRow { voucher_id: id, lot_id: *lot, fund_id: self.fund.id, amount_cents: *cents });
         }
@@ -420,18 +403,8 @@ impl Worker<'_> {
     fn submit(&mut self, request: &ClaimRequest) -> Result<crate::domain::ClaimId, DemoError> {
         let rules = &self.fund.version;
         let mut row = new_claim_row(self.fund.id, &self.row, rules, self.account.as_ref(), request, ACTOR);
-        let categories = rules.categories();
-        let facts = ClaimFacts {
-            category: &request.category,
-            eligible_categories: &categories,
-            amount_cents: request.amount.cents(),
-            max_claim_amount_cents: rules.max_claim_amount_cents,
-            training_end: request.training_end,
-            claim_deadline_days: rules.claim_deadline_days,
-            received_on: self.today,
-        };
         let payable = funded_cents(request.amount.cents(), rules.funding_pct);
-        let decision = match rule_breach(&facts) {
+        let decision = match rules_broken(rules, request, self.today) {
             Some(reason) => Err(reason),
             None => match request.voucher_code.as_deref().map(|code| self.usable_voucher(code)) {
                 Some(Err(reason)) => Err(reason),
